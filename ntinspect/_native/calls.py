@@ -1,0 +1,76 @@
+"""Thin wrappers over single native calls. Each returns raw bytes or an owned handle."""
+from __future__ import annotations
+
+from . import dlls, ffi
+from .grow import query_grow
+
+SystemProcessInformation = 5
+SystemHandleInformation = 16
+SystemExtendedHandleInformation = 64
+
+
+def query_system_information(info_class: int, initial: int = 0x10000) -> memoryview:
+    """NtQuerySystemInformation(info_class) with the grow loop: the filled bytes."""
+    ntdll = dlls().ntdll
+    returned = ffi().new("uint32_t *")
+
+    def call(buffer, size):
+        returned[0] = 0
+        return ntdll.NtQuerySystemInformation(info_class, buffer, size, returned), returned[0]
+
+    return query_grow(call, f"NtQuerySystemInformation({info_class})", initial=initial)
+
+
+ZwQuerySystemInformation = query_system_information
+
+
+ObjectBasicInformation = 0
+ObjectNameInformation = 1
+ObjectTypeInformation = 2
+ObjectTypesInformation = 3
+
+
+def query_object(handle, info_class: int, initial: int = 0x200) -> memoryview:
+    """NtQueryObject(handle, info_class) with the grow loop (``handle`` may be NULL for class 3)."""
+    ntdll = dlls().ntdll
+    returned = ffi().new("uint32_t *")
+    handle = ffi().NULL if handle is None else handle
+
+    def call(buffer, size):
+        returned[0] = 0
+        return ntdll.NtQueryObject(handle, info_class, buffer, size, returned), returned[0]
+
+    return query_grow(call, f"NtQueryObject({info_class})", initial=initial)
+
+
+ZwQueryObject = query_object
+
+AF_INET = 2
+AF_INET6 = 23
+TCP_TABLE_BASIC_ALL = 2
+TCP_TABLE_OWNER_PID_ALL = 5
+UDP_TABLE_BASIC = 0
+UDP_TABLE_OWNER_PID = 1
+
+
+def _ip_table(function_name: str, family: int, table_class: int) -> memoryview:
+    function = getattr(dlls().iphlpapi, function_name)
+    size = ffi().new("uint32_t *")
+
+    def call(buffer, capacity):
+        size[0] = capacity
+        status = function(buffer, size, 0, family, table_class, 0)
+        return status, size[0] if status else 0
+
+    return query_grow(call, f"{function_name}(family={family}, class={table_class})",
+                      initial=0x4000, win32=True)
+
+
+def extended_tcp_table(family: int = AF_INET, table_class: int = TCP_TABLE_OWNER_PID_ALL) -> memoryview:
+    """GetExtendedTcpTable: the raw MIB table (dwNumEntries, then rows)."""
+    return _ip_table("GetExtendedTcpTable", family, table_class)
+
+
+def extended_udp_table(family: int = AF_INET, table_class: int = UDP_TABLE_OWNER_PID) -> memoryview:
+    """GetExtendedUdpTable: the raw MIB table (dwNumEntries, then rows)."""
+    return _ip_table("GetExtendedUdpTable", family, table_class)

@@ -1,0 +1,127 @@
+/* Native declarations for ntinspect's out-of-line ABI module.
+ *
+ * Only fixed-width types and plain pointers, so the module is generated identically on
+ * Linux and Windows: NTSTATUS is int32_t, ULONG/DWORD uint32_t, BOOLEAN uint8_t,
+ * BOOL int32_t, HANDLE void *, ULONG_PTR uintptr_t, SIZE_T size_t, WCHAR uint16_t.
+ * Structures carry struct tags only (no typedefs) so they never collide with the
+ * Windows types cffi predefines on win32.
+ */
+
+struct UNICODE_STRING {
+    uint16_t Length;
+    uint16_t MaximumLength;
+    uint16_t *Buffer;
+};
+
+struct OBJECT_ATTRIBUTES {
+    uint32_t Length;
+    void *RootDirectory;
+    struct UNICODE_STRING *ObjectName;
+    uint32_t Attributes;
+    void *SecurityDescriptor;
+    void *SecurityQualityOfService;
+};
+
+struct IO_STATUS_BLOCK {
+    union {
+        int32_t Status;
+        void *Pointer;
+    };
+    uintptr_t Information;
+};
+
+struct CLIENT_ID {
+    void *UniqueProcess;
+    void *UniqueThread;
+};
+
+struct PROCESS_BASIC_INFORMATION {
+    int32_t ExitStatus;
+    void *PebBaseAddress;
+    uintptr_t AffinityMask;
+    int32_t BasePriority;
+    uintptr_t UniqueProcessId;
+    uintptr_t InheritedFromUniqueProcessId;
+};
+
+struct THREAD_BASIC_INFORMATION {
+    int32_t ExitStatus;
+    void *TebBaseAddress;
+    struct CLIENT_ID ClientId;
+    uintptr_t AffinityMask;
+    int32_t Priority;
+    int32_t BasePriority;
+};
+
+/* ntdll.dll */
+int32_t WINAPI NtQuerySystemInformation(uint32_t SystemInformationClass, void *SystemInformation,
+                                 uint32_t SystemInformationLength, uint32_t *ReturnLength);
+int32_t WINAPI NtQueryObject(void *Handle, uint32_t ObjectInformationClass, void *ObjectInformation,
+                      uint32_t ObjectInformationLength, uint32_t *ReturnLength);
+int32_t WINAPI NtDuplicateObject(void *SourceProcessHandle, void *SourceHandle, void *TargetProcessHandle,
+                          void **TargetHandle, uint32_t DesiredAccess, uint32_t HandleAttributes,
+                          uint32_t Options);
+int32_t WINAPI NtOpenProcess(void **ProcessHandle, uint32_t DesiredAccess,
+                      struct OBJECT_ATTRIBUTES *ObjectAttributes, struct CLIENT_ID *ClientId);
+int32_t WINAPI NtClose(void *Handle);
+int32_t WINAPI NtOpenFile(void **FileHandle, uint32_t DesiredAccess, struct OBJECT_ATTRIBUTES *ObjectAttributes,
+                   struct IO_STATUS_BLOCK *IoStatusBlock, uint32_t ShareAccess, uint32_t OpenOptions);
+int32_t WINAPI NtOpenSection(void **SectionHandle, uint32_t DesiredAccess,
+                      struct OBJECT_ATTRIBUTES *ObjectAttributes);
+int32_t WINAPI NtMapViewOfSection(void *SectionHandle, void *ProcessHandle, void **BaseAddress,
+                           uintptr_t ZeroBits, size_t CommitSize, int64_t *SectionOffset,
+                           size_t *ViewSize, uint32_t InheritDisposition, uint32_t AllocationType,
+                           uint32_t Win32Protect);
+int32_t WINAPI NtUnmapViewOfSection(void *ProcessHandle, void *BaseAddress);
+int32_t WINAPI NtDeviceIoControlFile(void *FileHandle, void *Event, void *ApcRoutine, void *ApcContext,
+                              struct IO_STATUS_BLOCK *IoStatusBlock, uint32_t IoControlCode,
+                              void *InputBuffer, uint32_t InputBufferLength,
+                              void *OutputBuffer, uint32_t OutputBufferLength);
+int32_t WINAPI NtQueryInformationFile(void *FileHandle, struct IO_STATUS_BLOCK *IoStatusBlock,
+                               void *FileInformation, uint32_t Length, uint32_t FileInformationClass);
+int32_t WINAPI NtQueryVolumeInformationFile(void *FileHandle, struct IO_STATUS_BLOCK *IoStatusBlock,
+                                     void *FsInformation, uint32_t Length, uint32_t FsInformationClass);
+int32_t WINAPI NtQueryInformationProcess(void *ProcessHandle, uint32_t ProcessInformationClass,
+                                  void *ProcessInformation, uint32_t ProcessInformationLength,
+                                  uint32_t *ReturnLength);
+int32_t WINAPI NtOpenDirectoryObject(void **DirectoryHandle, uint32_t DesiredAccess,
+                              struct OBJECT_ATTRIBUTES *ObjectAttributes);
+int32_t WINAPI NtQueryDirectoryObject(void *DirectoryHandle, void *Buffer, uint32_t Length,
+                               uint8_t ReturnSingleEntry, uint8_t RestartScan, uint32_t *Context,
+                               uint32_t *ReturnLength);
+int32_t WINAPI NtOpenSymbolicLinkObject(void **LinkHandle, uint32_t DesiredAccess,
+                                 struct OBJECT_ATTRIBUTES *ObjectAttributes);
+int32_t WINAPI NtQuerySymbolicLinkObject(void *LinkHandle, struct UNICODE_STRING *LinkTarget,
+                                  uint32_t *ReturnedLength);
+int32_t WINAPI NtQueryInformationThread(void *ThreadHandle, uint32_t ThreadInformationClass, void *ThreadInformation,
+                                         uint32_t ThreadInformationLength, uint32_t *ReturnLength);
+int32_t WINAPI NtWaitForSingleObject(void *Handle, uint8_t Alertable, int64_t *Timeout);
+uint32_t WINAPI RtlNtStatusToDosError(int32_t Status);
+int32_t WINAPI RtlAdjustPrivilege(uint32_t Privilege, uint8_t Enable, uint8_t CurrentThread, uint8_t *Enabled);
+const char *WINAPI wine_get_version(void);
+
+/* kernel32.dll */
+void *WINAPI OpenProcess(uint32_t DesiredAccess, int32_t InheritHandle, uint32_t ProcessId);
+void *WINAPI OpenThread(uint32_t DesiredAccess, int32_t InheritHandle, uint32_t ThreadId);
+int32_t WINAPI CloseHandle(void *Object);
+void *WINAPI GetCurrentProcess(void);
+uint32_t WINAPI GetCurrentProcessId(void);
+uint32_t WINAPI GetCurrentThreadId(void);
+uint32_t WINAPI GetLastError(void);
+void *WINAPI CreateEventW(void *EventAttributes, int32_t ManualReset, int32_t InitialState, const uint16_t *Name);
+int32_t WINAPI SetEvent(void *Event);
+uint32_t WINAPI WaitForSingleObject(void *Handle, uint32_t Milliseconds);
+int32_t WINAPI DeviceIoControl(void *Device, uint32_t IoControlCode, void *InBuffer, uint32_t InBufferSize,
+                        void *OutBuffer, uint32_t OutBufferSize, uint32_t *BytesReturned,
+                        void *Overlapped);
+int32_t WINAPI CancelSynchronousIo(void *Thread);
+int32_t WINAPI TerminateThread(void *Thread, uint32_t ExitCode);
+int32_t WINAPI GetProcessHandleCount(void *Process, uint32_t *HandleCount);
+int32_t WINAPI IsWow64Process(void *Process, int32_t *Wow64Process);
+uint32_t WINAPI QueryDosDeviceW(const uint16_t *DeviceName, uint16_t *TargetPath, uint32_t Max);
+
+/* iphlpapi.dll */
+uint32_t WINAPI GetExtendedTcpTable(void *TcpTable, uint32_t *SizePointer, int32_t Order, uint32_t AddressFamily,
+                             uint32_t TableClass, uint32_t Reserved);
+uint32_t WINAPI GetExtendedUdpTable(void *UdpTable, uint32_t *SizePointer, int32_t Order, uint32_t AddressFamily,
+                             uint32_t TableClass, uint32_t Reserved);

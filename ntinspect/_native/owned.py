@@ -1,0 +1,55 @@
+"""Ownership of the handles ntinspect opens or duplicates: each one is closed exactly once."""
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, Optional
+
+
+class OwnedHandle:
+    """A handle this library opened; closed by :meth:`close` or by leaving a ``with`` block.
+
+    ``__del__`` only warns (ResourceWarning) and closes as a last resort; code paths never
+    rely on it.
+    """
+
+    __slots__ = ("_value", "_closer", "__weakref__")
+
+    def __init__(self, value: Any, closer: Callable[[Any], Any]) -> None:
+        self._value = value
+        self._closer: Optional[Callable[[Any], Any]] = closer
+
+    @property
+    def value(self) -> Any:
+        """The raw handle (a cffi ``void *``); invalid once closed."""
+        if self._closer is None:
+            raise ValueError("handle already closed")
+        return self._value
+
+    @property
+    def closed(self) -> bool:
+        return self._closer is None
+
+    def close(self) -> None:
+        closer, self._closer = self._closer, None
+        if closer is not None:
+            closer(self._value)
+
+    def __enter__(self) -> "OwnedHandle":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_closer", None) is not None:
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2)
+            self.close()
+
+    def __int__(self) -> int:
+        from . import ffi
+
+        return int(ffi().cast("uintptr_t", self.value))
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{int(self):#x}"
+        return f"<OwnedHandle {state}>"

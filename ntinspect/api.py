@@ -1,0 +1,100 @@
+"""The flat public functions. Each needs the live Windows API (natively or under Wine)."""
+from __future__ import annotations
+
+from typing import Any, Iterable, List, Optional, Union
+
+import numpy as np
+
+from .models import HandleTable, ObjectType, Process
+
+__all__ = ["processes", "object_types", "handles", "enable_debug_privilege"]
+
+PER_PROCESS_LIMIT = 16
+"""Up to this many pids, ``handles(pid=...)`` tries the per-process query (class 51) first."""
+
+SE_DEBUG_PRIVILEGE = 20
+
+
+def _live():
+    from .backends import live
+
+    return live
+
+
+def processes() -> List[Process]:
+    """Every process: pid, ppid, image name, handle and thread counts, session."""
+    return _live().processes()
+
+
+def object_types() -> List[ObjectType]:
+    """Every object type, with the index the handle table reports for it (calibrated)."""
+    return _live().object_types()
+
+
+def enable_debug_privilege() -> bool:
+    """Enable SeDebugPrivilege for this process; False when the token does not hold it."""
+    from ._native import dlls, ffi
+
+    was = ffi().new("uint8_t *")
+    return dlls().ntdll.RtlAdjustPrivilege(SE_DEBUG_PRIVILEGE, 1, 0, was) >= 0
+
+
+def _pid_list(pid: Union[None, int, Iterable[int]]) -> Optional[List[int]]:
+    if pid is None:
+        return None
+    if isinstance(pid, (int, np.integer)):
+        return [int(pid)]
+    return [int(p) for p in pid]
+
+
+def handles(
+    pid: Union[None, int, Iterable[int]] = None,
+    type: Union[None, str, int, Iterable[Any]] = None,
+    names: bool = False,
+    name_timeout: float = 1.0,
+    debug_privilege: bool = False,
+) -> HandleTable:
+    """Every handle in the system, or of ``pid`` (one or many), of ``type`` (names,
+    case-insensitive, or indices; one or many).
+
+    With ``names=True`` each handle gets a name and a ``name_status`` (ok, timeout,
+    access_denied, gone, skipped, unsupported); a File name query that does not answer
+    within ``name_timeout`` seconds is abandoned (status timeout), so a hung pipe costs the
+    caller at most ``name_timeout``.
+    """
+    live = _live()
+    if debug_privilege:
+        enable_debug_privilege()
+    pids = _pid_list(pid)
+    columns = None
+    if pids is not None and len(pids) <= PER_PROCESS_LIMIT:
+        parts = [live.process_handle_columns(p) for p in pids]
+        if all(part is not None for part in parts):
+            columns = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    if columns is None:
+        columns = live.system_handle_columns()
+        types = live.TYPES.resolve(columns)
+        if pids is not None:
+            keep = np.isin(columns["pid"], np.asarray(pids, dtype=np.uint64))
+            columns = {key: value[keep] for key, value in columns.items()}
+    else:
+        types = live.TYPES.resolve(columns)
+    from .layouts import access_names
+
+    table = HandleTable(columns, {i: t.name for i, t in types.items()}, live.process_names(),
+                        access_namer=access_names, dos_namer=_dos_namer())
+    if type is not None:
+        table = table.filter(type=type)
+    if names:
+        from .backends.live_names import resolve_names
+
+        resolve_names(table, name_timeout)
+    return table
+
+
+def _dos_namer():
+    try:
+        from .namespace import dos_path
+    except ImportError:
+        return None
+    return dos_path

@@ -1,0 +1,1 @@
+"""Backends turn raw data (live calls, snapshots) into ntinspect's models."""

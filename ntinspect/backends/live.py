@@ -1,0 +1,178 @@
+"""The live Windows backend: processes, object types and the handle table, from native calls."""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .. import layouts as L
+from .._native import calls, ffi
+from .._native.process import PROCESS_DUP_HANDLE
+from ..errors import NtStatusError
+from ..models import ObjectType, Process
+from .typemap import CalibrationError, TypeRule, calibrate, lookup_rule
+
+WIDTH = 8 if ffi().sizeof("void *") == 8 else 4
+ProcessHandleInformation = 51
+PROCESS_QUERY_INFORMATION = 0x0400
+Columns = Dict[str, np.ndarray]
+
+STATUS_INVALID_INFO_CLASS = 0xC0000003
+STATUS_NOT_IMPLEMENTED = 0xC0000002
+
+
+def base_address(view: memoryview) -> int:
+    """The address a filled buffer lives at (UNICODE_STRING pointers point into it)."""
+    return int(ffi().cast("uintptr_t", ffi().from_buffer(view)))
+
+
+# --- processes ---------------------------------------------------------------------------
+
+def processes() -> List[Process]:
+    data = calls.query_system_information(calls.SystemProcessInformation, initial=0x40000)
+    result = []
+    for entry in L.walk_processes(data, WIDTH, base_address(data)):
+        info = entry.info
+        pid = int(info.UniqueProcessId)
+        name = entry.image_name or ("System Idle Process" if pid == 0 else "")
+        result.append(Process(pid=pid, ppid=int(info.InheritedFromUniqueProcessId), name=name,
+                              handle_count=int(info.HandleCount), thread_count=int(info.NumberOfThreads),
+                              session_id=int(info.SessionId)))
+    return result
+
+
+def process_names() -> Dict[int, str]:
+    return {p.pid: p.name for p in processes()}
+
+
+# --- object types and their handle-table numbers ---------------------------------------
+
+def raw_object_types() -> List[object]:
+    """ObjectTypesInformation entries, in order (parsed OBJECT_TYPE_INFORMATION + name)."""
+    data = calls.query_object(None, calls.ObjectTypesInformation, initial=0x8000)
+    return list(L.walk_object_types(data, WIDTH, base_address(data)))
+
+
+def object_type_name(handle) -> str:
+    """NtQueryObject(ObjectTypeInformation) of one handle of ours: its type name."""
+    data = calls.query_object(handle, calls.ObjectTypeInformation, initial=0x400)
+    info = L.parse(L.layouts(WIDTH).OBJECT_TYPE_INFORMATION, data)
+    return L.read_unicode_string(data, info.TypeName, base_address(data), "OBJECT_TYPE_INFORMATION")
+
+
+class TypeResolver:
+    """The calibrated ``{table index: ObjectType}`` map, computed once and refreshed when a
+    snapshot shows an index it does not know (a driver registered a new type)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.rule: Optional[TypeRule] = None
+        self.types: Dict[int, ObjectType] = {}
+
+    def resolve(self, columns: Columns) -> Dict[int, ObjectType]:
+        """The map, calibrated against ``columns`` (a snapshot holding handles of ours)
+        the first time, and again when the snapshot has indices the map lacks."""
+        with self._lock:
+            seen = set(np.unique(columns["type_index"]).tolist())
+            if self.rule is None or not seen <= set(self.types):
+                if not np.any(columns["pid"] == os.getpid()):
+                    columns = system_handle_columns()  # calibration needs handles of ours
+                self._calibrate(columns)
+            return dict(self.types)
+
+    def _calibrate(self, columns: Columns) -> None:
+        raw = raw_object_types()
+        listed = [(int(t.info.TypeIndex), t.name) for t in raw]
+        observed = own_type_observations(columns)
+        try:
+            self.rule, mapping = calibrate(listed, observed)
+        except CalibrationError:
+            if self.rule is None:
+                raise
+            mapping = lookup_rule(listed, self.rule)
+        by_name = {t.name: t for t in raw}
+        self.types = {index: object_type_record(index, by_name[name]) for index, name in mapping.items()}
+
+
+def object_type_record(index: int, raw) -> ObjectType:
+    info = raw.info
+    mapping = info.GenericMapping
+    return ObjectType(index=index, name=raw.name, object_count=int(info.TotalNumberOfObjects),
+                      handle_count=int(info.TotalNumberOfHandles), valid_access=int(info.ValidAccessMask),
+                      generic_mapping=(int(mapping.GenericRead), int(mapping.GenericWrite),
+                                       int(mapping.GenericExecute), int(mapping.GenericAll)))
+
+
+def own_type_observations(columns: Columns) -> Dict[int, str]:
+    """``{table index: type name}`` for handles of this process, one per distinct index,
+    asked directly with NtQueryObject (no duplication: they are ours)."""
+    mine = columns["pid"] == os.getpid()
+    values, type_indices = columns["value"][mine], columns["type_index"][mine]
+    indices, first = np.unique(type_indices, return_index=True)
+    observed = {}
+    for index, row in zip(indices.tolist(), first.tolist()):
+        try:
+            observed[index] = object_type_name(ffi().cast("void *", int(values[row])))
+        except NtStatusError:
+            continue  # closed since the snapshot: ignore
+    return observed
+
+
+TYPES = TypeResolver()
+
+
+def object_types() -> List[ObjectType]:
+    return sorted(TYPES.resolve(system_handle_columns()).values(), key=lambda t: t.index)
+
+
+# --- the handle table ------------------------------------------------------------------
+
+def system_handle_columns() -> Columns:
+    """Every handle in the system (class 64), as column views over the raw buffer."""
+    data = calls.query_system_information(calls.SystemExtendedHandleInformation, initial=0x100000)
+    entries = L.handle_entries(data, WIDTH, extended=True)
+    return {
+        "pid": entries["UniqueProcessId"],
+        "value": entries["HandleValue"],
+        "type_index": entries["ObjectTypeIndex"],
+        "access": entries["GrantedAccess"],
+        "object": entries["Object"],
+        "attributes": entries["HandleAttributes"],
+    }
+
+
+def process_handle_columns(pid: int) -> Optional[Columns]:
+    """One process's handles through ProcessHandleInformation (class 51), or None where the
+    OS refuses the class (Wine, Windows before 8) or the process can't be opened for it."""
+    from .._native import dlls
+    from .._native.grow import query_grow
+    from .._native.process import open_process
+
+    try:
+        process = open_process(pid, PROCESS_QUERY_INFORMATION | PROCESS_DUP_HANDLE)
+    except NtStatusError:
+        return None
+    with process:
+        returned = ffi().new("uint32_t *")
+
+        def call(buffer, size):
+            status = dlls().ntdll.NtQueryInformationProcess(process.value, ProcessHandleInformation,
+                                                           buffer, size, returned)
+            return status, returned[0]
+
+        try:
+            data = query_grow(call, f"NtQueryInformationProcess({pid}, ProcessHandleInformation)")
+        except NtStatusError:
+            return None
+    entries = L.process_handle_entries(data, WIDTH)
+    return {
+        "pid": np.full(len(entries), pid, dtype=np.uint64),
+        "value": entries["HandleValue"],
+        "type_index": entries["ObjectTypeIndex"],
+        "access": entries["GrantedAccess"],
+        "object": np.zeros(len(entries), dtype=np.uint64),  # class 51 does not give addresses
+        "attributes": entries["HandleAttributes"],
+    }
+

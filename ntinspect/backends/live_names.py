@@ -1,0 +1,155 @@
+"""Names for handles, per type, without ever hanging.
+
+- Process and Thread handles: named after their target (``image(pid)``, ``image(pid): tid``).
+- File handles: NtQueryObject on the bounded worker (synchronous pipes can block it
+  forever on Windows); sockets (``\\Device\\Afd``) are recognised as such, also under Wine
+  where the name comes back empty.
+- Every other type: NtQueryObject(ObjectNameInformation) directly (it does not block).
+Handles of other processes are duplicated into ours first and closed afterwards.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from typing import Dict, Mapping, Optional, Tuple
+
+import numpy as np
+
+from .._native import calls, dlls, ffi
+from .._native.objattr import unicode_string_text
+from .._native.owned import OwnedHandle
+from .._native.process import PROCESS_DUP_HANDLE, open_process, try_duplicate
+from .._native.worker import TIMED_OUT, run_bounded
+from ..errors import NtStatusError
+from ..models import HandleTable, NameStatus
+
+STATUS_ACCESS_DENIED = 0xC0000022
+GONE_STATUSES = frozenset({
+    0xC0000008,  # STATUS_INVALID_HANDLE
+    0xC000000B,  # STATUS_INVALID_CID
+    0xC000000D,  # STATUS_INVALID_PARAMETER (pid no longer exists)
+    0xC000010A,  # STATUS_PROCESS_IS_TERMINATING
+})
+AFD_DEVICE = "\\Device\\Afd"
+ProcessBasicInformation = 0
+ThreadBasicInformation = 0
+
+
+def status_of(status: int) -> str:
+    status &= 0xFFFFFFFF
+    if status == STATUS_ACCESS_DENIED:
+        return NameStatus.ACCESS_DENIED
+    if status in GONE_STATUSES:
+        return NameStatus.GONE
+    return NameStatus.UNSUPPORTED
+
+
+def object_name(handle) -> str:
+    """NtQueryObject(ObjectNameInformation): the object's name, "" when it has none."""
+    data = calls.query_object(handle, calls.ObjectNameInformation, initial=0x400)
+    return unicode_string_text(ffi().cast("struct UNICODE_STRING *", ffi().from_buffer(data))[0])
+
+
+def _basic(handle, function: str, info_class: int, struct: str):
+    info = ffi().new(f"struct {struct} *")
+    status = getattr(dlls().ntdll, function)(handle, info_class, info, ffi().sizeof(info[0]), ffi().NULL)
+    if status < 0:
+        raise NtStatusError(status, function)
+    return info
+
+
+def process_target(handle, process_names: Mapping[int, str]) -> str:
+    pid = int(_basic(handle, "NtQueryInformationProcess", ProcessBasicInformation,
+                     "PROCESS_BASIC_INFORMATION").UniqueProcessId)
+    return f"{process_names.get(pid, '?')}({pid})"
+
+
+def thread_target(handle, process_names: Mapping[int, str]) -> str:
+    client = _basic(handle, "NtQueryInformationThread", ThreadBasicInformation,
+                    "THREAD_BASIC_INFORMATION").ClientId
+    pid = int(ffi().cast("uintptr_t", client.UniqueProcess))
+    tid = int(ffi().cast("uintptr_t", client.UniqueThread))
+    return f"{process_names.get(pid, '?')}({pid}): {tid}"
+
+
+def file_name(handle) -> Tuple[str, bool]:
+    """(name, is_socket) of a File handle; runs on the bounded worker."""
+    name = object_name(handle)
+    if name.lower().startswith(AFD_DEVICE.lower()):
+        return name, True
+    if not name and is_socket(handle):
+        return AFD_DEVICE, True
+    return name, False
+
+
+def is_socket(handle) -> bool:
+    """Does the AFD driver answer for this file? (Windows names sockets \\Device\\Afd; Wine
+    leaves the name empty, so ask AFD itself.)"""
+    try:
+        from .._native import afd
+    except ImportError:
+        return False
+    return afd.is_socket(handle)
+
+
+def resolve_names(table: HandleTable, timeout: float) -> None:
+    """Fill ``table.names`` and ``table.name_status`` in place."""
+    names = np.full(len(table), None, dtype=object)
+    status = np.full(len(table), NameStatus.SKIPPED, dtype=object)
+    type_names = table.type
+    own_pid = os.getpid()
+    pids = table.columns["pid"]
+    values = table.columns["value"]
+    file_jobs = []
+    with ExitStack() as owned:
+        processes: Dict[int, Optional[OwnedHandle]] = {}
+        refused: Dict[int, int] = {}  # pid -> the status NtOpenProcess gave
+        for row in range(len(table)):
+            pid = int(pids[row])
+            value = int(values[row])
+            type_name = type_names[row]
+            if pid == own_pid:
+                handle = ffi().cast("void *", value)
+            else:
+                if pid not in processes:
+                    try:
+                        processes[pid] = owned.enter_context(open_process(pid, PROCESS_DUP_HANDLE))
+                    except NtStatusError as error:
+                        processes[pid] = None
+                        refused[pid] = error.code
+                process = processes[pid]
+                if process is None:
+                    status[row] = status_of(refused[pid])
+                    continue
+                code, duplicate = try_duplicate(process.value, value)
+                if duplicate is None:
+                    status[row] = status_of(code)
+                    continue
+                owned.enter_context(duplicate)
+                handle = duplicate.value
+            if type_name == "File":
+                file_jobs.append((row, handle))
+                continue
+            try:
+                if type_name == "Process":
+                    names[row] = process_target(handle, table.process_names)
+                elif type_name == "Thread":
+                    names[row] = thread_target(handle, table.process_names)
+                else:
+                    names[row] = object_name(handle)
+                status[row] = NameStatus.OK
+            except NtStatusError as error:
+                status[row] = status_of(error.code)
+        results = run_bounded(lambda job: file_name(job[1]), file_jobs, timeout)
+        for (row, _), (ok, result) in zip(file_jobs, results):
+            if ok:
+                names[row] = result[0]
+                status[row] = NameStatus.OK
+            elif result is TIMED_OUT:
+                status[row] = NameStatus.TIMEOUT
+            elif isinstance(result, NtStatusError):
+                status[row] = status_of(result.code)
+            else:
+                raise result
+    table.names = names
+    table.name_status = status

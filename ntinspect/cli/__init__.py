@@ -1,0 +1,136 @@
+"""The ``ntinspect`` command: argument parsing and rendering over the public API."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import sys
+from collections import Counter
+from typing import List, Optional
+
+from ..errors import NtInspectError
+from .render import add_format_option, hex_fields, render
+
+PLUGINS = ("ns", "ports")  # subcommands that live in their own modules (cli/ns.py, cli/ports.py)
+
+
+def _pid_or_name(value: str):
+    return int(value) if value.isdigit() else value
+
+
+def _resolve_pids(selectors):
+    """Pids for ``-p`` values: numbers as they are, names matched case-insensitively."""
+    if not selectors:
+        return None
+    from ..api import processes
+
+    wanted = {s.lower() for s in selectors if isinstance(s, str)}
+    pids = {s for s in selectors if isinstance(s, int)}
+    if wanted:
+        pids |= {p.pid for p in processes() if p.name.lower() in wanted}
+    return sorted(pids)
+
+
+def cmd_summary(args) -> int:
+    from .. import api
+
+    table = api.handles()
+    procs = {p.pid: p for p in api.processes()}
+    from .._native import wine_version
+
+    wine = wine_version()
+    print(f"{len(table)} handles in {len(set(table.columns['pid'].tolist()))} processes"
+          f" ({len(procs)} running){f', under Wine {wine}' if wine else ''}")
+    by_type = Counter(table.type.tolist())
+    rows = [{"type": t, "handles": n} for t, n in by_type.most_common()]
+    print("\n" + render(rows, ["type", "handles"], args.format))
+    by_pid = Counter(table.columns["pid"].tolist())
+    rows = [{"pid": pid, "process": procs[pid].name if pid in procs else "", "handles": n}
+            for pid, n in by_pid.most_common(args.top)]
+    print("\n" + render(rows, ["pid", "process", "handles"], args.format))
+    return 0
+
+
+HANDLE_COLUMNS = ["pid", "process", "value", "type", "access", "name"]
+
+
+def cmd_handles(args) -> int:
+    from .. import api
+
+    table = api.handles(pid=_resolve_pids(args.pid), type=args.type or None, names=args.names,
+                        name_timeout=args.timeout)
+    if args.name:
+        table = table.filter(name=args.name)
+    rows = [dataclasses.asdict(h) for h in table]
+    columns = HANDLE_COLUMNS + (["name_status"] if args.names else []) + (["dos_name"] if args.dos else [])
+    if args.format in ("table", "csv"):
+        rows = hex_fields(rows, "value", "access", "object")
+    print(render(rows, columns, args.format))
+    return 0
+
+
+def cmd_types(args) -> int:
+    from ..api import object_types
+
+    rows = [dataclasses.asdict(t) for t in object_types()]
+    if args.format in ("table", "csv"):
+        rows = hex_fields(rows, "valid_access")
+    print(render(rows, ["index", "name", "object_count", "handle_count", "valid_access"], args.format))
+    return 0
+
+
+def cmd_processes(args) -> int:
+    from ..api import processes
+
+    rows = [dataclasses.asdict(p) for p in processes()]
+    print(render(rows, ["pid", "ppid", "name", "handle_count", "thread_count", "session_id"], args.format))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ntinspect", description="Inspect Windows kernel objects from user mode.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("summary", help="handle counts per type and per process")
+    p.add_argument("--top", type=int, default=10, help="processes to list (default 10)")
+    add_format_option(p)
+    p.set_defaults(run=cmd_summary)
+
+    p = sub.add_parser("handles", help="every handle, with type, access and (optionally) name")
+    p.add_argument("-p", "--pid", action="append", type=_pid_or_name, help="pid or image name (repeatable)")
+    p.add_argument("-t", "--type", action="append", help="object type name (repeatable)")
+    p.add_argument("-n", "--names", action="store_true", help="resolve object names (bounded in time)")
+    p.add_argument("--name", help="keep handles whose name contains this text (implies --names)")
+    p.add_argument("--timeout", type=float, default=1.0, help="seconds a name query may take (default 1)")
+    p.add_argument("--dos", action="store_true", help="also show DOS paths for NT names")
+    add_format_option(p)
+    p.set_defaults(run=cmd_handles)
+
+    p = sub.add_parser("types", help="object types and their handle-table numbers")
+    add_format_option(p)
+    p.set_defaults(run=cmd_types)
+
+    p = sub.add_parser("processes", help="running processes")
+    add_format_option(p)
+    p.set_defaults(run=cmd_processes)
+
+    for plugin in PLUGINS:
+        try:
+            module = importlib.import_module(f"{__name__}.{plugin}")
+        except ImportError:
+            continue
+        module.add_parser(sub)
+        sub.choices[plugin].set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "name", None) or getattr(args, "dos", False):
+        args.names = True
+    try:
+        return args.run(args)
+    except NtInspectError as error:
+        print(f"ntinspect: {error}", file=sys.stderr)
+        return 1

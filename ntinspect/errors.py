@@ -1,0 +1,153 @@
+"""The exception tree. Every error ntinspect raises derives from :class:`NtInspectError`.
+
+Status codes become exceptions in one place, :func:`error_from_status` (NTSTATUS) and
+:func:`error_from_win32` (Win32 error codes), so names and subclasses stay consistent.
+All exceptions pickle (their constructor arguments are kept in ``args``).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+__all__ = [
+    "NtInspectError",
+    "OsCallError",
+    "NtStatusError",
+    "Win32Error",
+    "AccessDenied",
+    "UnsupportedPlatform",
+    "LayoutError",
+    "InvalidAddress",
+    "status_name",
+    "win32_name",
+    "error_from_status",
+    "error_from_win32",
+    "STATUS_ACCESS_DENIED",
+    "ERROR_ACCESS_DENIED",
+]
+
+STATUS_ACCESS_DENIED = 0xC0000022
+ERROR_ACCESS_DENIED = 5
+
+
+def _lookup(table_name: str, code: int, prefix: str) -> tuple:
+    from . import _status_table
+
+    entry = getattr(_status_table, table_name).get(code)
+    if entry is None:
+        return (f"{prefix}0x{code:08X}", "Unknown status")
+    return entry
+
+
+def status_name(code: int) -> str:
+    """Symbolic name of an NTSTATUS (``0xC0000022`` -> ``STATUS_ACCESS_DENIED``)."""
+    return _lookup("NTSTATUS", code & 0xFFFFFFFF, "NTSTATUS_")[0]
+
+
+def win32_name(code: int) -> str:
+    """Symbolic name of a Win32 error code (``122`` -> ``ERROR_INSUFFICIENT_BUFFER``)."""
+    return _lookup("WIN32_ERRORS", code & 0xFFFFFFFF, "WIN32_ERROR_")[0]
+
+
+class NtInspectError(Exception):
+    """Root of every error ntinspect raises."""
+
+
+class OsCallError(NtInspectError):
+    """A Windows call failed: ``code``, its symbolic ``name``, ``message`` and ``operation``."""
+
+    _table = "NTSTATUS"
+    _prefix = "NTSTATUS_"
+
+    def __init__(self, code: int, operation: str = "") -> None:
+        code &= 0xFFFFFFFF
+        self.code = code
+        self.operation = operation
+        self.name, self.message = _lookup(self._table, code, self._prefix)
+        super().__init__(code, operation)
+
+    def __str__(self) -> str:
+        where = f"{self.operation}: " if self.operation else ""
+        return f"{where}{self.name} (0x{self.code:08X}): {self.message}"
+
+
+class NtStatusError(OsCallError):
+    """A native call returned a failing NTSTATUS."""
+
+
+class Win32Error(OsCallError):
+    """A Win32 call returned (or left in GetLastError) a failing error code."""
+
+    _table = "WIN32_ERRORS"
+    _prefix = "WIN32_ERROR_"
+
+    def __str__(self) -> str:
+        where = f"{self.operation}: " if self.operation else ""
+        return f"{where}{self.name} ({self.code}): {self.message}"
+
+
+class AccessDenied(NtStatusError, PermissionError):
+    """The caller lacks the rights for the object (STATUS_ACCESS_DENIED)."""
+
+    def __init__(self, code: int = STATUS_ACCESS_DENIED, operation: str = "") -> None:
+        super().__init__(code, operation)
+
+
+class UnsupportedPlatform(NtInspectError):
+    """A live Windows call was made where no Windows API is available."""
+
+    def __init__(self, what: str = "this call", platform: Optional[str] = None) -> None:
+        import sys
+
+        self.what = what
+        self.platform = platform or sys.platform
+        super().__init__(what, self.platform)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.what} needs the live Windows API, which platform {self.platform!r} does not have. "
+            "Run it on Windows, or on Linux inside the Wine bench (`make demo`, `make test`); "
+            "recorded snapshots and memory images work on any OS."
+        )
+
+
+class LayoutError(NtInspectError):
+    """A buffer does not hold the structure it should: ``structure``, ``offset``, ``reason``."""
+
+    def __init__(self, structure: str, offset: int, reason: str) -> None:
+        self.structure = structure
+        self.offset = offset
+        self.reason = reason
+        super().__init__(structure, offset, reason)
+
+    def __str__(self) -> str:
+        return f"{self.structure} at offset {self.offset:#x}: {self.reason}"
+
+
+class InvalidAddress(NtInspectError):
+    """A virtual address does not translate: the ``address``, the paging ``level`` and ``entry``."""
+
+    def __init__(self, address: int, level: str, entry: Optional[int], reason: str) -> None:
+        self.address = address
+        self.level = level
+        self.entry = entry
+        self.reason = reason
+        super().__init__(address, level, entry, reason)
+
+    def __str__(self) -> str:
+        entry = "" if self.entry is None else f" (entry {self.entry:#x})"
+        return f"address {self.address:#x}: {self.reason} at {self.level}{entry}"
+
+
+def error_from_status(status: int, operation: str = "") -> NtStatusError:
+    """The exception for a failing NTSTATUS: the one place statuses become exceptions."""
+    status &= 0xFFFFFFFF
+    if status == STATUS_ACCESS_DENIED:
+        return AccessDenied(status, operation)
+    return NtStatusError(status, operation)
+
+
+def error_from_win32(code: int, operation: str = "") -> NtInspectError:
+    """The exception for a failing Win32 error code; access denied becomes :class:`AccessDenied`."""
+    if code == ERROR_ACCESS_DENIED:
+        return AccessDenied(STATUS_ACCESS_DENIED, operation)
+    return Win32Error(code, operation)

@@ -1,0 +1,234 @@
+"""Typed records the public API returns. Independent of layouts and backends.
+
+:class:`HandleTable` is columnar: one numpy array per field, so filters and grouping run
+on columns; a :class:`Handle` record is built only when a row is asked for.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Collection, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+__all__ = ["NameStatus", "Process", "ObjectType", "Handle", "HandleTable", "Port"]
+
+
+class NameStatus:
+    """Why a handle has, or lacks, a name. Values are plain strings."""
+
+    OK = "ok"
+    TIMEOUT = "timeout"
+    ACCESS_DENIED = "access_denied"
+    GONE = "gone"
+    SKIPPED = "skipped"
+    UNSUPPORTED = "unsupported"
+    NOT_REQUESTED = "not_requested"
+    ALL = (OK, TIMEOUT, ACCESS_DENIED, GONE, SKIPPED, UNSUPPORTED, NOT_REQUESTED)
+
+
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    ppid: int
+    name: str
+    handle_count: int
+    thread_count: int
+    session_id: int
+
+
+@dataclass(frozen=True)
+class ObjectType:
+    """An object type; ``index`` is the number the handle table reports for it."""
+
+    index: int
+    name: str
+    object_count: int
+    handle_count: int
+    valid_access: int
+    generic_mapping: Tuple[int, int, int, int]  # read, write, execute, all
+
+
+@dataclass(frozen=True)
+class Handle:
+    pid: int
+    process: str
+    value: int
+    type_index: int
+    type: str
+    access: int
+    access_names: Tuple[str, ...]
+    object: int
+    attributes: int
+    name: Optional[str]
+    name_status: str
+    dos_name: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Port:
+    proto: str  # "tcp" or "udp"
+    family: int  # 4 or 6
+    local_addr: str
+    local_port: int
+    remote_addr: Optional[str]
+    remote_port: Optional[int]
+    state: Optional[str]
+    pid: Optional[int]
+    process: Optional[str]
+    handles: Tuple[int, ...] = ()
+    sources: Tuple[str, ...] = ()
+    owners: Tuple[int, ...] = field(default=())
+
+
+COLUMNS = ("pid", "value", "type_index", "access", "object", "attributes")
+AccessNamer = Callable[[str, int], Sequence[str]]
+
+
+def _as_set(value: Any) -> Collection:
+    if isinstance(value, (str, bytes, int, np.integer)):
+        return (value,)
+    return tuple(value)
+
+
+class HandleTable:
+    """Every handle of one snapshot, as columns.
+
+    ``columns`` holds numpy arrays (``pid``, ``value``, ``type_index``, ``access``,
+    ``object``, ``attributes``); type and process names come from small lookup maps, and
+    per-row names (when requested) from ``names``/``name_status`` object arrays.
+    """
+
+    def __init__(
+        self,
+        columns: Mapping[str, np.ndarray],
+        type_names: Mapping[int, str],
+        process_names: Mapping[int, str],
+        names: Optional[np.ndarray] = None,
+        name_status: Optional[np.ndarray] = None,
+        access_namer: Optional[AccessNamer] = None,
+        dos_namer: Optional[Callable[[str], Optional[str]]] = None,
+    ) -> None:
+        self.columns: Dict[str, np.ndarray] = {key: columns[key] for key in COLUMNS}
+        size = len(self.columns["pid"])
+        self.type_names = dict(type_names)
+        self.process_names = dict(process_names)
+        self.names = names if names is not None else np.full(size, None, dtype=object)
+        self.name_status = (name_status if name_status is not None
+                            else np.full(size, NameStatus.NOT_REQUESTED, dtype=object))
+        self._access_namer = access_namer
+        self._dos_namer = dos_namer
+
+    # --- sequence protocol --------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.columns["pid"])
+
+    def __iter__(self) -> Iterator[Handle]:
+        for row in range(len(self)):
+            yield self._row(row)
+
+    def __getitem__(self, key: Union[int, slice, np.ndarray, Sequence[int]]) -> Union[Handle, "HandleTable"]:
+        if isinstance(key, (int, np.integer)):
+            size = len(self)
+            if not -size <= key < size:
+                raise IndexError(f"handle row {key} out of range for {size} rows")
+            return self._row(int(key) % size)
+        return self._take(key)
+
+    def __repr__(self) -> str:
+        return f"<HandleTable {len(self)} handles, {len(np.unique(self.columns['pid']))} processes>"
+
+    def _row(self, row: int) -> Handle:
+        c = self.columns
+        pid = int(c["pid"][row])
+        type_index = int(c["type_index"][row])
+        type_name = self.type_names.get(type_index, f"#{type_index}")
+        access = int(c["access"][row])
+        name = self.names[row]
+        return Handle(
+            pid=pid,
+            process=self.process_names.get(pid, ""),
+            value=int(c["value"][row]),
+            type_index=type_index,
+            type=type_name,
+            access=access,
+            access_names=tuple(self._access_namer(type_name, access)) if self._access_namer else (),
+            object=int(c["object"][row]),
+            attributes=int(c["attributes"][row]),
+            name=name,
+            name_status=self.name_status[row],
+            dos_name=self._dos_namer(name) if (self._dos_namer and name) else None,
+        )
+
+    def _take(self, key: Any) -> "HandleTable":
+        return HandleTable(
+            {k: v[key] for k, v in self.columns.items()}, self.type_names, self.process_names,
+            self.names[key], self.name_status[key], self._access_namer, self._dos_namer,
+        )
+
+    # --- columns and filters ------------------------------------------------------------
+    @property
+    def type(self) -> np.ndarray:
+        """Type names per row (object array)."""
+        indices, inverse = np.unique(self.columns["type_index"], return_inverse=True)
+        names = np.array([self.type_names.get(int(i), f"#{i}") for i in indices], dtype=object)
+        return names[inverse.reshape(-1)]
+
+    def type_mask(self, type: Any) -> np.ndarray:
+        """Rows whose type is one of ``type`` (names, case-insensitive, or indices)."""
+        wanted = set()
+        by_name = {name.lower(): index for index, name in self.type_names.items()}
+        for item in _as_set(type):
+            if isinstance(item, str):
+                if item.lower() in by_name:
+                    wanted.add(by_name[item.lower()])
+            else:
+                wanted.add(int(item))
+        return np.isin(self.columns["type_index"], np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
+
+    def filter(
+        self,
+        pid: Any = None,
+        type: Any = None,
+        name: Optional[str] = None,
+        access: Optional[int] = None,
+        object: Any = None,
+    ) -> "HandleTable":
+        """Rows matching every given criterion: ``pid`` and ``type`` (one or many),
+        ``name`` substring (case-insensitive), ``access`` (all these bits granted),
+        ``object`` address (one or many)."""
+        mask = np.ones(len(self), dtype=bool)
+        if pid is not None:
+            mask &= np.isin(self.columns["pid"], np.asarray(list(_as_set(pid)), dtype=np.int64))
+        if type is not None:
+            mask &= self.type_mask(type)
+        if access is not None:
+            mask &= (self.columns["access"] & np.uint32(access)) == np.uint32(access)
+        if object is not None:
+            mask &= np.isin(self.columns["object"], np.asarray(list(_as_set(object)), dtype=np.uint64))
+        if name is not None:
+            needle = name.lower()
+            mask &= np.fromiter((bool(n) and needle in n.lower() for n in self.names), dtype=bool, count=len(self))
+        return self._take(mask)
+
+    def by_object(self) -> Dict[int, "HandleTable"]:
+        """Handles grouped by kernel object address (objects with address 0, hidden by
+        the OS, are left out): which processes share an object, with their access."""
+        objects = self.columns["object"]
+        order = np.argsort(objects, kind="stable")
+        keys, starts = np.unique(objects[order], return_index=True)
+        groups = np.split(order, starts[1:])
+        return {int(k): self._take(g) for k, g in zip(keys, groups) if k != 0}
+
+    def to_pandas(self):
+        """A pandas DataFrame of the table (pandas must be installed)."""
+        import pandas
+
+        frame = pandas.DataFrame({k: v for k, v in self.columns.items()})
+        frame.insert(1, "process", [self.process_names.get(int(p), "") for p in self.columns["pid"]])
+        frame.insert(4, "type", self.type)
+        frame["name"] = self.names
+        frame["name_status"] = self.name_status
+        return frame
+
+    def to_records(self) -> List[Handle]:
+        return list(self)

@@ -1,0 +1,37 @@
+"""The bounded worker: a job that never returns costs its timeout once, the rest still run."""
+import threading
+import time
+
+from ntinspect._native.worker import TIMED_OUT, run_bounded
+
+
+def test_results_in_order_with_exceptions_kept():
+    def job(x):
+        if x == 3:
+            raise ValueError("three")
+        return x * 2
+
+    results = run_bounded(job, list(range(6)), timeout=5)
+    assert [r for ok, r in results if ok] == [0, 2, 4, 8, 10]
+    assert isinstance(results[3][1], ValueError) and results[3][0] is False
+
+
+def test_hung_jobs_are_abandoned_and_the_rest_complete():
+    release = threading.Event()
+
+    def job(x):
+        if x in (1, 4):
+            release.wait(30)  # stands in for a pipe that never answers
+        return x
+
+    started = time.monotonic()
+    results = run_bounded(job, list(range(6)), timeout=0.2)
+    elapsed = time.monotonic() - started
+    release.set()
+    assert results[1] == (False, TIMED_OUT) and results[4] == (False, TIMED_OUT)
+    assert [r for ok, r in results if ok] == [0, 2, 3, 5]
+    assert elapsed < 10  # two timeouts of 0.2 s, not the 30 s the jobs would take
+
+
+def test_empty():
+    assert run_bounded(lambda x: x, [], timeout=1) == []

