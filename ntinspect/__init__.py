@@ -3,6 +3,7 @@
 Handles with their types, names and access; ports mapped to the processes that own them;
 the kernel structures involved, for 32- and 64-bit systems.
 """
+from .api import enable_debug_privilege, handles, object_types, processes
 from .errors import (
     AccessDenied,
     InvalidAddress,
@@ -15,7 +16,18 @@ from .errors import (
 
 __version__ = "0.1.0"
 
+from .models import Handle, HandleTable, ObjectType, Port, Process
+
 __all__ = [
+    "handles",
+    "processes",
+    "object_types",
+    "enable_debug_privilege",
+    "Handle",
+    "HandleTable",
+    "ObjectType",
+    "Port",
+    "Process",
     "AccessDenied",
     "InvalidAddress",
     "LayoutError",

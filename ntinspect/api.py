@@ -79,7 +79,7 @@ def handles(
             columns = {key: value[keep] for key, value in columns.items()}
     else:
         types = live.TYPES.resolve(columns)
-    from .layouts import access_names
+    from .layouts.enums import access_names
 
     table = HandleTable(columns, {i: t.name for i, t in types.items()}, live.process_names(),
                         access_namer=access_names, dos_namer=_dos_namer())

@@ -156,8 +156,14 @@ class HandleTable:
             attributes=int(c["attributes"][row]),
             name=name,
             name_status=self.name_status[row],
-            dos_name=self._dos_namer(name) if (self._dos_namer and name) else None,
+            dos_name=self._dos_name(type_name, name),
         )
+
+    def _dos_name(self, type_name: str, name: Optional[str]) -> Optional[str]:
+        """The DOS path of a File handle's NT name, where a drive or UNC mapping exists."""
+        if self._dos_namer is None or type_name != "File" or not name or not name.startswith("\\"):
+            return None
+        return self._dos_namer(name)
 
     def _take(self, key: Any) -> "HandleTable":
         return HandleTable(

@@ -9,6 +9,7 @@ Idempotent: everything is cached under ``.cache/bench`` (git-ignored) and reused
     python3 tools/winebench.py python -- ARGS   # run python.exe ARGS in the bench
     python3 tools/winebench.py pytest -- ARGS   # run pytest in the bench
     python3 tools/winebench.py host -- ARGS     # run pytest on the host (venv with the wheel)
+    python3 tools/winebench.py benchmark NAME   # run benchmarks/NAME.py in the bench
 
 ``--python 3.13`` (default), ``3.11`` or ``all`` picks the interpreters.
 """
@@ -160,6 +161,10 @@ def requirement_lines() -> list:
             if line.split("#")[0].strip()]
 
 
+def canonical(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
+
+
 def ensure_dependencies(version: str) -> None:
     """Unzip the pinned win_amd64 wheels into the interpreter's site-packages."""
     site = site_dir(version)
@@ -175,9 +180,12 @@ def ensure_dependencies(version: str) -> None:
     pip_download(["--no-deps", "--only-binary=:all:", "--platform", "win_amd64",
                   "--python-version", version, "--implementation", "cp", "-d", wheels,
                   *requirement_lines()], f"the win_amd64 wheels for CPython {version}")
-    names = {line.split("==")[0].lower().replace("-", "_") for line in requirement_lines()}
+    pinned = {canonical(line.split("==")[0]): line.split("==")[1] for line in requirement_lines()}
+    shutil.rmtree(site)  # the pins changed: start from an empty site-packages
+    site.mkdir(parents=True)
     for wheel in sorted(wheels.glob("*.whl")):
-        if wheel.name.split("-")[0].lower() in names:
+        name, version = wheel.name.split("-")[:2]
+        if pinned.get(canonical(name)) == version:
             with zipfile.ZipFile(wheel) as archive:
                 archive.extractall(site)
     stamp.write_text(wanted)
@@ -257,6 +265,16 @@ def demo() -> int:
     return worst
 
 
+def benchmark_args(names: list) -> list:
+    """python.exe arguments that run ``benchmarks.NAME`` with the checkout on sys.path (the
+    embeddable interpreter's ._pth file keeps the working directory off it)."""
+    if len(names) != 1:
+        raise BenchError("benchmark takes one module name, e.g. bench_handles")
+    code = (f"import runpy, sys; sys.path.insert(0, {windows_path(ROOT)!r}); "
+            f"runpy.run_module('benchmarks.{names[0]}', run_name='__main__')")
+    return ["-c", code]
+
+
 def host_pytest(args: list) -> int:
     python = host_python()
     run([python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--force-reinstall",
@@ -289,7 +307,7 @@ def test(versions: list, args: list) -> int:
 def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--python", choices=[*INTERPRETERS, "all"], default="3.13")
-    parser.add_argument("command", choices=["demo", "test", "setup", "python", "pytest", "host"])
+    parser.add_argument("command", choices=["demo", "test", "setup", "python", "pytest", "host", "benchmark"])
     parser.add_argument("args", nargs=argparse.REMAINDER)
     options = parser.parse_args(argv)
     versions = list(INTERPRETERS) if options.python == "all" else [options.python]
@@ -304,6 +322,8 @@ def main(argv: list | None = None) -> int:
     if options.command == "host":
         build_wheel()
         return host_pytest(args)
+    if options.command == "benchmark":
+        args = benchmark_args(args)
     worst = 0
     for version in versions:
         code = wine_pytest(version, args) if options.command == "pytest" else run_python(version, args)

@@ -132,7 +132,7 @@ def object_types() -> List[ObjectType]:
 def system_handle_columns() -> Columns:
     """Every handle in the system (class 64), as column views over the raw buffer."""
     data = calls.query_system_information(calls.SystemExtendedHandleInformation, initial=0x100000)
-    entries = L.handle_entries(data, WIDTH, extended=True)
+    entries = L.handle_table(data, WIDTH, calls.SystemExtendedHandleInformation)
     return {
         "pid": entries["UniqueProcessId"],
         "value": entries["HandleValue"],
@@ -166,7 +166,7 @@ def process_handle_columns(pid: int) -> Optional[Columns]:
             data = query_grow(call, f"NtQueryInformationProcess({pid}, ProcessHandleInformation)")
         except NtStatusError:
             return None
-    entries = L.process_handle_entries(data, WIDTH)
+    entries = L.handle_table(data, WIDTH, ProcessHandleInformation)
     return {
         "pid": np.full(len(entries), pid, dtype=np.uint64),
         "value": entries["HandleValue"],

@@ -16,12 +16,13 @@ from typing import Dict, Mapping, Optional, Tuple
 import numpy as np
 
 from .._native import calls, dlls, ffi
-from .._native.objattr import unicode_string_text
 from .._native.owned import OwnedHandle
 from .._native.process import PROCESS_DUP_HANDLE, open_process, try_duplicate
 from .._native.worker import TIMED_OUT, run_bounded
 from ..errors import NtStatusError
+from .. import layouts as L
 from ..models import HandleTable, NameStatus
+from .live import WIDTH, base_address
 
 STATUS_ACCESS_DENIED = 0xC0000022
 GONE_STATUSES = frozenset({
@@ -47,7 +48,7 @@ def status_of(status: int) -> str:
 def object_name(handle) -> str:
     """NtQueryObject(ObjectNameInformation): the object's name, "" when it has none."""
     data = calls.query_object(handle, calls.ObjectNameInformation, initial=0x400)
-    return unicode_string_text(ffi().cast("struct UNICODE_STRING *", ffi().from_buffer(data))[0])
+    return L.object_name(data, WIDTH, base_address(data))
 
 
 def _basic(handle, function: str, info_class: int, struct: str):
@@ -85,11 +86,10 @@ def file_name(handle) -> Tuple[str, bool]:
 def is_socket(handle) -> bool:
     """Does the AFD driver answer for this file? (Windows names sockets \\Device\\Afd; Wine
     leaves the name empty, so ask AFD itself.)"""
-    try:
-        from .._native import afd
-    except ImportError:
-        return False
-    return afd.is_socket(handle)
+    from .._native import afd, wine_version
+
+    status, _ = afd.socket_info(handle, wine=wine_version() is not None)
+    return status == 0
 
 
 def resolve_names(table: HandleTable, timeout: float) -> None:

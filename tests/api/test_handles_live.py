@@ -1,0 +1,158 @@
+"""handles(), processes() and object_types() against a child holding known objects."""
+import os
+import uuid
+
+import pytest
+
+from childproc import child
+
+pytestmark = pytest.mark.windows
+
+TAG = f"ntinspect-{uuid.uuid4().hex[:8]}"
+
+OBJECTS = r'''
+tag = sys.argv[1] if len(sys.argv) > 1 else "%(tag)s"
+EVENT_ALL_ACCESS, MUTANT_ALL_ACCESS, SEMAPHORE_ALL_ACCESS = 0x1F0003, 0x1F0001, 0x1F0003
+event = check(k32.CreateEventW(None, True, False, "Local\\" + tag + "-event"), "CreateEvent")
+mutex = check(k32.CreateMutexW(None, False, "Local\\" + tag + "-mutex"), "CreateMutex")
+semaphore = check(k32.CreateSemaphoreW(None, 0, 5, "Local\\" + tag + "-semaphore"), "CreateSemaphore")
+section = check(k32.CreateFileMappingW(ctypes.c_void_p(-1), None, 0x04, 0, 4096, "Local\\" + tag + "-section"),
+                "CreateFileMapping")
+path = os.path.join(tempfile.gettempdir(), tag + "-file.txt")
+file = open(path, "w")
+import msvcrt
+file_handle = msvcrt.get_osfhandle(file.fileno())
+key = ctypes.c_void_p()
+if adv.RegCreateKeyExW(ctypes.c_void_p(0x80000001), "Software\\" + tag, 0, None, 0, 0x20019 | 0x6, None,
+                       ctypes.byref(key), None):
+    raise SystemExit("RegCreateKeyEx failed")
+pipe = check(k32.CreateNamedPipeW("\\\\.\\pipe\\" + tag + "-pipe", 3, 0, 1, 4096, 4096, 0, None), "CreateNamedPipe")
+threading.Thread(target=k32.ConnectNamedPipe, args=(pipe, None), daemon=True).start()  # waits forever
+process = check(k32.OpenProcess(0x1000 | 0x100000, False, os.getppid()), "OpenProcess")
+thread = check(k32.OpenThread(0x0800 | 0x100000, False, threading.get_native_id()), "OpenThread")
+listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen()
+ready(event=event, mutex=mutex, semaphore=semaphore, section=section, file=file_handle, file_path=path, key=key.value,
+      pipe=pipe, process=process, thread=thread, thread_id=threading.get_native_id(), socket=listener.fileno(),
+      parent=os.getppid())
+file.close(); os.remove(path); adv.RegDeleteKeyW(ctypes.c_void_p(0x80000001), "Software\\" + tag)
+''' % {"tag": TAG}
+
+
+@pytest.fixture(scope="module")
+def held():
+    with child(OBJECTS) as (process, info):
+        yield info
+
+
+@pytest.fixture(scope="module")
+def table(held):
+    import ntinspect
+
+    return ntinspect.handles(pid=held["pid"], names=True, name_timeout=2.0)
+
+
+def row(table, value):
+    matches = [h for h in table if h.value == value]
+    assert len(matches) == 1, f"handle {value:#x} not reported"
+    return matches[0]
+
+
+@pytest.mark.parametrize("what, type_name, suffix, access", [
+    ("event", "Event", "\\" + TAG + "-event", 0x1F0003),
+    ("mutex", "Mutant", "\\" + TAG + "-mutex", 0x1F0001),
+    ("semaphore", "Semaphore", "\\" + TAG + "-semaphore", 0x1F0003),
+    ("section", "Section", "\\" + TAG + "-section", None),
+    ("key", "Key", "\\" + TAG, None),
+    ("pipe", "File", "\\" + TAG + "-pipe", None),
+])
+def test_named_objects(table, held, what, type_name, suffix, access):
+    handle = row(table, held[what])
+    assert handle.pid == held["pid"]
+    assert handle.process.lower() == "python.exe"
+    assert handle.type == type_name
+    assert handle.name_status == "ok"
+    assert handle.name.lower().endswith(suffix.lower()), handle.name
+    if access is not None:
+        assert handle.access == access
+    assert handle.access_names, "symbolic access names"
+
+
+def test_file_name_and_access(table, held):
+    handle = row(table, held["file"])
+    assert handle.type == "File"
+    assert handle.name_status == "ok"
+    assert handle.name.lower().endswith(os.path.basename(held["file_path"]).lower())
+    assert "FILE_WRITE_DATA" in handle.access_names
+
+
+def test_process_and_thread_handles_named_by_target(table, held):
+    process = row(table, held["process"])
+    assert process.type == "Process"
+    assert process.access == 0x101000
+    assert process.name == f"python.exe({held['parent']})"
+    assert set(process.access_names) >= {"PROCESS_QUERY_LIMITED_INFORMATION", "SYNCHRONIZE"}
+    thread = row(table, held["thread"])
+    assert thread.type == "Thread"
+    assert thread.name == f"python.exe({held['pid']}): {held['thread_id']}"
+
+
+def test_socket_recognised(table, held):
+    handle = row(table, held["socket"])
+    assert handle.type == "File"
+    assert handle.access == 0x0012019F  # the mask some tools skip wholesale, hiding every socket
+    assert handle.name == "\\Device\\Afd"
+
+
+def test_type_filters_and_pid_collections(held):
+    import ntinspect
+
+    table = ntinspect.handles(pid=[held["pid"], os.getpid()], type=["event", "MUTANT"])
+    assert set(table.type.tolist()) <= {"Event", "Mutant"}
+    assert {held["event"], held["mutex"]} <= {h.value for h in table if h.pid == held["pid"]}
+    assert set(table.columns["pid"].tolist()) <= {held["pid"], os.getpid()}
+
+
+def test_every_type_resolved_system_wide():
+    import ntinspect
+
+    table = ntinspect.handles()
+    names = {t.name for t in ntinspect.object_types()}
+    assert set(table.type.tolist()) <= names  # no '#n' placeholders: calibration covered all
+    assert len(table) > 0
+
+
+def test_processes_lists_child(held):
+    import ntinspect
+
+    procs = {p.pid: p for p in ntinspect.processes()}
+    assert procs[held["pid"]].name.lower() == "python.exe"
+    assert procs[held["pid"]].ppid == os.getpid()
+    assert procs[held["pid"]].handle_count > 10
+    assert procs[os.getpid()].thread_count >= 1
+
+
+def test_object_types_have_masks():
+    import ntinspect
+
+    types = {t.name: t for t in ntinspect.object_types()}
+    assert {"Event", "File", "Process", "Thread", "Key"} <= set(types)
+    assert types["Event"].valid_access & 0x3 == 0x3
+    assert len({t.index for t in types.values()}) == len(types)
+
+
+def test_no_handle_leak_over_200_named_calls(held):
+    import ctypes
+
+    import ntinspect
+
+    count = ctypes.c_ulong()
+    k32 = ctypes.WinDLL("kernel32")
+    k32.GetCurrentProcess.restype = ctypes.c_void_p
+    k32.GetProcessHandleCount.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_ulong)]
+    ntinspect.handles(pid=held["pid"], names=True)  # warm-up: caches, the worker's first thread
+    k32.GetProcessHandleCount(k32.GetCurrentProcess(), ctypes.byref(count))
+    before = count.value
+    for _ in range(200):
+        ntinspect.handles(pid=held["pid"], names=True)
+    k32.GetProcessHandleCount(k32.GetCurrentProcess(), ctypes.byref(count))
+    assert count.value - before <= 2, (before, count.value)
