@@ -17,12 +17,24 @@ from .errors import (
 __version__ = "0.1.0"
 
 from .models import Handle, HandleTable, ObjectType, Port, Process
+from .namespace import NamespaceEntry, dos_path, namespace, nt_path, refresh_dos_devices, resolve
+from .ports import Discrepancy, crossview, ports, scan
 
 __all__ = [
     "handles",
     "processes",
     "object_types",
     "enable_debug_privilege",
+    "ports",
+    "crossview",
+    "scan",
+    "namespace",
+    "resolve",
+    "dos_path",
+    "nt_path",
+    "refresh_dos_devices",
+    "Discrepancy",
+    "NamespaceEntry",
     "Handle",
     "HandleTable",
     "ObjectType",

@@ -109,14 +109,34 @@ class HandleTable:
         dos_namer: Optional[Callable[[str], Optional[str]]] = None,
     ) -> None:
         self.columns: Dict[str, np.ndarray] = {key: columns[key] for key in COLUMNS}
-        size = len(self.columns["pid"])
         self.type_names = dict(type_names)
         self.process_names = dict(process_names)
-        self.names = names if names is not None else np.full(size, None, dtype=object)
-        self.name_status = (name_status if name_status is not None
-                            else np.full(size, NameStatus.NOT_REQUESTED, dtype=object))
+        self._names = names
+        self._name_status = name_status
         self._access_namer = access_namer
         self._dos_namer = dos_namer
+
+    @property
+    def names(self) -> np.ndarray:
+        """Object names per row (None where not resolved); made on first use."""
+        if self._names is None:
+            self._names = np.full(len(self), None, dtype=object)
+        return self._names
+
+    @names.setter
+    def names(self, value: np.ndarray) -> None:
+        self._names = value
+
+    @property
+    def name_status(self) -> np.ndarray:
+        """Per-row :class:`NameStatus` values; ``not_requested`` until names are resolved."""
+        if self._name_status is None:
+            self._name_status = np.full(len(self), NameStatus.NOT_REQUESTED, dtype=object)
+        return self._name_status
+
+    @name_status.setter
+    def name_status(self, value: np.ndarray) -> None:
+        self._name_status = value
 
     # --- sequence protocol --------------------------------------------------------------
     def __len__(self) -> int:
@@ -143,7 +163,7 @@ class HandleTable:
         type_index = int(c["type_index"][row])
         type_name = self.type_names.get(type_index, f"#{type_index}")
         access = int(c["access"][row])
-        name = self.names[row]
+        name = None if self._names is None else self._names[row]
         return Handle(
             pid=pid,
             process=self.process_names.get(pid, ""),
@@ -155,7 +175,7 @@ class HandleTable:
             object=int(c["object"][row]),
             attributes=int(c["attributes"][row]),
             name=name,
-            name_status=self.name_status[row],
+            name_status=NameStatus.NOT_REQUESTED if self._name_status is None else self._name_status[row],
             dos_name=self._dos_name(type_name, name),
         )
 
@@ -168,7 +188,9 @@ class HandleTable:
     def _take(self, key: Any) -> "HandleTable":
         return HandleTable(
             {k: v[key] for k, v in self.columns.items()}, self.type_names, self.process_names,
-            self.names[key], self.name_status[key], self._access_namer, self._dos_namer,
+            None if self._names is None else self._names[key],
+            None if self._name_status is None else self._name_status[key],
+            self._access_namer, self._dos_namer,
         )
 
     # --- columns and filters ------------------------------------------------------------
@@ -213,7 +235,9 @@ class HandleTable:
             mask &= np.isin(self.columns["object"], np.asarray(list(_as_set(object)), dtype=np.uint64))
         if name is not None:
             needle = name.lower()
-            mask &= np.fromiter((bool(n) and needle in n.lower() for n in self.names), dtype=bool, count=len(self))
+            names = self._names if self._names is not None else ()
+            mask &= np.fromiter((bool(n) and needle in n.lower() for n in names), dtype=bool, count=len(names)) \
+                if len(names) else np.zeros(len(self), dtype=bool)
         return self._take(mask)
 
     def by_object(self) -> Dict[int, "HandleTable"]:

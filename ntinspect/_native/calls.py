@@ -9,6 +9,11 @@ SystemHandleInformation = 16
 SystemExtendedHandleInformation = 64
 
 
+_LAST_SIZE: dict = {}
+"""info class -> bytes the last call needed: the next call starts there (plus slack) instead
+of paying a failing call to learn the size again."""
+
+
 def query_system_information(info_class: int, initial: int = 0x10000) -> memoryview:
     """NtQuerySystemInformation(info_class) with the grow loop: the filled bytes."""
     ntdll = dlls().ntdll
@@ -18,7 +23,11 @@ def query_system_information(info_class: int, initial: int = 0x10000) -> memoryv
         returned[0] = 0
         return ntdll.NtQuerySystemInformation(info_class, buffer, size, returned), returned[0]
 
-    return query_grow(call, f"NtQuerySystemInformation({info_class})", initial=initial)
+    last = _LAST_SIZE.get(info_class, 0)
+    start = max(initial, last + last // 8 + 0x1000) if last else initial
+    data = query_grow(call, f"NtQuerySystemInformation({info_class})", initial=start)
+    _LAST_SIZE[info_class] = len(data)
+    return data
 
 
 ZwQuerySystemInformation = query_system_information

@@ -1,0 +1,77 @@
+r"""The object manager namespace: list it, follow its symbolic links, turn NT paths into DOS
+paths and back.
+
+    >>> namespace(r"\Sessions\1\BaseNamedObjects")[0]        # doctest: +SKIP
+    NamespaceEntry(path='\\Sessions\\1\\BaseNamedObjects\\Global', name='Global',
+                   type='SymbolicLink', target='\\BaseNamedObjects', status='ok')
+    >>> print(resolve(r"\??\C:\Users"))                       # doctest: +SKIP
+    \Device\HarddiskVolume3\Users
+    >>> print(dos_path(r"\Device\HarddiskVolume3\Users\x.txt"))  # doctest: +SKIP
+    C:\Users\x.txt
+
+Entry statuses are the strings of :class:`EntryStatus`. These functions read the live system
+(Windows, or Wine); :class:`DriveMap` converts with a drive map of your own, on any OS.
+"""
+from __future__ import annotations
+
+from typing import List, Optional
+
+from .backends import namespace as _backend
+from .backends.namespace import (
+    DEFAULT_MAX_DEPTH,
+    DriveMap,
+    EntryStatus,
+    InvalidPath,
+    NamespaceEntry,
+    SymbolicLinkLoop,
+)
+
+__all__ = [
+    "namespace",
+    "resolve",
+    "dos_path",
+    "nt_path",
+    "refresh_dos_devices",
+    "NamespaceEntry",
+    "EntryStatus",
+    "DriveMap",
+    "InvalidPath",
+    "SymbolicLinkLoop",
+]
+
+
+def namespace(path: str = "\\", recursive: bool = False, *, max_depth: int = DEFAULT_MAX_DEPTH) -> List[NamespaceEntry]:
+    """The objects in the directory ``path`` (and below it with ``recursive``), by name.
+
+    Raises if ``path`` itself cannot be listed; entries below it that cannot be opened carry
+    a status instead (``access_denied``, ``gone``, ...). Links are listed with their target,
+    not followed; ``max_depth`` bounds the recursion.
+    """
+    return list(_backend.walk(_backend.LiveSource(), path, recursive=recursive, max_depth=max_depth))
+
+
+def resolve(path: str) -> str:
+    """``path`` with its symbolic links followed (``\\??\\C:\\x`` -> ``\\Device\\HarddiskVolume1\\x``).
+
+    Raises :class:`SymbolicLinkLoop` for links that do not end, NtStatusError for names that
+    do not exist.
+    """
+    return _backend.resolve(_backend.LiveSource(), path)
+
+
+def dos_path(nt_path: str) -> Optional[str]:
+    """The DOS path for an NT path (``C:\\x``, ``\\\\server\\share\\x``), or None if no drive maps it.
+
+    Uses the drive map read on first use; :func:`refresh_dos_devices` reads it again.
+    """
+    return _backend.drive_map().dos_path(nt_path)
+
+
+def nt_path(dos_path: str) -> Optional[str]:
+    """The NT path for an absolute DOS path, or None for a drive that does not exist."""
+    return _backend.drive_map().nt_path(dos_path)
+
+
+def refresh_dos_devices() -> DriveMap:
+    """Read the drive links of ``\\GLOBAL??`` and ``\\??`` again; return the new map."""
+    return _backend.drive_map(refresh=True)

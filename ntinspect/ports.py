@@ -1,0 +1,129 @@
+"""Ports mapped to the processes that own them (fport for modern Windows), and the cross-view
+between the IP Helper tables and the socket handles themselves.
+
+``ports()`` merges three paths into one record per endpoint: the socket handles (AFD
+queries on each duplicated handle: true owners, also under Wine where the tables say
+pid 0), the IP Helper tables (state, and endpoints no handle accounts for), and TDI on
+systems that still have \\Device\\Tcp (NT4 to XP; reported ``unsupported`` elsewhere).
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+from .backends import ports as backend
+from .backends.ports import REASONS, Endpoint, PortsError
+from .models import Port
+
+__all__ = ["ports", "crossview", "scan", "resolve_pids", "discrepancies", "Discrepancy", "PortScan", "PortsError", "REASONS", "KINDS"]
+
+KINDS = tuple(backend.KINDS)
+PidFilter = Union[None, int, str, Sequence[Union[int, str]]]
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """One disagreement between the views: ``reason`` (one of :data:`REASONS`), a readable
+    ``detail``, the merged ``ports`` concerned and the raw ``rows`` from each path."""
+
+    reason: str
+    detail: str
+    ports: Tuple[Port, ...]
+    rows: Tuple[Endpoint, ...]
+
+
+@dataclass(frozen=True)
+class PortScan:
+    """A full result: the merged ports, the raw rows per path, how each path fared
+    (``ok``/``unsupported``/...), and processes whose handles could not be read (pid ->
+    ``gone``/``access_denied``), e.g. one that exited during the enumeration."""
+
+    ports: List[Port]
+    rows: Dict[str, List[Endpoint]]
+    paths: Dict[str, str]
+    failures: Dict[int, str] = field(default_factory=dict)
+    timeouts: int = 0
+    errors: int = 0
+
+
+def _resolve_pids(pid: PidFilter, names: Dict[int, str]) -> Optional[set]:
+    if pid is None:
+        return None
+    wanted = set()
+    for item in (pid if isinstance(pid, (list, tuple, set, frozenset)) else (pid,)):
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise PortsError(f"pid must be a process id or name, not {item!r}")
+        if isinstance(item, int) or item.isdigit():
+            if int(item) < 0:
+                raise PortsError(f"pid must not be negative: {item}")
+            wanted.add(int(item))
+            continue
+        needle = item.lower()
+        matches = {p for p, n in names.items() if n.lower() in (needle, needle + ".exe")}
+        if not matches:
+            raise PortsError(f"no running process is named {item!r}")
+        wanted |= matches
+    return wanted
+
+
+def resolve_pids(pid: PidFilter) -> Optional[set]:
+    """The pids ``pid`` names (ids or process names, one or many) on the live system."""
+    return _resolve_pids(pid, backend.live_process_names())
+
+
+def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeout: float = 2.0) -> PortScan:
+    """Run the paths and merge them. ``full`` reads every table with owners (the cross-view
+    needs them); otherwise only the tables worth asking on this platform."""
+    from ._native import wine_version
+
+    protos, families = backend.kind_filter(kind)
+    names = backend.live_process_names()
+    pids = _resolve_pids(pid, names)
+    wine = wine_version() is not None
+    table: List[Endpoint] = []
+    paths = {backend.HANDLE: "ok"}
+    # The tables are read on a second thread while the handle path runs (both mostly wait
+    # in native calls); those the handle path turns out not to need are dropped.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ntinspect-tables") as pool:
+        early = {key: pool.submit(backend.live_table, *key)
+                 for key in backend.plan_tables(protos, families, wine, full)}
+        handles = backend.live_handle_scan(pids, protos, timeout)
+        for key in backend.plan_tables(protos, families, wine, full, handles.rows):
+            table += early[key].result() if key in early else backend.live_table(*key)
+    paths[backend.TABLE] = "ok"
+    paths[backend.TDI], tdi_rows = backend.live_tdi_scan()
+    rows = {backend.TABLE: table, backend.HANDLE: handles.rows, backend.TDI: tdi_rows}
+    merged = backend.select(backend.merge(table + handles.rows + tdi_rows, names), kind)
+    if pids is not None:
+        merged = [p for p in merged if pids & set(p.owners or ((p.pid,) if p.pid is not None else ()))]
+    return PortScan(merged, rows, paths, handles.failures, handles.timeouts, handles.errors)
+
+
+def ports(kind: str = "all", pid: PidFilter = None) -> List[Port]:
+    """Every TCP/UDP endpoint of ``kind`` (all, tcp, udp, tcp4, tcp6, udp4, udp6, inet4,
+    inet6) with its owner(s), optionally only those of ``pid`` (ids or process names).
+
+    Under Wine the tables are the Linux host's: only TCP state is read from them, so host
+    sockets with no Windows socket behind them are left out; :func:`crossview` reads them all.
+    """
+    return scan(kind, pid).ports
+
+
+def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint],
+                  merged: Sequence[Port] = ()) -> List[Discrepancy]:
+    """The cross-view over given rows (pure: recorded or crafted tables work on any OS)."""
+    by_key = {(p.proto, p.family, p.local_addr, p.local_port, p.remote_addr, p.remote_port): p for p in merged}
+    found = []
+    for finding in backend.crossview(table, handles):
+        concerned = tuple(dict.fromkeys(by_key[r.key] for r in finding.rows if r.key in by_key))
+        found.append(Discrepancy(finding.reason, finding.detail, concerned, finding.rows))
+    return found
+
+
+def crossview(kind: str = "all") -> List[Discrepancy]:
+    """Where the tables and the socket handles disagree, each with its reason."""
+    result = scan(kind, full=True)
+    table = backend.select(result.rows[backend.TABLE], kind)
+    handles = backend.select(result.rows[backend.HANDLE] + result.rows[backend.TDI], kind)
+    return discrepancies(table, handles, result.ports)
