@@ -4,9 +4,9 @@ a bare ``numpy.frombuffer`` with a hand-written dtype. Best of several repeats (
 
 Reproduce from the repository root:
     PYTHONPATH=. python3 -m benchmarks.bench_bulk_parse
-or in the Wine bench (x64 CPython for Windows, the installed wheel):
+or in the Wine bench (x64 CPython for Windows):
     python3 tools/winebench.py --python 3.13 setup
-    python3 tools/winebench.py --python 3.13 python -- Z:$PWD/benchmarks/bench_bulk_parse.py
+    python3 tools/winebench.py --python 3.13 benchmark bench_bulk_parse
 
 Goals: ours <= 1/20 of construct compiled, and <= 2x bare frombuffer. Both numpy results are
 zero-copy views; the bare baseline reads the header count too (it needs it to be correct).
@@ -14,15 +14,14 @@ zero-copy views; the bare baseline reads the header count too (it needs it to be
 from __future__ import annotations
 
 import argparse
-import gc
 import platform
 import struct
 import sys
-import time
 from typing import Callable, List
 
 import numpy as np
 
+from benchmarks.timing import best
 from ntinspect.layouts import handle_table, x64
 
 ENTRIES = 1_000_000
@@ -53,21 +52,14 @@ def synthetic_buffer(count: int) -> bytes:
     return HEADER.pack(count, 0) + entries.tobytes()
 
 
-def best(function: Callable[[], object], repeats: int, number: int = 1) -> float:
-    """The best time of one call over ``repeats`` runs of ``number`` calls (GC paused)."""
-    times: List[float] = []
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for _ in range(number):
-                function()
-            times.append((time.perf_counter() - start) / number)
-    finally:
-        if enabled:
-            gc.enable()
-    return min(times)
+def per_call(function: Callable[[], object], repeats: int, number: int = 1) -> float:
+    """The best time of one call: ``number`` calls per timed run (microsecond-scale paths
+    need many), best of ``repeats`` runs of the shared timer."""
+    def run() -> None:
+        for _ in range(number):
+            function()
+
+    return best(run, repeats) / number
 
 
 def bare_frombuffer(data: bytes) -> np.ndarray:
@@ -106,8 +98,8 @@ def main(argv: List[str] | None = None) -> int:
     check_results(data, ours_result, bare_result)
 
     inner = 2000  # the numpy paths take microseconds: many calls per timed run
-    bare = best(lambda: bare_frombuffer(data), options.repeats * 4, inner)
-    ours = best(lambda: handle_table(data, 8, 64), options.repeats * 4, inner)
+    bare = per_call(lambda: bare_frombuffer(data), options.repeats * 4, inner)
+    ours = per_call(lambda: handle_table(data, 8, 64), options.repeats * 4, inner)
     copied = best(lambda: handle_table(data, 8, 64).copy(), options.repeats)
     mine = int(ours_result["UniqueProcessId"][7])
     selected = best(lambda: handle_table(data, 8, 64)["HandleValue"][ours_result["UniqueProcessId"] == mine],
@@ -127,7 +119,8 @@ def main(argv: List[str] | None = None) -> int:
           f"{'met' if speedup >= 20 else 'MISSED'})")
     print(f"  ours vs bare frombuffer:      {overhead:.2f}x the time   (goal <= 2x: "
           f"{'met' if overhead <= 2 else 'MISSED'})")
-    print("reproduce: PYTHONPATH=. python3 -m benchmarks.bench_bulk_parse")
+    print("reproduce: PYTHONPATH=. python3 -m benchmarks.bench_bulk_parse   (Wine bench: "
+          "python3 tools/winebench.py --python 3.13 benchmark bench_bulk_parse)")
     return 0
 
 

@@ -6,11 +6,11 @@ Run inside the Wine bench (or on Windows):
 """
 from __future__ import annotations
 
+from benchmarks.timing import best
+
 import gc
-import statistics
 import subprocess
 import sys
-import time
 import tracemalloc
 
 CHILD_HANDLES = 100_000
@@ -26,14 +26,6 @@ sys.stdin.read()
 """ % CHILD_HANDLES
 
 
-def best(fn, repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def bare_syscall():
@@ -62,9 +54,9 @@ def main() -> int:
         total = len(table)
         print(f"handles in the system: {total} (child made {made})")
         rows = {}
-        rows["bare NtQuerySystemInformation(64)"] = best(bare_syscall())
-        rows["ntinspect.handles() (types + process names)"] = best(lambda: ntinspect.handles())
-        rows["ntinspect.handles(pid=child)"] = best(lambda: ntinspect.handles(pid=child.pid))
+        rows["bare NtQuerySystemInformation(64)"] = best(bare_syscall(), REPEATS)
+        rows["ntinspect.handles() (types + process names)"] = best(lambda: ntinspect.handles(), REPEATS)
+        rows["ntinspect.handles(pid=child)"] = best(lambda: ntinspect.handles(pid=child.pid), REPEATS)
         try:
             import windows
 

@@ -7,11 +7,11 @@ Run inside the Wine bench (or on Windows):
 """
 from __future__ import annotations
 
-import gc
+from benchmarks.timing import best
+
 import json
 import subprocess
 import sys
-import time
 
 PROCESSES = 10
 REPEATS = 5
@@ -36,14 +36,6 @@ sys.stdin.readline()
 """
 
 
-def best(fn, repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def bare_tcp_table():
@@ -64,7 +56,7 @@ def bare_tcp_table():
 
 
 def main() -> int:
-    from ntinspect import ports as api
+    from ntinspect import portmap as api
     from ntinspect._native import wine_version
 
     children = [subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -82,9 +74,9 @@ def main() -> int:
         right = sum(got.get(key) == pid for key, pid in expected.items())
         print(f"ports(): {right}/{len(expected)} child sockets with their true owner")
 
-        rows = {"bare GetExtendedTcpTable(AF_INET, BASIC_ALL)": best(bare_tcp_table()),
-                "ntinspect ports.ports() (true owners, all kinds)": best(api.ports),
-                "ntinspect ports.ports('tcp4')": best(lambda: api.ports("tcp4"))}
+        rows = {"bare GetExtendedTcpTable(AF_INET, BASIC_ALL)": best(bare_tcp_table(), REPEATS),
+                "ntinspect ports.ports() (true owners, all kinds)": best(api.ports, REPEATS),
+                "ntinspect ports.ports('tcp4')": best(lambda: api.ports("tcp4"), REPEATS)}
         from ntinspect._native.calls import extended_tcp_table
 
         rows["GetExtendedTcpTable(AF_INET, OWNER_PID_ALL) (grow loop)"] = best(lambda: extended_tcp_table(2, 5), 1)

@@ -17,8 +17,8 @@ from .errors import (
 __version__ = "0.1.0"
 
 from .models import Handle, HandleTable, ObjectType, Port, Process
-from .namespace import NamespaceEntry, dos_path, namespace, nt_path, refresh_dos_devices, resolve
-from .ports import Discrepancy, crossview, ports, scan
+from .objspace import NamespaceEntry, dos_path, namespace, nt_path, refresh_dos_devices, resolve
+from .portmap import Discrepancy, crossview, ports, scan
 
 __all__ = [
     "handles",

@@ -94,7 +94,7 @@ def handles(
 
 def _dos_namer():
     try:
-        from .namespace import dos_path
+        from .objspace import dos_path
     except ImportError:
         return None
     return dos_path

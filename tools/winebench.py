@@ -77,7 +77,7 @@ def ensure_wine() -> None:
     log("installing Debian's wine and wine64")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     run([*sudo, "apt-get", "update", "-qq"], env=env)
-    run([*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *WINE_PACKAGES], env=env)
+    run([*sudo, "apt-get", "install", "-y", "-qq", *WINE_PACKAGES], env=env)
     if not shutil.which("wineserver"):
         raise BenchError("apt-get installed wine, but wineserver is still not on PATH")
 

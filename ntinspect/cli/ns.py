@@ -29,7 +29,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """List ``args.path`` and print it in ``args.format`` (table by default)."""
-    from ..namespace import namespace
+    from ..objspace import namespace
 
     entries = namespace(args.path, recursive=args.recursive)
     print(render([dataclasses.asdict(entry) for entry in entries], COLUMNS, getattr(args, "format", "table")))

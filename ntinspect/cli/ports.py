@@ -19,7 +19,7 @@ RECORD_COLUMNS = [f.name for f in dataclasses.fields(Port)]
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``ports`` subcommand to ``subparsers``."""
-    from ..ports import KINDS
+    from ..portmap import KINDS
 
     parser = subparsers.add_parser("ports", help="TCP/UDP endpoints and the processes that own them",
                                    description=__doc__)
@@ -63,7 +63,7 @@ def netstat_rows(ports: Sequence[Port]) -> List[Dict[str, Any]]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``ntinspect ports``; library errors (bad kind, unknown process) reach main's handler."""
-    from .. import ports as api
+    from .. import portmap as api
 
     if args.crossview:
         found = api.crossview(args.kind)

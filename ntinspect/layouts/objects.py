@@ -120,35 +120,29 @@ def walk_object_types(data: Buffer, width: int, base_address: Optional[int] = No
         offset = text_at + align_up(string.MaximumLength, width)
 
 
-def object_name(data: Buffer, width: int, base_address: Optional[int] = None) -> str:
-    """The name in an ObjectNameInformation (class 1) buffer.
-
-    Without ``base_address`` the text is read right after the structure (where the kernel
-    puts it); with it, where ``Name.Buffer`` points (bounds-checked).
-    """
+def _leading_string(name: str, field: str, data: Buffer, width: int, base_address: Optional[int]) -> str:
+    """The text of the UNICODE_STRING ``field`` that starts structure ``name``: read right
+    after the structure (where the kernel puts it) or, given ``base_address``, where its
+    ``Buffer`` points (bounds-checked)."""
     from .factory import layouts
 
-    struct = layouts(width).OBJECT_NAME_INFORMATION
-    string = parse(struct, data).Name
+    struct = layouts(width).structs[name]
+    string = parse(struct, data)[field]
     if base_address is not None:
-        return read_unicode_string(data, string, base_address, "OBJECT_NAME_INFORMATION")
-    if string.Length == 0:
-        return ""
-    return read_utf16(data, struct.sizeof(), string.Length, "OBJECT_NAME_INFORMATION")
+        return read_unicode_string(data, string, base_address, name)
+    require(string.Length <= string.MaximumLength, name, 0,
+            f"Length {string.Length} exceeds MaximumLength {string.MaximumLength}")
+    return read_utf16(data, struct.sizeof(), string.Length, name) if string.Length else ""
+
+
+def object_name(data: Buffer, width: int, base_address: Optional[int] = None) -> str:
+    """The name in an ObjectNameInformation (class 1) buffer."""
+    return _leading_string("OBJECT_NAME_INFORMATION", "Name", data, width, base_address)
 
 
 def object_type_name(data: Buffer, width: int, base_address: Optional[int] = None) -> str:
-    """The type name in an ObjectTypeInformation (class 2) buffer, read like
-    :func:`object_name` (right after the structure, or where ``TypeName.Buffer`` points)."""
-    from .factory import layouts
-
-    struct = layouts(width).OBJECT_TYPE_INFORMATION
-    string = parse(struct, data).TypeName
-    if base_address is not None:
-        return read_unicode_string(data, string, base_address, "OBJECT_TYPE_INFORMATION")
-    if string.Length == 0:
-        return ""
-    return read_utf16(data, struct.sizeof(), string.Length, "OBJECT_TYPE_INFORMATION")
+    """The type name in an ObjectTypeInformation (class 2) buffer."""
+    return _leading_string("OBJECT_TYPE_INFORMATION", "TypeName", data, width, base_address)
 
 
 def walk_directory(data: Buffer, width: int, base_address: int) -> Iterator[DirectoryEntry]:

@@ -6,7 +6,7 @@ from typing import Dict, Iterator, List, NamedTuple
 from construct import Construct, Container
 
 from ..errors import LayoutError
-from .base import KPRIORITY, LARGE_INTEGER, ULONG, ULONGLONG, Primitives, align_up, alignment_of, c_struct
+from .base import KPRIORITY, LARGE_INTEGER, ULONG, ULONGLONG, Primitives, c_struct
 from .parsing import Buffer, as_view, parse, read_unicode_string, require
 
 __all__ = ["define", "ProcessEntry", "walk_processes"]

@@ -15,15 +15,16 @@ def zeros(struct):
     return struct.parse(bytes(struct.sizeof()))
 
 
-def process_buffer(width, processes, base=BASE):
-    """A class 5 buffer: each entry, its threads, its NUL-terminated name, 8-byte aligned."""
+def process_buffer(width, processes, base=BASE, align=8):
+    """A class 5 buffer: each entry, its threads, its NUL-terminated name; entries start at
+    multiples of ``align`` (8 on Windows; Wine 8 packs them: 1)."""
     ns = layouts(width)
     entry, thread = ns.SYSTEM_PROCESS_INFORMATION, ns.SYSTEM_THREAD_INFORMATION
     out = bytearray()
     for index, (pid, name, threads) in enumerate(processes):
         text = name.encode("utf-16-le")
         used = entry.sizeof() + threads * thread.sizeof()
-        size = align_up(used + len(text) + 2, 8)
+        size = align_up(used + len(text) + 2, align)
         info = zeros(entry)
         info.NextEntryOffset = size if index < len(processes) - 1 else 0
         info.NumberOfThreads = threads
@@ -68,29 +69,46 @@ def test_walk_processes(width):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_walk_processes_rejects_corrupt_chains(width):
+def test_walk_processes_accepts_packed_entries(width):
+    """Wine 8 does not round NextEntryOffset up (0x206 was seen): entries may be unaligned."""
+    data = process_buffer(width, [(4, "System", 1), (8, "odd.exe", 2), (12, "b.exe", 0)], align=1)
+    found = list(walk_processes(data, width, BASE, threads=True))
+    assert any(p.offset % 8 for p in found)
+    assert [(p.info.UniqueProcessId, p.image_name, len(p.threads)) for p in found] == \
+        [(4, "System", 1), (8, "odd.exe", 2), (12, "b.exe", 0)]
+
+
+def _corrupt(width, field, value):
+    """The first entry of a good two-entry buffer with ``field`` set to ``value(buffer)``."""
     entry = layouts(width).SYSTEM_PROCESS_INFORMATION
-    good = process_buffer(width, [(8, "a.exe", 1), (12, "b.exe", 1)])
+    data = bytearray(process_buffer(width, [(8, "a.exe", 1), (12, "b.exe", 1)]))
+    info = entry.parse(data)
+    info[field] = value(data)
+    data[:entry.sizeof()] = entry.build(info)
+    return data
 
-    def corrupt(field, value, at=0):
-        data = bytearray(good)
-        info = entry.parse(data[at:])
-        info[field] = value
-        data[at:at + entry.sizeof()] = entry.build(info)
-        return data
 
-    cases = {
-        "overlapping": corrupt("NextEntryOffset", 8),
-        "misaligned": corrupt("NextEntryOffset", entry.parse(good).NextEntryOffset + 4),
-        "past the end": corrupt("NextEntryOffset", len(good) + 8),
-        "threads": corrupt("NumberOfThreads", 0xFFFFFFFF),
-        "truncated": good[:entry.sizeof() + 10],
-    }
-    for reason, data in cases.items():
-        with pytest.raises(LayoutError):
-            list(walk_processes(data, width, BASE))
-    with pytest.raises(LayoutError):  # the name points outside the buffer
-        list(walk_processes(good, width, BASE + 0x1000))
+CORRUPTIONS = {
+    "entries overlap": lambda width: _corrupt(width, "NextEntryOffset", lambda data: 8),
+    "next entry past the end": lambda width: _corrupt(width, "NextEntryOffset", lambda data: 0x10000),
+    "next entry runs off the end": lambda width: _corrupt(width, "NextEntryOffset", lambda data: len(data) - 8),
+    "threads do not fit": lambda width: _corrupt(width, "NumberOfThreads", lambda data: 0xFFFFFFFF),
+    "truncated entry": lambda width: process_buffer(width, [(8, "a.exe", 1)])[:100],
+}
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
+def test_walk_processes_rejects_corrupt_chains(corruption, width):
+    with pytest.raises(LayoutError):
+        list(walk_processes(CORRUPTIONS[corruption](width), width, BASE))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_walk_processes_rejects_names_outside_the_buffer(width):
+    data = process_buffer(width, [(8, "a.exe", 1)])
+    with pytest.raises(LayoutError, match="outside"):
+        list(walk_processes(data, width, BASE + 0x1000))
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -428,7 +428,7 @@ def test_drive_map_cache_and_refresh(monkeypatch):
 
     monkeypatch.setattr(backend, "read_drive_map", fake_read)
     monkeypatch.setattr(backend, "_drive_map", None)
-    api = importlib.import_module("ntinspect.namespace")  # the module, even if the package re-exports the function
+    api = importlib.import_module("ntinspect.objspace")  # the module, even if the package re-exports the function
 
     assert api.dos_path("\\Device\\HarddiskVolume1\\x") == "C:\\x"
     assert api.nt_path("C:\\x") == "\\Device\\HarddiskVolume1\\x"
@@ -441,7 +441,7 @@ def test_drive_map_cache_and_refresh(monkeypatch):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="checks the error raised where there is no Windows API")
 def test_live_functions_need_windows(monkeypatch):
-    api = importlib.import_module("ntinspect.namespace")
+    api = importlib.import_module("ntinspect.objspace")
 
     monkeypatch.setattr(backend, "_drive_map", None)
     for call in (lambda: api.namespace(), lambda: api.resolve("\\??\\C:"), lambda: api.dos_path("\\Device\\X")):
@@ -593,7 +593,7 @@ def test_a_string_outside_the_buffer_is_a_layout_error():
 # --- the CLI -------------------------------------------------------------------------------
 
 def run_cli(monkeypatch, capsys, argv, entries):
-    api = importlib.import_module("ntinspect.namespace")
+    api = importlib.import_module("ntinspect.objspace")
     from ntinspect.cli import main
 
     seen = {}
@@ -629,7 +629,7 @@ def test_cli_json(monkeypatch, capsys):
 
 
 def test_cli_reports_errors(monkeypatch, capsys):
-    api = importlib.import_module("ntinspect.namespace")
+    api = importlib.import_module("ntinspect.objspace")
     from ntinspect.cli import main
 
     def denied(*args, **kwargs):

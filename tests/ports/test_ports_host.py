@@ -8,7 +8,7 @@ import pytest
 from ntinspect._native import afd, tdi
 from ntinspect.backends import ports as b
 from ntinspect.errors import LayoutError, NtInspectError, UnsupportedPlatform
-from ntinspect.ports import Discrepancy, PortsError, discrepancies
+from ntinspect.portmap import Discrepancy, PortsError, discrepancies
 
 
 def ep(proto, local, lport, remote=None, rport=None, state=None, pid=None, source=b.TABLE, handle=None, family=None):
@@ -239,7 +239,7 @@ def test_bad_kind_is_a_library_and_value_error(kind):
 
 
 def test_pid_filter_resolution():
-    from ntinspect.ports import _resolve_pids
+    from ntinspect.portmap import _resolve_pids
 
     names = {4: "System", 100: "svchost.exe", 101: "svchost.exe", 7: "python.exe"}
     assert _resolve_pids("svchost", names) == {100, 101}
@@ -253,7 +253,7 @@ def test_pid_filter_resolution():
 
 @pytest.mark.skipif(sys.platform == "win32", reason="checks the error where there is no Windows API")
 def test_live_call_off_windows_is_unsupported_platform():
-    from ntinspect import ports
+    from ntinspect import portmap as ports
 
     with pytest.raises(UnsupportedPlatform):
         ports.ports("tcp")
@@ -381,7 +381,7 @@ CRAFTED_PORTS = b.merge([ep("tcp", "127.0.0.1", 5000, state="LISTENING", pid=0),
 
 @pytest.fixture
 def cli(monkeypatch, capsys):
-    from ntinspect import ports as api
+    from ntinspect import portmap as api
     from ntinspect.cli import main
 
     calls = []
@@ -435,7 +435,7 @@ def test_cli_bad_kind_is_an_argparse_error(cli):
 
 
 def test_cli_library_error_exits_1(monkeypatch, capsys):
-    from ntinspect import ports as api
+    from ntinspect import portmap as api
     from ntinspect.cli import main
 
     def unknown(kind="all", pid=None):

@@ -93,7 +93,7 @@ def children():
 
 @pytest.fixture(scope="module")
 def scan(children):
-    from ntinspect import ports
+    from ntinspect import portmap as ports
 
     return ports.scan()
 
@@ -149,7 +149,7 @@ def test_tdi_path_reports_unsupported_where_the_devices_are_missing(scan):
 
 
 def test_kind_and_pid_filters(children):
-    from ntinspect import ports
+    from ntinspect import portmap as ports
 
     main = children[0]
     udp6 = ports.ports("udp6", pid=main.pid)
@@ -163,7 +163,7 @@ def test_kind_and_pid_filters(children):
 
 
 def test_crossview_is_quiet_about_consistent_sockets(children):
-    from ntinspect import ports
+    from ntinspect import portmap as ports
 
     ours = {c.pid for c in children} | {children[1].info["grandchild"]}
     found = ports.crossview()
@@ -176,7 +176,7 @@ def test_crossview_is_quiet_about_consistent_sockets(children):
 def test_process_exiting_during_enumeration_is_reported_gone(monkeypatch, children, phase):
     from ntinspect._native import process as native_process
     from ntinspect.backends import ports as backend
-    from ntinspect import ports
+    from ntinspect import portmap as ports
 
     doomed = Child(SHORT_LIVED)
     try:
