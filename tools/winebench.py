@@ -51,8 +51,11 @@ def log(message: str) -> None:
 
 def run(cmd: list, *, env: dict | None = None, cwd: Path | None = None, timeout: int = 1800,
         check: bool = True) -> int:
+    # stdin is /dev/null: CI gives no standard input, and a Windows CPython under Wine
+    # aborts at start-up ("can't initialize sys standard streams") without a valid one
     try:
-        done = subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, timeout=timeout)
+        done = subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise BenchError(f"timed out after {timeout} s: {' '.join(map(str, cmd))}")
     if check and done.returncode != 0:

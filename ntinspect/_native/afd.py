@@ -15,9 +15,10 @@ from __future__ import annotations
 import ipaddress
 import struct
 from functools import lru_cache
-from typing import Any, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, NamedTuple, Optional, Tuple, Union
 
 from ..errors import LayoutError
+from .files import DEFAULT_WAIT, device_io_control
 
 IOCTL_AFD_GET_ADDRESS = 0x1202F
 IOCTL_AFD_GET_REMOTE_ADDRESS = 0x1203F
@@ -40,9 +41,7 @@ IPPROTO_UDP = 17
 
 ADDRESS_BUFFER = 128  # larger than any sockaddr or single-entry TRANSPORT_ADDRESS
 CONTEXT_BUFFER = 0x1000  # SOCK_SHARED_INFO plus the helper DLL's context
-DEFAULT_WAIT = 0.05  # seconds, for a request AFD left pending
 
-_ABANDONED: List[Any] = []  # buffers of pending requests we stopped waiting for
 
 
 class SockAddr(NamedTuple):
@@ -109,33 +108,6 @@ def proto_name(info: SocketInfo) -> Optional[str]:
     if info.type == SOCK_DGRAM and info.protocol in (IPPROTO_UDP, 0):
         return "udp"
     return None
-
-
-def device_io_control(handle: Any, code: int, out_size: int, wait: float = DEFAULT_WAIT,
-                      request: bytes = b"") -> Tuple[int, bytes]:
-    """NtDeviceIoControlFile(handle, code, request): (status, returned bytes).
-
-    A request left pending is waited on for ``wait`` seconds; past that the status is
-    STATUS_TIMEOUT (0x102) and no bytes.
-    """
-    from . import dlls, ffi
-
-    lib, ntdll = ffi(), dlls().ntdll
-    iosb = lib.new("struct IO_STATUS_BLOCK *")
-    out = lib.new("char[]", out_size)
-    inbuf = lib.new("char[]", request) if request else lib.NULL
-    status = ntdll.NtDeviceIoControlFile(handle, lib.NULL, lib.NULL, lib.NULL, iosb, code,
-                                         inbuf, len(request), out, out_size) & 0xFFFFFFFF
-    if status == STATUS_PENDING:
-        timeout = lib.new("int64_t *", -int(wait * 10_000_000))  # relative, 100 ns units
-        waited = ntdll.NtWaitForSingleObject(handle, 0, timeout) & 0xFFFFFFFF
-        if waited != STATUS_SUCCESS:
-            _ABANDONED.append((iosb, out, inbuf))
-            return STATUS_TIMEOUT, b""
-        status = iosb.Status & 0xFFFFFFFF
-    if status >= 0x80000000:
-        return status, b""
-    return status, lib.buffer(out, min(int(iosb.Information), out_size))[:]
 
 
 def local_address(handle: Any, wait: float = DEFAULT_WAIT) -> Tuple[int, Optional[SockAddr]]:

@@ -83,3 +83,24 @@ def extended_tcp_table(family: int = AF_INET, table_class: int = TCP_TABLE_OWNER
 def extended_udp_table(family: int = AF_INET, table_class: int = UDP_TABLE_OWNER_PID) -> memoryview:
     """GetExtendedUdpTable: the raw MIB table (dwNumEntries, then rows)."""
     return _ip_table("GetExtendedUdpTable", family, table_class)
+
+
+def nt_status_to_dos_error(status: int) -> int:
+    """RtlNtStatusToDosError: the Win32 error code an NTSTATUS maps to."""
+    return int(dlls().ntdll.RtlNtStatusToDosError(ffi().cast("int32_t", status & 0xFFFFFFFF)))
+
+
+def query_information_process(process, info_class: int, initial: int = 0x100) -> memoryview:
+    """NtQueryInformationProcess(process, info_class) with the grow loop."""
+    ntdll = dlls().ntdll
+    returned = ffi().new("uint32_t *")
+
+    def call(buffer, size):
+        returned[0] = 0
+        return ntdll.NtQueryInformationProcess(process, info_class, buffer, size, returned), returned[0]
+
+    return query_grow(call, f"NtQueryInformationProcess({info_class})", initial=initial)
+
+
+ZwQueryInformationProcess = query_information_process
+RtlNtStatusToDosError = nt_status_to_dos_error

@@ -23,10 +23,13 @@ QueryCall = Callable[[object, int], Tuple[int, int]]
 
 
 def next_size(size: int, reported: int) -> int:
-    """The next buffer size: the reported need plus slack, never less than double when the
-    report is missing (0) or not larger than what we had (Wine reports 0 below the header)."""
+    """The next buffer size: the reported need plus slack when it is larger; exactly the
+    reported size when it is smaller (fixed-size classes reject any other length); double
+    when the report is missing (Wine reports 0 below the header) or equal."""
     if reported > size:
         return reported + reported // 8 + 0x1000
+    if 0 < reported < size:
+        return reported
     return size * 2
 
 

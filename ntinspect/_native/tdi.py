@@ -80,22 +80,11 @@ def parse_address_info(data: bytes) -> Tuple[int, SockAddr]:
 
 def open_device(proto: str) -> Tuple[int, Optional[Any]]:
     """NtOpenFile of \\Device\\Tcp or \\Device\\Udp: (status, OwnedHandle or None)."""
-    from . import dlls, ffi
-    from .objattr import ObjectAttributes
-    from .owned import OwnedHandle
-    from .process import nt_close
+    from .files import try_open_file
 
     if proto not in DEVICES:
         raise ValueError(f"proto must be one of {sorted(DEVICES)}, not {proto!r}")
-    lib = ffi()
-    handle = lib.new("void **")
-    iosb = lib.new("struct IO_STATUS_BLOCK *")
-    attributes = ObjectAttributes(DEVICES[proto])
-    status = dlls().ntdll.NtOpenFile(handle, SYNCHRONIZE, attributes.pointer, iosb,
-                                     FILE_SHARE_READ_WRITE, 0) & 0xFFFFFFFF
-    if status >= 0x80000000:
-        return status, None
-    return status, OwnedHandle(handle[0], nt_close)
+    return try_open_file(DEVICES[proto], SYNCHRONIZE, FILE_SHARE_READ_WRITE, 0)
 
 
 def available() -> Tuple[bool, int]:
@@ -110,7 +99,7 @@ def available() -> Tuple[bool, int]:
 
 def query_address(handle: Any, width: int = 8, wait: float = 0.05) -> Tuple[int, Optional[SockAddr]]:
     """(status, local address) of a TDI address object handle (duplicated into our process)."""
-    from .afd import device_io_control
+    from .files import device_io_control
 
     status, data = device_io_control(handle, IOCTL_TDI_QUERY_INFORMATION, ADDRESS_INFO_BUFFER, wait,
                                      request=query_request(width))

@@ -183,8 +183,6 @@ def system_handle_columns() -> Columns:
 def process_handle_columns(pid: int) -> Optional[Columns]:
     """One process's handles through ProcessHandleInformation (class 51), or None where the
     OS refuses the class (Wine, Windows before 8) or the process can't be opened for it."""
-    from .._native import dlls
-    from .._native.grow import query_grow
     from .._native.process import open_process
 
     try:
@@ -192,18 +190,16 @@ def process_handle_columns(pid: int) -> Optional[Columns]:
     except NtStatusError:
         return None
     with process:
-        returned = ffi().new("uint32_t *")
-
-        def call(buffer, size):
-            status = dlls().ntdll.NtQueryInformationProcess(process.value, ProcessHandleInformation,
-                                                           buffer, size, returned)
-            return status, returned[0]
-
         try:
-            data = query_grow(call, f"NtQueryInformationProcess({pid}, ProcessHandleInformation)")
+            data = calls.query_information_process(process.value, ProcessHandleInformation, initial=0x4000)
         except NtStatusError:
             return None
-    entries = L.handle_table(data, WIDTH, ProcessHandleInformation)
+    return process_snapshot_columns(data, pid, WIDTH)
+
+
+def process_snapshot_columns(data, pid: int, width: int) -> Columns:
+    """Columns from a PROCESS_HANDLE_SNAPSHOT_INFORMATION buffer (class 51) of ``pid``."""
+    entries = L.handle_table(data, width, ProcessHandleInformation)
     return {
         "pid": np.full(len(entries), pid, dtype=np.uint64),
         "value": entries["HandleValue"],

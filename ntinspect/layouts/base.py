@@ -128,7 +128,8 @@ class CountedArray(Array):
                 left = io.seek(0, 2) - here
                 io.seek(here)
                 if not isinstance(count, int) or count < 0 or count * size > left:
-                    raise RangeError("count %r of %d-byte elements exceeds the %d bytes left" % (count, size, left))
+                    raise RangeError("count %r of %d-byte elements exceeds the %d bytes left"
+                                     % (count, size, left))
                 return count
         """)
         element = self.subcon._compileparse(code)
@@ -166,13 +167,9 @@ def alignment_of(con: Construct) -> int:
         return con.length
     if isinstance(con, Struct):
         return max((alignment_of(sub) for sub in con.subcons), default=1)
-    if isinstance(con, Padded) and con.subcon is Pass:
+    if isinstance(con, Bytes) or (isinstance(con, Padded) and con.subcon is Pass):
         return 1
-    if isinstance(con, Bytes):
-        return 1
-    if isinstance(con, (Array, Peek, Padded)):
-        return alignment_of(con.subcon)
-    if isinstance(con, Subconstruct):
+    if isinstance(con, Subconstruct):  # Renamed, Array, Peek, Padded, bit-structure wrappers
         return alignment_of(con.subcon)
     raise TypeError(f"no C alignment known for {con!r}")
 
@@ -207,7 +204,8 @@ def c_struct(name: str, *fields: Construct, packed: bool = False) -> Construct:
 def offset_of(struct: Construct, path: str) -> int:
     """Byte offset of a field; ``path`` may be dotted (``"ImageName.Buffer"``).
 
-    Every field before it must have a static size.
+    Every field before it must have a static size (else SizeofError); an unknown field is a
+    KeyError. A union member (``Peek``) has the offset of the member it overlays.
     """
     offset = 0
     current = unwrap(struct)

@@ -88,7 +88,8 @@ class DirectoryEntry(NamedTuple):
     type_name: str
 
 
-def walk_object_types(data: Buffer, width: int, base_address: Optional[int] = None) -> Iterator[ObjectTypeEntry]:
+def walk_object_types(data: Buffer, width: int,
+                      base_address: Optional[int] = None) -> Iterator[ObjectTypeEntry]:
     """The entries of an ObjectTypesInformation (class 3) buffer.
 
     The first entry starts at ``sizeof(OBJECT_TYPES_INFORMATION)`` rounded up to pointer

@@ -67,15 +67,15 @@ def parse(struct: Construct, data: Buffer, offset: int = 0, *, aligned: bool = T
     """
     name = structure_name(struct)
     view = as_view(data)
-    require(isinstance(offset, int) and 0 <= offset <= len(view), name, offset if isinstance(offset, int) else 0,
-            f"offset outside the {len(view)}-byte buffer")
+    require(0 <= offset <= len(view), name, offset, f"offset outside the {len(view)}-byte buffer")
     size = static_size(struct)
     if size is not None:
         require(len(view) - offset >= size, name, offset,
                 f"truncated: needs {size} bytes, {len(view) - offset} left")
     if aligned:
         alignment = alignment_of(getattr(struct, "defersubcon", None) or struct)
-        require(offset % alignment == 0, name, offset, f"misaligned: offset is not a multiple of {alignment}")
+        require(offset % alignment == 0, name, offset,
+                f"misaligned: offset is not a multiple of {alignment}")
     stream = _StrictStream(view[offset:])
     try:
         return struct.parse_stream(stream)
@@ -97,7 +97,7 @@ def read_utf16(data: Buffer, start: int, length: int, structure: str) -> str:
 
 
 def read_unicode_string(data: Buffer, string: Any, base_address: int, structure: str,
-                        offset: int = 0) -> Optional[str]:
+                        offset: int = 0) -> str:
     """The text a parsed UNICODE_STRING points to, where ``Buffer`` points into ``data``.
 
     ``base_address`` is the address ``data`` had when the kernel filled it. An empty or

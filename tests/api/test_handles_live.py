@@ -28,14 +28,14 @@ if adv.RegCreateKeyExW(ctypes.c_void_p(0x80000001), "Software\\" + tag, 0, None,
     raise SystemExit("RegCreateKeyEx failed")
 pipe = check(k32.CreateNamedPipeW("\\\\.\\pipe\\" + tag + "-pipe", 3, 0, 1, 4096, 4096, 0, None), "CreateNamedPipe")
 threading.Thread(target=k32.ConnectNamedPipe, args=(pipe, None), daemon=True).start()  # waits forever
-process = check(k32.OpenProcess(0x1000 | 0x100000, False, os.getppid()), "OpenProcess")
+process = check(k32.OpenProcess(0x1000 | 0x100000, False, %(parent)d), "OpenProcess")
 thread = check(k32.OpenThread(0x0800 | 0x100000, False, threading.get_native_id()), "OpenThread")
 listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen()
 ready(event=event, mutex=mutex, semaphore=semaphore, section=section, file=file_handle, file_path=path, key=key.value,
       pipe=pipe, process=process, thread=thread, thread_id=threading.get_native_id(), socket=listener.fileno(),
-      parent=os.getppid())
+      parent=%(parent)d)
 file.close(); os.remove(path); adv.RegDeleteKeyW(ctypes.c_void_p(0x80000001), "Software\\" + tag)
-''' % {"tag": TAG}
+''' % {"tag": TAG, "parent": os.getpid()}
 
 
 @pytest.fixture(scope="module")

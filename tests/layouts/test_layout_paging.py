@@ -93,7 +93,8 @@ def test_each_field_owns_exactly_its_bits(mode, entry):
 def test_decode_encode_roundtrip(mode_entry, data):
     struct = entry_of(*mode_entry)
     value = data.draw(st.integers(0, (1 << (8 * struct.sizeof())) - 1))
-    assert encode(struct, **{k: v for k, v in decode(struct, value).items() if not k.startswith("_")}) == value
+    fields = {name: field for name, field in decode(struct, value).items() if not name.startswith("_")}
+    assert encode(struct, **fields) == value
 
 
 @pytest.mark.parametrize("value", [-1, 1 << 64])

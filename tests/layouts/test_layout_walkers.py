@@ -91,7 +91,8 @@ def _corrupt(width, field, value):
 CORRUPTIONS = {
     "entries overlap": lambda width: _corrupt(width, "NextEntryOffset", lambda data: 8),
     "next entry past the end": lambda width: _corrupt(width, "NextEntryOffset", lambda data: 0x10000),
-    "next entry runs off the end": lambda width: _corrupt(width, "NextEntryOffset", lambda data: len(data) - 8),
+    "next entry runs off the end":
+        lambda width: _corrupt(width, "NextEntryOffset", lambda data: len(data) - 8),
     "threads do not fit": lambda width: _corrupt(width, "NumberOfThreads", lambda data: 0xFFFFFFFF),
     "truncated entry": lambda width: process_buffer(width, [(8, "a.exe", 1)])[:100],
 }
@@ -163,7 +164,8 @@ def test_object_name_and_type_name(width):
         {"Name": {"Length": len(text), "MaximumLength": len(text) + 2,
                   "Buffer": BASE + ns.OBJECT_NAME_INFORMATION.sizeof()}})
     data = header + text + b"\0\0"
-    assert object_name(data, width) == object_name(data, width, BASE) == "\\Device\\HarddiskVolume1\\tmp\\x.txt"
+    expected = "\\Device\\HarddiskVolume1\\tmp\\x.txt"
+    assert object_name(data, width) == object_name(data, width, BASE) == expected
     assert object_name(bytes(ns.OBJECT_NAME_INFORMATION.sizeof()), width) == ""
     with pytest.raises(LayoutError):
         object_name(data[:-6], width)
