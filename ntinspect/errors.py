@@ -6,7 +6,7 @@ All exceptions pickle (their constructor arguments are kept in ``args``).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 __all__ = [
     "NtInspectError",
@@ -17,6 +17,8 @@ __all__ = [
     "UnsupportedPlatform",
     "LayoutError",
     "InvalidAddress",
+    "InvalidPath",
+    "SymbolicLinkLoop",
     "status_name",
     "win32_name",
     "error_from_status",
@@ -136,6 +138,31 @@ class InvalidAddress(NtInspectError):
     def __str__(self) -> str:
         entry = "" if self.entry is None else f" (entry {self.entry:#x})"
         return f"address {self.address:#x}: {self.reason} at {self.level}{entry}"
+
+
+class InvalidPath(NtInspectError, ValueError):
+    """A path that is not what the call takes (``reason`` says why); also a ValueError."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(path, reason)
+
+    def __str__(self) -> str:
+        return f"{self.path!r}: {self.reason}"
+
+
+class SymbolicLinkLoop(NtInspectError):
+    """Symbolic links that do not end: ``path`` and the ``chain`` of paths they led to."""
+
+    def __init__(self, path: str, chain: Sequence[str]) -> None:
+        self.path = path
+        self.chain = tuple(chain)
+        super().__init__(path, self.chain)
+
+    def __str__(self) -> str:
+        return f"{self.path!r}: symbolic links that do not end: " + " -> ".join(self.chain)
+
 
 
 def error_from_status(status: int, operation: str = "") -> NtStatusError:

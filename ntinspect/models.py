@@ -10,7 +10,7 @@ from typing import Any, Callable, Collection, Dict, Iterator, List, Mapping, Opt
 
 import numpy as np
 
-__all__ = ["NameStatus", "Process", "ObjectType", "Handle", "HandleTable", "Port"]
+__all__ = ["NameStatus", "EntryStatus", "NamespaceEntry", "Process", "ObjectType", "Handle", "HandleTable", "Port"]
 
 
 class NameStatus:
@@ -24,6 +24,38 @@ class NameStatus:
     UNSUPPORTED = "unsupported"
     NOT_REQUESTED = "not_requested"
     ALL = (OK, TIMEOUT, ACCESS_DENIED, GONE, SKIPPED, UNSUPPORTED, NOT_REQUESTED)
+
+
+class EntryStatus:
+    """What happened when the walk looked into an entry. Values are plain strings.
+
+    - ``ok``: listed; a symbolic link's target was read; a directory was listed (recursive walk)
+    - ``access_denied``: the directory or link could not be opened for lack of rights
+    - ``gone``: it disappeared between being listed and being opened
+    - ``unsupported``: the system does not implement the query
+    - ``skipped``: a directory not descended into (depth limit, or already visited)
+    - ``error:<NAME>``: any other failure, ``<NAME>`` being the NTSTATUS or exception name
+    """
+
+    OK = "ok"
+    ACCESS_DENIED = "access_denied"
+    GONE = "gone"
+    UNSUPPORTED = "unsupported"
+    SKIPPED = "skipped"
+    ERROR_PREFIX = "error:"
+    ALL = (OK, ACCESS_DENIED, GONE, UNSUPPORTED, SKIPPED)
+
+
+@dataclass(frozen=True)
+class NamespaceEntry:
+    """One object of the namespace: its full NT ``path``, ``name``, ``type`` name, a symbolic
+    link's ``target`` (None for other types or when unreadable) and a :class:`EntryStatus`."""
+
+    path: str
+    name: str
+    type: str
+    target: Optional[str] = None
+    status: str = EntryStatus.OK
 
 
 @dataclass(frozen=True)
@@ -78,6 +110,7 @@ class Port:
     handles: Tuple[int, ...] = ()
     sources: Tuple[str, ...] = ()
     owners: Tuple[int, ...] = field(default=())
+    holders: Tuple[Tuple[int, int], ...] = ()  # (pid, handle value) for every socket handle
 
 
 COLUMNS = ("pid", "value", "type_index", "access", "object", "attributes")

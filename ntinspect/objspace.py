@@ -17,14 +17,9 @@ from __future__ import annotations
 from typing import List, Optional
 
 from .backends import namespace as _backend
-from .backends.namespace import (
-    DEFAULT_MAX_DEPTH,
-    DriveMap,
-    EntryStatus,
-    InvalidPath,
-    NamespaceEntry,
-    SymbolicLinkLoop,
-)
+from .backends.namespace import DEFAULT_MAX_DEPTH, DriveMap
+from .errors import InvalidPath, SymbolicLinkLoop
+from .models import EntryStatus, NamespaceEntry
 
 __all__ = [
     "namespace",

@@ -50,6 +50,8 @@ def test_unknown_status_keeps_its_code():
     errors.UnsupportedPlatform("handles()", "linux"),
     errors.LayoutError("SYSTEM_HANDLE_INFORMATION_EX", 0x10, "count exceeds buffer"),
     errors.InvalidAddress(0xFFFFF80000000000, "PDE", 0x80, "not present"),
+    errors.InvalidPath("Device", "object paths are absolute"),
+    errors.SymbolicLinkLoop("\\??\\x", ["\\??\\x", "\\??\\y", "\\??\\x"]),
 ])
 def test_errors_pickle(error):
     clone = pickle.loads(pickle.dumps(error))

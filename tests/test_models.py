@@ -77,7 +77,7 @@ def test_type_column_and_unknown_index():
 
 
 def test_to_pandas():
-    pandas = pytest.importorskip("pandas", reason="pandas is optional: to_pandas() needs it installed")
+    import pandas  # a test requirement (tools/requirements-test.txt), optional for users
     frame = make_table().to_pandas()
     assert isinstance(frame, pandas.DataFrame)
     assert frame["type"].tolist()[1] == "File" and frame["process"].tolist()[2] == "a.exe"

@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -51,16 +52,38 @@ def log(message: str) -> None:
 
 def run(cmd: list, *, env: dict | None = None, cwd: Path | None = None, timeout: int = 1800,
         check: bool = True) -> int:
-    # stdin is /dev/null: CI gives no standard input, and a Windows CPython under Wine
-    # aborts at start-up ("can't initialize sys standard streams") without a valid one
+    """Run ``cmd`` with stdin from /dev/null and its output forwarded through a pipe.
+
+    A Windows CPython under Wine aborts at start-up ("can't initialize sys standard
+    streams") when its stdin is missing, or is /dev/null while stdout is a regular file,
+    which is how CI runs; a pipe for the output and /dev/null for stdin always work.
+    """
     try:
-        done = subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+        process = subprocess.Popen([str(c) for c in cmd], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    except OSError as error:
+        raise BenchError(f"cannot start {cmd[0]}: {error}")
+    pump = threading.Thread(target=forward, args=(process.stdout,), daemon=True)
+    pump.start()
+    try:
+        code = process.wait(timeout)
     except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
         raise BenchError(f"timed out after {timeout} s: {' '.join(map(str, cmd))}")
-    if check and done.returncode != 0:
-        raise BenchError(f"failed ({done.returncode}): {' '.join(map(str, cmd))}")
-    return done.returncode
+    finally:
+        pump.join(30)
+    if check and code != 0:
+        raise BenchError(f"failed ({code}): {' '.join(map(str, cmd))}")
+    return code
+
+
+def forward(stream) -> None:
+    """Copy a child's output to ours as it comes."""
+    out = sys.stdout.buffer
+    for chunk in iter(lambda: stream.read1(65536), b""):
+        out.write(chunk)
+        out.flush()
 
 
 def pip_download(args: list, what: str) -> None:

@@ -63,6 +63,8 @@ UDP_TABLE_OWNER_PID = 1
 
 
 def _ip_table(function_name: str, family: int, table_class: int) -> memoryview:
+    """One IP Helper table. Starts from the size the last call needed (under Wine every
+    call that comes back too small costs a full scan of the host's tables)."""
     function = getattr(dlls().iphlpapi, function_name)
     size = ffi().new("uint32_t *")
 
@@ -71,8 +73,12 @@ def _ip_table(function_name: str, family: int, table_class: int) -> memoryview:
         status = function(buffer, size, 0, family, table_class, 0)
         return status, size[0] if status else 0
 
-    return query_grow(call, f"{function_name}(family={family}, class={table_class})",
-                      initial=0x4000, win32=True)
+    key = (function_name, family, table_class)
+    last = _LAST_SIZE.get(key, 0)
+    data = query_grow(call, f"{function_name}(family={family}, class={table_class})",
+                      initial=last + last // 4 + 0x1000 if last else 0x4000, win32=True)
+    _LAST_SIZE[key] = len(data)
+    return data
 
 
 def extended_tcp_table(family: int = AF_INET, table_class: int = TCP_TABLE_OWNER_PID_ALL) -> memoryview:

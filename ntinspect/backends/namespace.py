@@ -8,14 +8,14 @@ same three methods, so all the logic here also runs, and is tested, off Windows.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from itertools import islice
 from string import ascii_letters, ascii_uppercase
 from types import MappingProxyType
 from typing import Iterable, Iterator, List, Mapping, Optional, Protocol, Sequence, Set, Tuple
 
 from .._native import objdir
-from ..errors import AccessDenied, LayoutError, NtInspectError, NtStatusError
+from ..errors import AccessDenied, InvalidPath, LayoutError, NtInspectError, NtStatusError, SymbolicLinkLoop
+from ..models import EntryStatus, NamespaceEntry
 
 SEP = "\\"
 ROOT = SEP
@@ -42,51 +42,7 @@ UNSUPPORTED_STATUSES = frozenset({
 
 # --- errors ------------------------------------------------------------------------------
 
-class InvalidPath(NtInspectError, ValueError):
-    """A path that is not what the call takes (``reason`` says why); also a ValueError."""
-
-    def __init__(self, path: object, reason: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(path, reason)
-
-    def __str__(self) -> str:
-        return f"{self.path!r}: {self.reason}"
-
-
-class SymbolicLinkLoop(NtInspectError):
-    """Symbolic links that do not end: ``path`` and the ``chain`` of paths they led to."""
-
-    def __init__(self, path: str, chain: Sequence[str]) -> None:
-        self.path = path
-        self.chain = tuple(chain)
-        super().__init__(path, self.chain)
-
-    def __str__(self) -> str:
-        return f"{self.path!r}: symbolic links that do not end: " + " -> ".join(self.chain)
-
-
 # --- records -----------------------------------------------------------------------------
-
-class EntryStatus:
-    """What happened when the walk looked into an entry. Values are plain strings.
-
-    - ``ok``: listed; a symbolic link's target was read; a directory was listed (recursive walk)
-    - ``access_denied``: the directory or link could not be opened for lack of rights
-    - ``gone``: it disappeared between being listed and being opened
-    - ``unsupported``: the system does not implement the query
-    - ``skipped``: a directory not descended into (depth limit, or already visited)
-    - ``error:<NAME>``: any other failure, ``<NAME>`` being the NTSTATUS or exception name
-    """
-
-    OK = "ok"
-    ACCESS_DENIED = "access_denied"
-    GONE = "gone"
-    UNSUPPORTED = "unsupported"
-    SKIPPED = "skipped"
-    ERROR_PREFIX = "error:"
-    ALL = (OK, ACCESS_DENIED, GONE, UNSUPPORTED, SKIPPED)
-
 
 def status_of(error: NtInspectError) -> str:
     """The :class:`EntryStatus` for a failure."""
@@ -99,18 +55,6 @@ def status_of(error: NtInspectError) -> str:
             return EntryStatus.UNSUPPORTED
         return EntryStatus.ERROR_PREFIX + error.name
     return EntryStatus.ERROR_PREFIX + type(error).__name__
-
-
-@dataclass(frozen=True)
-class NamespaceEntry:
-    """One object of the namespace: its full NT ``path``, ``name``, ``type`` name, a symbolic
-    link's ``target`` (None for other types or when unreadable) and a :class:`EntryStatus`."""
-
-    path: str
-    name: str
-    type: str
-    target: Optional[str] = None
-    status: str = EntryStatus.OK
 
 
 # --- object paths ------------------------------------------------------------------------

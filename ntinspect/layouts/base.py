@@ -7,6 +7,8 @@ check turns a forgotten pad into an error when the layouts are built, not a wron
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -150,16 +152,19 @@ def unwrap(con: Construct) -> Construct:
     return con
 
 
+@lru_cache(maxsize=4096)
 def static_size(con: Construct) -> Optional[int]:
-    """``con.sizeof()``, or None for a variable-size construct."""
+    """``con.sizeof()``, or None for a variable-size construct (cached: layouts are immutable)."""
     try:
         return con.sizeof()
     except SizeofError:
         return None
 
 
+@lru_cache(maxsize=4096)
 def alignment_of(con: Construct) -> int:
-    """The C alignment of a field: its size for scalars, the largest member's for structs."""
+    """The C alignment of a field: its size for scalars, the largest member's for structs
+    (cached: layouts are immutable)."""
     explicit = getattr(con, "c_alignment", None)
     if explicit:
         return explicit

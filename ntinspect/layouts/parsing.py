@@ -6,6 +6,7 @@ sizes are checked before parsing, counts before looping, pointers before reading
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 import struct as _struct
 from typing import Any, Optional, Union
 
@@ -58,6 +59,17 @@ def require(condition: bool, structure: str, offset: int, reason: str) -> None:
         raise LayoutError(structure, offset, reason)
 
 
+@lru_cache(maxsize=1024)
+def fast_parser(struct: Construct) -> Construct:
+    """The compiled form of a static layout (compiled once), or the layout itself where
+    construct cannot compile it. Only for buffers already checked to hold the whole size:
+    compiled parsers do not check short byte and padding fields."""
+    try:
+        return struct.compile()
+    except Exception:  # construct raises several kinds for what it cannot compile
+        return struct
+
+
 def parse(struct: Construct, data: Buffer, offset: int = 0, *, aligned: bool = True) -> Any:
     """Parse ``struct`` from ``data`` at ``offset``; any failure is a :class:`LayoutError`.
 
@@ -78,7 +90,8 @@ def parse(struct: Construct, data: Buffer, offset: int = 0, *, aligned: bool = T
                 f"misaligned: offset is not a multiple of {alignment}")
     stream = _StrictStream(view[offset:])
     try:
-        return struct.parse_stream(stream)
+        # a static layout whose full size was checked above parses with its compiled form
+        return (struct if size is None else fast_parser(struct)).parse_stream(stream)
     except _PARSE_FAILURES as error:
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
         raise LayoutError(name, offset + stream.tell(), reason) from None

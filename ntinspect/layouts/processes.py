@@ -89,8 +89,8 @@ def walk_processes(data: Buffer, width: int, base_address: int, *,
 
     ``base_address`` is the address the buffer had when the kernel filled it (each
     ImageName.Buffer points inside it). Every entry, thread array and name is bounds-checked;
-    offsets must move forward (alignment is not required: Wine packs entries), so a corrupt chain ends in a
-    :class:`~ntinspect.errors.LayoutError`, never a loop.
+    offsets must move forward (alignment is not required: Wine packs entries), so a corrupt
+    chain ends in a :class:`~ntinspect.errors.LayoutError`, never a loop.
     """
     from .factory import layouts
 

@@ -4,7 +4,6 @@ import ctypes
 import os
 import socket
 import struct
-import tempfile
 import uuid
 
 import pytest

@@ -164,3 +164,25 @@ def test_no_handle_leak_over_200_named_calls(held):
         assert (table.name_status == "ok").sum() >= 8  # names were really resolved each time
     after = own_handle_count()
     assert after - before <= 2, (before, after)
+
+
+def test_rows_of_an_exited_process_are_gone_not_an_error():
+    import ntinspect
+    from ntinspect.backends.live_names import resolve_names
+
+    with child("ready()") as (process, info):
+        table = ntinspect.handles(pid=info["pid"])
+    process.wait(30)  # the child has exited: its pid no longer opens
+    assert len(table) > 0
+    resolve_names(table, 1.0)
+    assert set(table.name_status.tolist()) == {"gone"}
+    assert all(h.name is None for h in table)
+
+
+def test_debug_privilege_on_request():
+    import ntinspect
+
+    enabled = ntinspect.enable_debug_privilege()
+    assert isinstance(enabled, bool)
+    table = ntinspect.handles(pid=os.getpid(), debug_privilege=True)
+    assert len(table) > 0

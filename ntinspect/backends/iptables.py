@@ -1,0 +1,165 @@
+"""The IP Helper path: GetExtendedTcpTable/GetExtendedUdpTable rows as :class:`Endpoint` rows.
+
+Parsing and building are pure (any OS, crafted or recorded tables): the row formats are the
+``ntinspect.layouts`` MIB structures, read through the numpy fast path
+(:func:`ntinspect.layouts.table_array`, which checks ``dwNumEntries`` against the buffer).
+Only :func:`live_table` calls Windows. The tables return at once on Windows; under Wine
+they scan the host's tables (slow but finite), so :func:`plan_tables` reads only those a
+result needs.
+"""
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from construct import Bytes, Construct
+
+from .. import layouts as L
+from .._native import calls
+from .._native.calls import TCP_TABLE_BASIC_ALL, TCP_TABLE_OWNER_PID_ALL, UDP_TABLE_BASIC, UDP_TABLE_OWNER_PID
+from ..layouts.base import DWORD, CountedArray, c_struct
+from ..layouts.iphlp import TABLES as OWNER_TABLES
+from .endpoints import LISTENING, TABLE, TCP_STATES, Endpoint, PortsError, peer
+
+__all__ = ["TABLE_LAYOUTS", "table_layout", "parse_table", "build_table", "live_table", "plan_tables",
+           "OWNER_CLASS", "BASIC_CLASS", "TCP_TABLE_BASIC_ALL", "TCP_TABLE_OWNER_PID_ALL", "UDP_TABLE_BASIC",
+           "UDP_TABLE_OWNER_PID"]
+
+OWNER_CLASS = {"tcp": TCP_TABLE_OWNER_PID_ALL, "udp": UDP_TABLE_OWNER_PID}
+BASIC_CLASS = {"tcp": TCP_TABLE_BASIC_ALL, "udp": UDP_TABLE_BASIC}
+
+
+def _basic_tables() -> Dict[Tuple[str, int], Construct]:
+    """The BASIC classes' tables (MIB_TCPTABLE, MIB_TCP6TABLE, MIB_UDPTABLE, MIB_UDP6TABLE),
+    which ntinspect.layouts.iphlp does not define (yet): same primitives, same checks."""
+    rows = {
+        ("tcp", 4): c_struct("MIB_TCPROW", "dwState" / DWORD, "dwLocalAddr" / DWORD, "dwLocalPort" / DWORD,
+                             "dwRemoteAddr" / DWORD, "dwRemotePort" / DWORD),
+        ("tcp", 6): c_struct("MIB_TCP6ROW", "State" / DWORD, "LocalAddr" / Bytes(16), "dwLocalScopeId" / DWORD,
+                             "dwLocalPort" / DWORD, "RemoteAddr" / Bytes(16), "dwRemoteScopeId" / DWORD,
+                             "dwRemotePort" / DWORD),
+        ("udp", 4): c_struct("MIB_UDPROW", "dwLocalAddr" / DWORD, "dwLocalPort" / DWORD),
+        ("udp", 6): c_struct("MIB_UDP6ROW", "dwLocalAddr" / Bytes(16), "dwLocalScopeId" / DWORD,
+                             "dwLocalPort" / DWORD),
+    }
+    return {key: c_struct(row.name.replace("ROW", "TABLE"), "dwNumEntries" / DWORD,
+                          "table" / CountedArray("dwNumEntries", row)) for key, row in rows.items()}
+
+
+TABLE_LAYOUTS: Dict[Tuple[str, int, int], Construct] = {
+    **{(proto, family, OWNER_CLASS[proto]): L.x64[name] for (proto, family), name in OWNER_TABLES.items()},
+    **{(proto, family, BASIC_CLASS[proto]): table for (proto, family), table in _basic_tables().items()},
+}
+"""(proto, family, table class) -> the MIB table structure (identical on both widths)."""
+
+_ROLES = (("State", "state"), ("LocalAddr", "local"), ("LocalPort", "lport"), ("RemoteAddr", "remote"),
+          ("RemotePort", "rport"), ("OwningPid", "pid"), ("ScopeId", "scope"))
+"""What each MIB row field is, by the part of its header name that says so."""
+
+
+def table_layout(proto: str, family: int, table_class: int) -> Construct:
+    """The MIB table structure of one table; :class:`PortsError` for an unknown class."""
+    try:
+        return TABLE_LAYOUTS[(proto, family, table_class)]
+    except KeyError:
+        raise PortsError(f"no MIB row layout for {proto}{family} table class {table_class}") from None
+
+
+@lru_cache(maxsize=None)
+def _fields(table: Construct) -> Dict[str, str]:
+    """``{role: field name}`` of a table's rows (state, local, lport, remote, rport, pid, scope)."""
+    names = L.table_plan(table).dtype.names
+    roles: Dict[str, str] = {}
+    for name in names:
+        role = next(role for part, role in _ROLES if part in name)
+        roles[role if role != "scope" else name] = name
+    return roles
+
+
+@lru_cache(maxsize=4096)
+def _address(value) -> str:
+    """The text of an address field: a DWORD (IPv4) or 16 bytes (IPv6)."""
+    return str(L.ipv4(value) if isinstance(value, int) else L.ipv6(value))
+
+
+def _column(entries, name: str) -> List:
+    """A column as Python values: ints, or ``bytes`` for the 16-byte IPv6 addresses."""
+    column = entries[name]
+    if column.ndim == 1:
+        return column.tolist()
+    raw = column.tobytes()
+    return [raw[i:i + 16] for i in range(0, len(raw), 16)]
+
+
+def parse_table(data, proto: str, family: int, table_class: int) -> List[Endpoint]:
+    """The rows of a raw GetExtendedTcpTable/GetExtendedUdpTable buffer."""
+    table = table_layout(proto, family, table_class)
+    entries = L.table_array(table, data)
+    fields = _fields(table)
+    count = len(entries)
+    local = [_address(a) for a in _column(entries, fields["local"])]
+    lport = L.port(entries[fields["lport"]]).tolist()
+    pids = entries[fields["pid"]].tolist() if "pid" in fields else [None] * count
+    if proto != "tcp":
+        return [Endpoint(proto, family, local[i], lport[i], None, None, None, pids[i], TABLE) for i in range(count)]
+    states = [TCP_STATES.get(s, f"STATE_{s}") for s in entries[fields["state"]].tolist()]
+    remote = _column(entries, fields["remote"])
+    rport = L.port(entries[fields["rport"]]).tolist()
+    rows = []
+    for i in range(count):
+        far = (None, None) if states[i] == LISTENING else peer(_address(remote[i]), rport[i])
+        rows.append(Endpoint(proto, family, local[i], lport[i], far[0], far[1], states[i], pids[i], TABLE))
+    return rows
+
+
+def build_table(rows: Sequence[Endpoint], table_class: int) -> bytes:
+    """The raw table bytes for ``rows`` (one proto and family): crafted tables for tests and
+    recorded data, the inverse of :func:`parse_table`."""
+    if not rows:
+        return bytes(4)  # dwNumEntries 0
+    proto, family = rows[0].proto, rows[0].family
+    table = table_layout(proto, family, table_class)
+    fields = _fields(table)
+    codes = {name: code for code, name in TCP_STATES.items()}
+
+    def address(text: Optional[str]):
+        """The field value: a DWORD holding the address bytes (IPv4), or the 16 bytes (IPv6)."""
+        packed = ipaddress.ip_address(text).packed if text else bytes(4 if family == 4 else 16)
+        return int.from_bytes(packed, "little") if family == 4 else packed
+
+    entries = []
+    for row in rows:
+        if (row.proto, row.family) != (proto, family):
+            raise PortsError("build_table takes rows of one protocol and family")
+        values = {"state": codes.get(row.state or "", 0), "local": address(row.local_addr),
+                  "lport": L.port(row.local_port), "remote": address(row.remote_addr),
+                  "rport": L.port(row.remote_port or 0), "pid": row.pid or 0}
+        entries.append({name: values.get(role, 0) for role, name in fields.items()})
+    return table.build({"dwNumEntries": len(entries), "table": entries})
+
+
+def live_table(proto: str, family: int, table_class: int) -> List[Endpoint]:
+    """One IP Helper table, read (starting from the size the last read needed) and parsed."""
+    read = calls.extended_tcp_table if proto == "tcp" else calls.extended_udp_table
+    return parse_table(read(calls.AF_INET if family == 4 else calls.AF_INET6, table_class), proto, family,
+                       table_class)
+
+
+def plan_tables(protos: Sequence[str], families: Sequence[int], wine: bool, full: bool,
+                handle_rows: Optional[Sequence[Endpoint]] = None) -> List[Tuple[str, int, int]]:
+    """Which tables to read. ``full`` (cross-view): every table with owners. Otherwise on
+    Windows the owner tables (cheap there). Under Wine only what the handle path cannot
+    give, the TCP state: TCP BASIC_ALL, for the families where it found TCP sockets (Wine's
+    owner tables cost seconds and say pid 0; its tables are the host's, so rows without a
+    Windows socket behind them belong to Linux processes). ``handle_rows`` None: before
+    the handle path ran (every family may be needed)."""
+    tcp_seen = {4, 6} if handle_rows is None else {row.family for row in handle_rows if row.proto == "tcp"}
+    plan = []
+    for proto in protos:
+        for family in families:
+            if full or not wine:
+                plan.append((proto, family, OWNER_CLASS[proto]))
+            elif proto == "tcp" and family in tcp_seen:
+                plan.append((proto, family, BASIC_CLASS[proto]))
+    return plan

@@ -1,0 +1,116 @@
+"""The socket-handle path: every File handle in the system (or of some pids), duplicated
+into this process and asked AFD for its local and peer address and its protocol.
+
+Blocking calls and their guards: duplication, the AFD queries and (on Windows) the
+NtQueryObject name check that picks out ``\\Device\\Afd`` run on the bounded worker
+(:func:`ntinspect._native.worker.run_bounded`: all jobs in order on one helper thread; a
+job that outlives the timeout is abandoned and the next ones go on on a fresh thread); a
+pending AFD request is waited on for a bounded time.
+"""
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import numpy as np
+
+from .._native import afd, wine_version
+from .._native import process as native_process
+from .._native.worker import TIMED_OUT, run_bounded
+from ..errors import NtInspectError, NtStatusError
+from ..models import NameStatus
+from .endpoints import HANDLE, Endpoint, peer
+from .live import TYPES, system_handle_columns
+from .live_names import AFD_DEVICE, object_name, status_of
+
+__all__ = ["HandleScan", "status_word", "file_type_index", "file_handles", "open_processes", "probe_socket", "live_handle_scan"]
+
+
+@dataclass
+class HandleScan:
+    """What the socket-handle path found, and what it could not look at (by pid)."""
+
+    rows: List[Endpoint]
+    failures: Dict[int, str]
+    timeouts: int = 0
+    errors: int = 0  # handles whose probe raised (counted, the scan goes on)
+
+
+def status_word(status: int) -> str:
+    """``gone`` or ``access_denied`` for a failed open or duplication, else the status in hex."""
+    word = status_of(status)
+    return word if word != NameStatus.UNSUPPORTED else f"{status & 0xFFFFFFFF:#010x}"
+
+
+def file_type_index(columns) -> int:
+    """The handle table's number for File objects, from the calibrated type map."""
+    for index, object_type in TYPES.resolve(columns).items():
+        if object_type.name == "File":
+            return index
+    raise NtInspectError("the calibrated object types have no File type")
+
+
+def file_handles(pids: Optional[Iterable[int]] = None) -> Tuple[List[int], List[int]]:
+    """(pids, handle values) of every File handle in a fresh snapshot, of ``pids`` if given."""
+    columns = system_handle_columns()
+    keep = columns["type_index"] == file_type_index(columns)
+    if pids is not None:
+        keep &= np.isin(columns["pid"], np.fromiter(pids, dtype=np.uint64))
+    return columns["pid"][keep].tolist(), columns["value"][keep].tolist()
+
+
+def open_processes(pids: Iterable[int], stack: ExitStack) -> Tuple[Dict[int, object], Dict[int, str]]:
+    """``({pid: process handle opened for duplication}, {pid: status word})``, one open per
+    pid; the handles are closed when ``stack`` closes."""
+    processes: Dict[int, object] = {}
+    failures: Dict[int, str] = {}
+    for pid in sorted(set(pids)):
+        try:
+            processes[pid] = stack.enter_context(native_process.open_process(pid, native_process.PROCESS_DUP_HANDLE))
+        except NtStatusError as error:
+            failures[pid] = status_word(error.code)
+    return processes, failures
+
+
+def probe_socket(process, pid: int, value: int, wine: bool, protos=("tcp", "udp")):
+    """Duplicate handle ``value`` of ``pid`` and ask AFD about it: an Endpoint, None when it is
+    no (IP) socket, or a status word when it could not be duplicated."""
+    status, owned = native_process.try_duplicate(process, value)
+    if owned is None:
+        return status_word(status)
+    with owned:
+        if not wine and not object_name(owned.value).lower().startswith(AFD_DEVICE.lower()):
+            return None
+        status, local = afd.local_address(owned.value)
+        if local is None:
+            return None
+        status, info = afd.socket_info(owned.value, wine)
+        proto = afd.proto_name(info) if info is not None else None
+        if proto is None or proto not in protos:
+            return None
+        far = afd.peer_address(owned.value, wine)[1] if proto == "tcp" else None
+    remote, rport = peer(*(far.addr, far.port) if far is not None else (None, None))
+    return Endpoint(proto, local.family, local.addr, local.port, remote, rport, None, pid, HANDLE, value)
+
+
+def live_handle_scan(pids: Optional[Iterable[int]] = None, protos=("tcp", "udp"), timeout: float = 2.0) -> HandleScan:
+    """Every socket handle (of ``pids``, or of all processes) with its endpoint and owner."""
+    wine = wine_version() is not None
+    owners, values = file_handles(pids)
+    with ExitStack() as stack:
+        processes, failures = open_processes(owners, stack)
+        jobs = [(pid, value) for pid, value in zip(owners, values) if pid in processes]
+        results = run_bounded(lambda job: probe_socket(processes[job[0]].value, job[0], job[1], wine, protos),
+                              jobs, timeout)
+    rows, timeouts, errors = [], 0, 0
+    for (pid, _), (_, result) in zip(jobs, results):
+        if isinstance(result, Endpoint):
+            rows.append(result)
+        elif result is TIMED_OUT:
+            timeouts += 1
+        elif isinstance(result, Exception):
+            errors += 1
+        elif isinstance(result, str):
+            failures.setdefault(pid, result)
+    return HandleScan(rows, failures, timeouts, errors)
