@@ -40,7 +40,7 @@ sys.stdin.readline()
 
 def bare_tcp_table():
     """One GetExtendedTcpTable(AF_INET, TCP_TABLE_BASIC_ALL) into a buffer already big enough."""
-    from ntinspect._native import dlls, ffi
+    from ntinspect._native import calls, dlls, ffi
 
     iphlpapi = dlls().iphlpapi
     capacity = 4 << 20
@@ -49,7 +49,7 @@ def bare_tcp_table():
 
     def call():
         size[0] = capacity
-        status = iphlpapi.GetExtendedTcpTable(buffer, size, 0, 2, 2, 0)
+        status = iphlpapi.GetExtendedTcpTable(buffer, size, 0, calls.AF_INET, calls.TCP_TABLE_BASIC_ALL, 0)
         assert status == 0, status
 
     return call
@@ -77,9 +77,10 @@ def main() -> int:
         rows = {"bare GetExtendedTcpTable(AF_INET, BASIC_ALL)": best(bare_tcp_table(), REPEATS),
                 "ntinspect ports.ports() (true owners, all kinds)": best(api.ports, REPEATS),
                 "ntinspect ports.ports('tcp4')": best(lambda: api.ports("tcp4"), REPEATS)}
-        from ntinspect._native.calls import extended_tcp_table
+        from ntinspect._native.calls import AF_INET, TCP_TABLE_OWNER_PID_ALL, extended_tcp_table
 
-        rows["GetExtendedTcpTable(AF_INET, OWNER_PID_ALL) (grow loop)"] = best(lambda: extended_tcp_table(2, 5), 1)
+        rows["GetExtendedTcpTable(AF_INET, OWNER_PID_ALL) (grow loop)"] = best(
+            lambda: extended_tcp_table(AF_INET, TCP_TABLE_OWNER_PID_ALL), 1)
         try:
             import psutil
 

@@ -12,13 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from .backends import ports as backend
-from .backends.ports import REASONS, Endpoint, PortsError
+from .backends import endpoints, iptables
+from .backends.endpoints import HANDLE, REASONS, TABLE, TDI, Endpoint, PortsError, kind_filter, merge, select
 from .models import Port
 
 __all__ = ["ports", "crossview", "scan", "resolve_pids", "discrepancies", "Discrepancy", "PortScan", "PortsError", "REASONS", "KINDS"]
 
-KINDS = tuple(backend.KINDS)
+KINDS = tuple(endpoints.KINDS)
 PidFilter = Union[None, int, str, Sequence[Union[int, str]]]
 
 
@@ -69,32 +69,37 @@ def _resolve_pids(pid: PidFilter, names: Dict[int, str]) -> Optional[set]:
 
 def resolve_pids(pid: PidFilter) -> Optional[set]:
     """The pids ``pid`` names (ids or process names, one or many) on the live system."""
-    return _resolve_pids(pid, backend.live_process_names())
+    from .backends.live import process_names
+
+    return _resolve_pids(pid, process_names())
 
 
 def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeout: float = 2.0) -> PortScan:
     """Run the paths and merge them. ``full`` reads every table with owners (the cross-view
     needs them); otherwise only the tables worth asking on this platform."""
     from ._native import wine_version
+    from .backends.live import process_names
+    from .backends.sockets import live_handle_scan
+    from .backends.tdi_scan import live_tdi_scan
 
-    protos, families = backend.kind_filter(kind)
-    names = backend.live_process_names()
+    protos, families = kind_filter(kind)
+    names = process_names()
     pids = _resolve_pids(pid, names)
     wine = wine_version() is not None
     table: List[Endpoint] = []
-    paths = {backend.HANDLE: "ok"}
+    paths = {HANDLE: "ok"}
     # The tables are read on a second thread while the handle path runs (both mostly wait
     # in native calls); those the handle path turns out not to need are dropped.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ntinspect-tables") as pool:
-        early = {key: pool.submit(backend.live_table, *key)
-                 for key in backend.plan_tables(protos, families, wine, full)}
-        handles = backend.live_handle_scan(pids, protos, timeout)
-        for key in backend.plan_tables(protos, families, wine, full, handles.rows):
-            table += early[key].result() if key in early else backend.live_table(*key)
-    paths[backend.TABLE] = "ok"
-    paths[backend.TDI], tdi_rows = backend.live_tdi_scan()
-    rows = {backend.TABLE: table, backend.HANDLE: handles.rows, backend.TDI: tdi_rows}
-    merged = backend.select(backend.merge(table + handles.rows + tdi_rows, names), kind)
+        early = {key: pool.submit(iptables.live_table, *key)
+                 for key in iptables.plan_tables(protos, families, wine, full)}
+        handles = live_handle_scan(pids, protos, timeout)
+        for key in iptables.plan_tables(protos, families, wine, full, handles.rows):
+            table += early[key].result() if key in early else iptables.live_table(*key)
+    paths[TABLE] = "ok"
+    paths[TDI], tdi_rows = live_tdi_scan()
+    rows = {TABLE: table, HANDLE: handles.rows, TDI: tdi_rows}
+    merged = select(merge(table + handles.rows + tdi_rows, names), kind)
     if pids is not None:
         merged = [p for p in merged if pids & set(p.owners or ((p.pid,) if p.pid is not None else ()))]
     return PortScan(merged, rows, paths, handles.failures, handles.timeouts, handles.errors)
@@ -115,7 +120,7 @@ def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint],
     """The cross-view over given rows (pure: recorded or crafted tables work on any OS)."""
     by_key = {(p.proto, p.family, p.local_addr, p.local_port, p.remote_addr, p.remote_port): p for p in merged}
     found = []
-    for finding in backend.crossview(table, handles):
+    for finding in endpoints.crossview(table, handles):
         concerned = tuple(dict.fromkeys(by_key[r.key] for r in finding.rows if r.key in by_key))
         found.append(Discrepancy(finding.reason, finding.detail, concerned, finding.rows))
     return found
@@ -124,6 +129,6 @@ def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint],
 def crossview(kind: str = "all") -> List[Discrepancy]:
     """Where the tables and the socket handles disagree, each with its reason."""
     result = scan(kind, full=True)
-    table = backend.select(result.rows[backend.TABLE], kind)
-    handles = backend.select(result.rows[backend.HANDLE] + result.rows[backend.TDI], kind)
+    table = select(result.rows[TABLE], kind)
+    handles = select(result.rows[HANDLE] + result.rows[TDI], kind)
     return discrepancies(table, handles, result.ports)

@@ -7,7 +7,7 @@ handles) and :mod:`.tdi_scan` (TDI address objects, NT4 to XP).
 """
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
@@ -89,26 +89,40 @@ def select(rows: Iterable, kind: str) -> List:
 def merge(rows: Iterable[Endpoint], names: Mapping[int, str] = {}) -> List[Port]:
     """One :class:`Port` per endpoint: owners, handles and holders (pid, handle value) from the
     handle/TDI paths, state from the table, the table's pid where no handle names an owner."""
-    groups: "OrderedDict[Tuple, List[Endpoint]]" = OrderedDict()
+    groups: Dict[Tuple, List[Endpoint]] = {}
     for row in rows:
-        groups.setdefault(row.key, []).append(row)
+        group = groups.get(row.key)
+        if group is None:
+            groups[row.key] = [row]
+        else:
+            group.append(row)
     ports = []
-    for key, group in groups.items():
-        held = sorted((row.pid, row.handle) for row in group if row.source != TABLE and row.pid is not None)
-        owners = tuple(OrderedDict.fromkeys(pid for pid, _ in held))
-        table_pids = [row.pid for row in group if row.source == TABLE and row.pid]
-        pid = next((p for p in table_pids if p in owners), owners[0] if owners else None)
-        if pid is None:
-            pid = next((row.pid for row in group if row.source == TABLE and row.pid is not None), None)
-        state = next((row.state for row in group if row.state), None)
-        sources = tuple(s for s in SOURCES if any(row.source == s for row in group))
+    for key, group in groups.items():  # one pass over each group's rows
+        held: List[Tuple[int, Optional[int]]] = []
+        table_pids: List[int] = []
+        table_pid = state = None
+        seen = set()
+        for row in group:
+            seen.add(row.source)
+            state = state or row.state
+            if row.source != TABLE:
+                if row.pid is not None:
+                    held.append((row.pid, row.handle))
+            elif row.pid is not None:
+                table_pid = row.pid if table_pid is None else table_pid
+                if row.pid:
+                    table_pids.append(row.pid)
+        held.sort()
+        owners = tuple(dict.fromkeys(pid for pid, _ in held))
+        pid = next((p for p in table_pids if p in owners), owners[0] if owners else table_pid)
         holders = tuple((holder, value) for holder, value in held if value is not None)
         proto, family, laddr, lport, raddr, rport = key
         ports.append(Port(proto=proto, family=family, local_addr=laddr, local_port=lport, remote_addr=raddr,
                           remote_port=rport, state=state, pid=pid,
                           process=names.get(pid) if pid is not None else None,
                           handles=tuple(value for _, value in holders),
-                          sources=sources, owners=owners or ((pid,) if pid else ()), holders=holders))
+                          sources=tuple(s for s in SOURCES if s in seen),
+                          owners=owners or ((pid,) if pid else ()), holders=holders))
     ports.sort(key=lambda p: (p.proto, p.family, p.local_port, p.local_addr, p.remote_port or 0, p.pid or 0))
     return ports
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
+from contextlib import ExitStack
 from functools import lru_cache
 from typing import Dict, List, Optional, Tuple
 
@@ -106,6 +107,7 @@ class TypeResolver:
         self._lock = threading.Lock()
         self.rule: Optional[TypeRule] = None
         self.types: Dict[int, ObjectType] = {}
+        self.considered: set = set()  # indices the last calibration saw, named or not
 
     def resolve(self, columns: Columns) -> Dict[int, ObjectType]:
         """The map, calibrated against ``columns`` (a snapshot holding handles of ours)
@@ -113,16 +115,17 @@ class TypeResolver:
         with self._lock:
             seen = set(np.flatnonzero(np.bincount(columns["type_index"].astype(np.intp))).tolist()) \
                 if len(columns["type_index"]) else set()
-            if self.rule is None or not seen <= set(self.types):
+            if self.rule is None or not seen <= self.considered:
                 if not np.any(columns["pid"] == os.getpid()):
                     columns = system_handle_columns()  # calibration needs handles of ours
                 self._calibrate(columns)
+                self.considered = set(self.types) | seen
             return dict(self.types)
 
     def _calibrate(self, columns: Columns) -> None:
         raw = raw_object_types()
         listed = [(int(t.info.TypeIndex), t.name) for t in raw]
-        observed = own_type_observations(columns)
+        observed = type_observations(columns)
         try:
             self.rule, mapping = calibrate(listed, observed)
         except CalibrationError:
@@ -142,18 +145,39 @@ def object_type_record(index: int, raw) -> ObjectType:
                                        int(mapping.GenericExecute), int(mapping.GenericAll)))
 
 
-def own_type_observations(columns: Columns) -> Dict[int, str]:
-    """``{table index: type name}`` for handles of this process, one per distinct index,
-    asked directly with NtQueryObject (no duplication: they are ours)."""
-    mine = columns["pid"] == os.getpid()
-    values, type_indices = columns["value"][mine], columns["type_index"][mine]
-    indices, first = np.unique(type_indices, return_index=True)
-    observed = {}
-    for index, row in zip(indices.tolist(), first.tolist()):
-        try:
-            observed[index] = object_type_name(ffi().cast("void *", int(values[row])))
-        except NtStatusError:
-            continue  # closed since the snapshot: ignore
+def type_observations(columns: Columns) -> Dict[int, str]:
+    """``{table index: type name}`` asked directly with NtQueryObject, for every index in
+    the snapshot: through a handle of ours where we hold one, else through one handle
+    duplicated from its owner (once per index, at calibration only)."""
+    from .._native.process import open_process, try_duplicate
+
+    indices, first = np.unique(columns["type_index"], return_index=True)
+    mine = np.flatnonzero(columns["pid"] == os.getpid())
+    own_indices, own_rows = np.unique(columns["type_index"][mine], return_index=True)
+    own_first = dict(zip(own_indices.tolist(), own_rows.tolist()))
+    observed: Dict[int, str] = {}
+    with ExitStack() as owned:
+        processes: Dict[int, object] = {}
+        for index, row in zip(indices.tolist(), first.tolist()):
+            try:
+                if index in own_first:
+                    value = int(columns["value"][mine[own_first[index]]])
+                    observed[index] = object_type_name(ffi().cast("void *", value))
+                    continue
+                pid = int(columns["pid"][row])
+                if pid not in processes:
+                    try:
+                        processes[pid] = owned.enter_context(open_process(pid, PROCESS_DUP_HANDLE))
+                    except NtStatusError:
+                        processes[pid] = None
+                if processes[pid] is None:
+                    continue
+                status, duplicate = try_duplicate(processes[pid].value, int(columns["value"][row]))
+                if duplicate is not None:
+                    with duplicate:
+                        observed[index] = object_type_name(duplicate.value)
+            except NtStatusError:
+                continue  # closed since the snapshot, or not queryable: this index stays unobserved
     return observed
 
 

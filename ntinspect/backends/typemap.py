@@ -47,14 +47,18 @@ def calibrate(
 
     ``types`` lists ``(TypeIndex, name)`` in ObjectTypesInformation order; ``observed`` maps
     table indices to the names NtQueryObject gave for handles of ours. Needs at least two
-    observations of distinct types, so one coincidence cannot decide.
+    observations of distinct types, so one coincidence cannot decide. An index whose
+    handles have no type name (Wine reports some objects so, at index 0) decides nothing
+    and stays out of the map: its handles show as ``#index``, not as a guessed type.
     """
+    unnamed = {index for index, name in observed.items() if not name}
+    observed = {index: name for index, name in observed.items() if name}
     if len({name.lower() for name in observed.values()}) < 2:
         raise CalibrationError(f"need handles of two or more types to calibrate, have {dict(observed)}")
     for rule in candidates:
         mapping = {rule.index(position, type_index): name for position, (type_index, name) in enumerate(types)}
         if all(mapping.get(index, "").lower() == name.lower() for index, name in observed.items()):
-            return rule, mapping
+            return rule, {index: name for index, name in mapping.items() if index not in unnamed}
     raise CalibrationError(f"no rule maps table indices {dict(observed)} onto the {len(types)} object types")
 
 

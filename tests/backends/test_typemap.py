@@ -40,3 +40,11 @@ def test_one_type_is_not_enough():
 def test_contradictory_observations_refuse():
     with pytest.raises(CalibrationError, match="no rule"):
         calibrate(types_with(lambda p: p + 2), {8: "Event", 8 + 40: "Process"})
+
+
+def test_unnamed_observations_decide_nothing_and_stay_unmapped():
+    # Wine: some handles sit at table index 0 and NtQueryObject gives them no type name
+    types = types_with(lambda p: p + 2)
+    rule, mapping = calibrate(types, {0: "", 8: "Event", 5: "Process"})
+    assert rule == TypeRule("position", 0)
+    assert 0 not in mapping and mapping[8] == "Event"

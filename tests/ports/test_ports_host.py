@@ -5,8 +5,11 @@ import sys
 
 import pytest
 
+from ntinspect import layouts as L
 from ntinspect._native import afd, tdi
-from ntinspect.backends import ports as b
+from ntinspect._native.worker import run_bounded
+from ntinspect.backends import endpoints as b
+from ntinspect.backends import iptables as t
 from ntinspect.errors import LayoutError, NtInspectError, UnsupportedPlatform
 from ntinspect.portmap import Discrepancy, PortsError, discrepancies
 
@@ -33,11 +36,11 @@ ROWS = {
 }
 
 
-@pytest.mark.parametrize("proto,family,table_class", sorted(b.ROW_LAYOUTS))
+@pytest.mark.parametrize("proto,family,table_class", sorted(t.TABLE_LAYOUTS))
 def test_table_build_parse_round_trip(proto, family, table_class):
     rows = ROWS[(proto, family)]
-    parsed = b.parse_table(b.build_table(rows, table_class), proto, family, table_class)
-    with_pid = "pid" in b.ROW_LAYOUTS[(proto, family, table_class)].fields
+    parsed = t.parse_table(t.build_table(rows, table_class), proto, family, table_class)
+    with_pid = "dwOwningPid" in L.table_plan(t.TABLE_LAYOUTS[(proto, family, table_class)]).dtype.names
     assert parsed == [r if with_pid else b.Endpoint(**{**r.__dict__, "pid": None}) for r in rows]
 
 
@@ -45,27 +48,27 @@ def test_table_port_is_ntohs_of_the_low_word():
     # MIB_TCPROW_OWNER_PID: LISTENING, 0.0.0.0:135 (dwLocalPort bytes 00 87 00 00), pid 900;
     # the high word of the port DWORD is garbage on some systems and must be ignored.
     row = struct.pack("<I4s4s4sII", 2, bytes(4), b"\x00\x87\xaa\xbb", bytes(4), 0, 900)
-    (parsed,) = b.parse_table(struct.pack("<I", 1) + row, "tcp", 4, b.TCP_TABLE_OWNER_PID_ALL)
+    (parsed,) = t.parse_table(struct.pack("<I", 1) + row, "tcp", 4, t.TCP_TABLE_OWNER_PID_ALL)
     assert (parsed.local_addr, parsed.local_port, parsed.state, parsed.pid) == ("0.0.0.0", 135, "LISTENING", 900)
     assert parsed.remote_addr is None and parsed.remote_port is None
 
 
 def test_unknown_state_is_kept_by_number():
-    data = b.build_table([ep("tcp", "1.2.3.4", 5, "5.6.7.8", 9, "ESTABLISHED")], b.TCP_TABLE_BASIC_ALL)
+    data = t.build_table([ep("tcp", "1.2.3.4", 5, "5.6.7.8", 9, "ESTABLISHED")], t.TCP_TABLE_BASIC_ALL)
     data = data[:4] + struct.pack("<I", 77) + data[8:]
-    assert b.parse_table(data, "tcp", 4, b.TCP_TABLE_BASIC_ALL)[0].state == "STATE_77"
+    assert t.parse_table(data, "tcp", 4, t.TCP_TABLE_BASIC_ALL)[0].state == "STATE_77"
 
 
 @pytest.mark.parametrize("data,reason", [(b"", "truncated"), (b"\x01\x00", "truncated"),
-                                         (struct.pack("<I", 3) + bytes(24), "do not fit")])
+                                         (struct.pack("<I", 3) + bytes(24), "3 needs 72 bytes")])  # "do not fit"
 def test_truncated_tables_raise_layout_error(data, reason):
     with pytest.raises(LayoutError, match=reason):
-        b.parse_table(data, "tcp", 4, b.TCP_TABLE_OWNER_PID_ALL)
+        t.parse_table(data, "tcp", 4, t.TCP_TABLE_OWNER_PID_ALL)
 
 
 def test_unknown_table_class_is_a_library_error():
     with pytest.raises(PortsError, match="no MIB row layout"):
-        b.parse_table(struct.pack("<I", 0), "tcp", 4, 99)
+        t.parse_table(struct.pack("<I", 0), "tcp", 4, 99)
 
 
 # Recorded under the Wine bench (Wine 8.0): GetExtendedTcpTable(AF_INET, TCP_TABLE_OWNER_PID_ALL)
@@ -86,8 +89,8 @@ RECORDED_HANDLES = [sock("tcp", "127.0.0.1", 43001, pid=256, handle=0x28),
 
 
 def recorded_table():
-    return (b.parse_table(RECORDED_TCP4_OWNER, "tcp", 4, b.TCP_TABLE_OWNER_PID_ALL)
-            + b.parse_table(RECORDED_UDP4_OWNER, "udp", 4, b.UDP_TABLE_OWNER_PID))
+    return (t.parse_table(RECORDED_TCP4_OWNER, "tcp", 4, t.TCP_TABLE_OWNER_PID_ALL)
+            + t.parse_table(RECORDED_UDP4_OWNER, "udp", 4, t.UDP_TABLE_OWNER_PID))
 
 
 def test_recorded_wine_tables_parse_with_pid_zero():
@@ -131,6 +134,19 @@ def test_merge_inherited_socket_has_two_owners_and_table_state():
     (port,) = b.merge(rows, {200: "parent.exe", 300: "child.exe"})
     assert (port.pid, port.process, port.owners, port.handles) == (200, "parent.exe", (200, 300), (0x88, 0x1c4))
     assert port.state == "LISTENING" and port.sources == ("table", "handle")
+
+
+def test_merge_holders_pair_every_socket_handle_with_its_process():
+    rows = [ep("tcp", "127.0.0.1", 5000, state="LISTENING", pid=4),  # a table row holds no handle
+            sock("tcp", "127.0.0.1", 5000, pid=300, handle=0x88), sock("tcp", "127.0.0.1", 5000, pid=200, handle=0x88),
+            sock("tcp", "127.0.0.1", 5000, pid=200, handle=0x2f0),  # duplicated within the parent
+            ep("udp", "0.0.0.0", 139, pid=8, source=b.TDI, handle=0x2c), ep("udp", "0.0.0.0", 139, pid=8)]
+    tcp, udp = b.merge(rows)
+    assert tcp.holders == ((200, 0x88), (200, 0x2f0), (300, 0x88))
+    assert (tcp.owners, tcp.handles) == ((200, 300), (0x88, 0x2f0, 0x88))
+    assert udp.holders == ((8, 0x2c),) and udp.handles == (0x2c,)
+    (table_only,) = b.merge([ep("udp", "0.0.0.0", 500, pid=44)])
+    assert table_only.holders == () and table_only.owners == (44,)
 
 
 def test_merge_prefers_the_table_owner_when_it_holds_a_handle():
@@ -261,23 +277,34 @@ def test_live_call_off_windows_is_unsupported_platform():
         ports.ports("bogus")  # arguments are checked before any live call
 
 
-# --- handle snapshot and process list parsing ---------------------------------------------
+# --- handle snapshot and process list parsing (the shared live-backend walks) --------------
+
+def fed(monkeypatch, data, width=8, base=0):
+    """ntinspect.backends.live with its class 5/64 query answering ``data`` (at ``base``)."""
+    from ntinspect.backends import live
+
+    monkeypatch.setattr(live.calls, "query_system_information", lambda info_class, initial=0: data)
+    monkeypatch.setattr(live, "WIDTH", width)
+    monkeypatch.setattr(live, "base_address", lambda view: base)
+    live._name_fields.cache_clear()
+    return live
+
 
 @pytest.mark.parametrize("width", [4, 8])
-def test_handle_snapshot_parse_and_truncation(width):
+def test_handle_snapshot_parse_and_truncation(monkeypatch, width):
     pointer = "Q" if width == 8 else "I"
     entry = struct.pack(f"<{pointer}{pointer}{pointer}IHHII", 0, 1234, 0x40, 0x12019F, 0, 17, 0, 0)
     data = struct.pack(f"<{pointer}{pointer}", 2, 0) + entry * 2
-    table = b.parse_handle_snapshot(data, width)
+    table = fed(monkeypatch, data, width).system_handle_columns()
     assert list(table["pid"]) == [1234, 1234] and list(table["type_index"]) == [17, 17]
     assert int(table["access"][0]) == 0x12019F
-    with pytest.raises(LayoutError, match="do not fit"):
-        b.parse_handle_snapshot(data[:-1], width)
+    with pytest.raises(LayoutError, match="needs .* bytes of entries"):  # the shared wording of "do not fit"
+        fed(monkeypatch, data[:-1], width).system_handle_columns()
     with pytest.raises(LayoutError, match="truncated"):
-        b.parse_handle_snapshot(data[:width], width)
+        fed(monkeypatch, data[:width], width).system_handle_columns()
 
 
-def test_process_names_walk_and_bad_chain():
+def test_process_names_walk_and_bad_chain(monkeypatch):
     base = 0x10000
     entry_size = 0x100
     name = "python.exe".encode("utf-16-le")
@@ -289,11 +316,11 @@ def test_process_names_walk_and_bad_chain():
     struct.pack_into("<Q", second, 0x40, base + 2 * entry_size)
     struct.pack_into("<Q", second, 0x50, 252)
     data = bytes(first + second) + name
-    assert b.parse_process_names(data, 8, base) == {0: "System Idle Process", 252: "python.exe"}
+    assert fed(monkeypatch, data, 8, base).process_names() == {0: "System Idle Process", 252: "python.exe"}
     looping = bytearray(data)
     struct.pack_into("<I", looping, entry_size, 0x10000)
     with pytest.raises(LayoutError):
-        b.parse_process_names(bytes(looping), 8, base)
+        fed(monkeypatch, bytes(looping), 8, base).process_names()
 
 
 # --- AFD answers ----------------------------------------------------------------------------
@@ -446,28 +473,28 @@ def test_cli_library_error_exits_1(monkeypatch, capsys):
     assert "no running process is named 'nosuch'" in capsys.readouterr().err
 
 
-# --- planning and the chunked bounded runner --------------------------------------------------
+# --- planning and the bounded runner the socket pass uses ---------------------------------
 
 def test_table_plan_per_platform():
     handles = [sock("tcp", "127.0.0.1", 1), sock("udp", "::1", 2)]
-    assert b.plan_tables(("tcp", "udp"), (4, 6), wine=True, full=False, handle_rows=handles) == [("tcp", 4, 2)]
-    assert b.plan_tables(("tcp", "udp"), (4, 6), wine=False, full=False) == [
+    assert t.plan_tables(("tcp", "udp"), (4, 6), wine=True, full=False, handle_rows=handles) == [("tcp", 4, 2)]
+    assert t.plan_tables(("tcp", "udp"), (4, 6), wine=False, full=False) == [
         ("tcp", 4, 5), ("tcp", 6, 5), ("udp", 4, 1), ("udp", 6, 1)]
-    assert b.plan_tables(("udp",), (6,), wine=True, full=True) == [("udp", 6, 1)]
+    assert t.plan_tables(("udp",), (6,), wine=True, full=True) == [("udp", 6, 1)]
 
 
-def test_run_chunked_keeps_order_and_errors():
+def test_run_bounded_keeps_order_and_errors():
     def fn(x):
         if x == 70:
             raise OSError("seventy")
         return x * 2
 
-    results = b.run_chunked(fn, list(range(150)), timeout=5, chunk=16)
+    results = [result for _, result in run_bounded(fn, list(range(150)), timeout=5)]
     assert isinstance(results[70], OSError)
     assert [r for i, r in enumerate(results) if i != 70] == [2 * i for i in range(150) if i != 70]
 
 
-def test_run_chunked_loses_only_the_hung_job():
+def test_run_bounded_loses_only_the_hung_job():
     import threading
 
     from ntinspect._native.worker import TIMED_OUT
@@ -482,7 +509,7 @@ def test_run_chunked_loses_only_the_hung_job():
         return x
 
     try:
-        results = b.run_chunked(fn, list(range(20)), timeout=0.3, chunk=8)
+        results = [result for _, result in run_bounded(fn, list(range(20)), timeout=0.3)]
     finally:
         release.set()
     assert results[5] is TIMED_OUT

@@ -119,7 +119,7 @@ def test_every_endpoint_has_its_true_owner_and_protocol(children, scan):
         found = find(scan.ports, proto, family, port, remote)
         assert (found.pid, found.owners, found.state) == (pid, (pid,), state)
         assert found.process.lower().startswith("python") and "handle" in found.sources
-        assert len(found.handles) == 1
+        assert len(found.handles) == 1 and found.holders == ((pid, found.handles[0]),)
         assert found.local_addr == ("127.0.0.1" if family == 4 else "::1")
         if remote:
             assert found.remote_addr == "127.0.0.1"
@@ -132,6 +132,7 @@ def test_inherited_socket_lists_both_owners(children, scan):
     assert found.owners == tuple(sorted((child.pid, grandchild)))
     assert found.handles == (child.info["handle"],) * 2  # inheritance keeps the handle value
     assert found.pid in found.owners and found.state == "LISTENING"
+    assert found.holders == tuple(sorted((pid, child.info["handle"]) for pid in (child.pid, grandchild)))
 
 
 def test_handle_path_reads_every_child_without_failures(children, scan):
@@ -175,7 +176,7 @@ def test_crossview_is_quiet_about_consistent_sockets(children):
 @pytest.mark.parametrize("phase", ["open", "probe"])
 def test_process_exiting_during_enumeration_is_reported_gone(monkeypatch, children, phase):
     from ntinspect._native import process as native_process
-    from ntinspect.backends import ports as backend
+    from ntinspect.backends import sockets as backend
     from ntinspect import portmap as ports
 
     doomed = Child(SHORT_LIVED)
