@@ -82,6 +82,7 @@ def test_file_name_and_access(table, held):
     assert handle.type == "File"
     assert handle.name_status == "ok"
     assert handle.name.lower().endswith(os.path.basename(held["file_path"]).lower())
+    assert handle.dos_name is not None and handle.dos_name.lower() == held["file_path"].lower()
     assert "FILE_WRITE_DATA" in handle.access_names
 
 
@@ -212,3 +213,28 @@ def test_debug_privilege_on_request():
     assert isinstance(enabled, bool)
     table = ntinspect.handles(pid=os.getpid(), debug_privilege=True)
     assert len(table) > 0
+
+
+DENY_ALL = r'''
+acl = ctypes.create_string_buffer(64)
+adv.InitializeAcl(acl, 64, 2)
+k32.GetCurrentProcess.restype = ctypes.c_void_p
+# an empty, protected DACL on our own process object: nobody may open it (SE_KERNEL_OBJECT)
+if adv.SetSecurityInfo(ctypes.c_void_p(k32.GetCurrentProcess()), 6, 0x80000004, None, None, acl, None):
+    raise SystemExit("SetSecurityInfo failed")
+event = check(k32.CreateEventW(None, True, False, None), "CreateEvent")
+ready(event=event)
+'''
+
+
+def test_a_process_that_cannot_be_opened_is_reported_per_record():
+    import ntinspect
+    from ntinspect._native.process import PROCESS_DUP_HANDLE, open_process
+
+    with child(DENY_ALL) as (process, info):
+        with pytest.raises(ntinspect.AccessDenied):
+            open_process(info["pid"], PROCESS_DUP_HANDLE)
+        table = ntinspect.handles(pid=info["pid"], names=True)  # the call itself succeeds
+        assert info["event"] in table.columns["value"].tolist()
+        assert set(table.name_status.tolist()) == {"access_denied"}
+        assert row(table, info["event"]).type == "Event"  # type and access still come from the table
