@@ -47,6 +47,20 @@ def _pid_list(pid: Union[None, int, Iterable[int]]) -> Optional[List[int]]:
     return [int(p) for p in pid]
 
 
+def _per_process_columns(live, pids: Optional[List[int]]):
+    """Columns from the per-process query (class 51) for a few pids, or None where the
+    system-wide table is the way (no pids, many pids, or the OS refuses the class)."""
+    if pids is None or len(pids) > PER_PROCESS_LIMIT:
+        return None
+    parts = []
+    for one in pids:
+        part = live.process_handle_columns(one)
+        if part is None:
+            return None
+        parts.append(part)
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+
+
 def handles(
     pid: Union[None, int, Iterable[int]] = None,
     type: Union[None, str, int, Iterable[Any]] = None,
@@ -66,23 +80,20 @@ def handles(
     if debug_privilege:
         enable_debug_privilege()
     pids = _pid_list(pid)
-    columns = None
-    if pids is not None and len(pids) <= PER_PROCESS_LIMIT:
-        parts = [live.process_handle_columns(p) for p in pids]
-        if all(part is not None for part in parts):
-            columns = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
-    if columns is None:
+    columns = _per_process_columns(live, pids)
+    system_wide = columns is None
+    if system_wide:
         columns = live.system_handle_columns()
-        types = live.TYPES.resolve(columns)
-        if pids is not None:
-            keep = np.isin(columns["pid"], np.asarray(pids, dtype=np.uint64))
-            columns = {key: value[keep] for key, value in columns.items()}
-    else:
-        types = live.TYPES.resolve(columns)
+    types = live.TYPES.resolve(columns)  # calibrated on the unfiltered snapshot
+    if system_wide and pids is not None:
+        keep = np.isin(columns["pid"], np.asarray(pids, dtype=np.uint64))
+        columns = {key: value[keep] for key, value in columns.items()}
     from .layouts.enums import access_names
 
+    from .objspace import dos_path
+
     table = HandleTable(columns, {i: t.name for i, t in types.items()}, live.process_names(),
-                        access_namer=access_names, dos_namer=_dos_namer())
+                        access_namer=access_names, dos_namer=dos_path)
     if type is not None:
         table = table.filter(type=type)
     if names:
@@ -90,11 +101,3 @@ def handles(
 
         resolve_names(table, name_timeout)
     return table
-
-
-def _dos_namer():
-    try:
-        from .objspace import dos_path
-    except ImportError:
-        return None
-    return dos_path

@@ -141,9 +141,17 @@ def build_table(rows: Sequence[Endpoint], table_class: int) -> bytes:
 
 def live_table(proto: str, family: int, table_class: int) -> List[Endpoint]:
     """One IP Helper table, read (starting from the size the last read needed) and parsed."""
-    read = calls.extended_tcp_table if proto == "tcp" else calls.extended_udp_table
-    return parse_table(read(calls.AF_INET if family == 4 else calls.AF_INET6, table_class), proto, family,
-                       table_class)
+    read, name = (calls.extended_tcp_table, "GetExtendedTcpTable") if proto == "tcp" else \
+        (calls.extended_udp_table, "GetExtendedUdpTable")
+    af = calls.AF_INET if family == 4 else calls.AF_INET6
+    rows = parse_table(read(af, table_class), proto, family, table_class)
+    # TODO(calls.py): drop once _ip_table remembers the bytes a table needed rather than the
+    # capacity of the buffer that worked (a success reports no length, so len(data) is the
+    # whole buffer and the next start grows by a quarter on every call, without bound).
+    if (name, af, table_class) in calls._LAST_SIZE:
+        plan = L.table_plan(table_layout(proto, family, table_class))
+        calls._LAST_SIZE[(name, af, table_class)] = plan.entries_offset + len(rows) * plan.itemsize
+    return rows
 
 
 def plan_tables(protos: Sequence[str], families: Sequence[int], wine: bool, full: bool,

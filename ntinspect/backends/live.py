@@ -204,11 +204,19 @@ def system_handle_columns() -> Columns:
     }
 
 
+CLASS_REFUSED = frozenset({STATUS_INVALID_INFO_CLASS, STATUS_NOT_IMPLEMENTED})
+_per_process_refused = False  # the OS refused class 51 itself: do not ask again
+
+
 def process_handle_columns(pid: int) -> Optional[Columns]:
     """One process's handles through ProcessHandleInformation (class 51), or None where the
-    OS refuses the class (Wine, Windows before 8) or the process can't be opened for it."""
+    OS refuses the class (Wine, Windows before 8; remembered) or the process can't be
+    opened for it."""
+    global _per_process_refused
     from .._native.process import open_process
 
+    if _per_process_refused:
+        return None
     try:
         process = open_process(pid, PROCESS_QUERY_INFORMATION | PROCESS_DUP_HANDLE)
     except NtStatusError:
@@ -216,7 +224,8 @@ def process_handle_columns(pid: int) -> Optional[Columns]:
     with process:
         try:
             data = calls.query_information_process(process.value, ProcessHandleInformation, initial=0x4000)
-        except NtStatusError:
+        except NtStatusError as error:
+            _per_process_refused = error.code in CLASS_REFUSED
             return None
     return process_snapshot_columns(data, pid, WIDTH)
 
