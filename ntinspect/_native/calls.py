@@ -63,21 +63,26 @@ UDP_TABLE_OWNER_PID = 1
 
 
 def _ip_table(function_name: str, family: int, table_class: int) -> memoryview:
-    """One IP Helper table. Starts from the size the last call needed (under Wine every
-    call that comes back too small costs a full scan of the host's tables)."""
+    """One IP Helper table. Starts from the largest size a call for it has asked for (under
+    Wine every call that comes back too small costs a full scan of the host's tables). A
+    success reports no length, so only the sizes asked for are remembered, never the
+    capacity of a buffer that worked (that would grow the start size on every call)."""
     function = getattr(dlls().iphlpapi, function_name)
     size = ffi().new("uint32_t *")
+    key = (function_name, family, table_class)
+    asked = _LAST_SIZE.get(key, 0)
 
     def call(buffer, capacity):
+        nonlocal asked
         size[0] = capacity
         status = function(buffer, size, 0, family, table_class, 0)
+        if status:
+            asked = max(asked, size[0])
         return status, size[0] if status else 0
 
-    key = (function_name, family, table_class)
-    last = _LAST_SIZE.get(key, 0)
-    data = query_grow(call, f"{function_name}(family={family}, class={table_class})",
-                      initial=last + last // 4 + 0x1000 if last else 0x4000, win32=True)
-    _LAST_SIZE[key] = len(data)
+    start = asked + asked // 4 + 0x1000 if asked else 0x4000
+    data = query_grow(call, f"{function_name}(family={family}, class={table_class})", initial=start, win32=True)
+    _LAST_SIZE[key] = asked
     return data
 
 

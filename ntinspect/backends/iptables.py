@@ -13,13 +13,12 @@ import ipaddress
 from functools import lru_cache
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from construct import Bytes, Construct
+from construct import Construct
 
 from .. import layouts as L
 from .._native import calls
 from .._native.calls import TCP_TABLE_BASIC_ALL, TCP_TABLE_OWNER_PID_ALL, UDP_TABLE_BASIC, UDP_TABLE_OWNER_PID
-from ..layouts.base import DWORD, CountedArray, c_struct
-from ..layouts.iphlp import TABLES as OWNER_TABLES
+from ..layouts.iphlp import BASIC_TABLES, TABLES as OWNER_TABLES
 from .endpoints import LISTENING, TABLE, TCP_STATES, Endpoint, PortsError, peer
 
 __all__ = ["TABLE_LAYOUTS", "table_layout", "parse_table", "build_table", "live_table", "plan_tables",
@@ -30,26 +29,9 @@ OWNER_CLASS = {"tcp": TCP_TABLE_OWNER_PID_ALL, "udp": UDP_TABLE_OWNER_PID}
 BASIC_CLASS = {"tcp": TCP_TABLE_BASIC_ALL, "udp": UDP_TABLE_BASIC}
 
 
-def _basic_tables() -> Dict[Tuple[str, int], Construct]:
-    """The BASIC classes' tables (MIB_TCPTABLE, MIB_TCP6TABLE, MIB_UDPTABLE, MIB_UDP6TABLE),
-    which ntinspect.layouts.iphlp does not define (yet): same primitives, same checks."""
-    rows = {
-        ("tcp", 4): c_struct("MIB_TCPROW", "dwState" / DWORD, "dwLocalAddr" / DWORD, "dwLocalPort" / DWORD,
-                             "dwRemoteAddr" / DWORD, "dwRemotePort" / DWORD),
-        ("tcp", 6): c_struct("MIB_TCP6ROW", "State" / DWORD, "LocalAddr" / Bytes(16), "dwLocalScopeId" / DWORD,
-                             "dwLocalPort" / DWORD, "RemoteAddr" / Bytes(16), "dwRemoteScopeId" / DWORD,
-                             "dwRemotePort" / DWORD),
-        ("udp", 4): c_struct("MIB_UDPROW", "dwLocalAddr" / DWORD, "dwLocalPort" / DWORD),
-        ("udp", 6): c_struct("MIB_UDP6ROW", "dwLocalAddr" / Bytes(16), "dwLocalScopeId" / DWORD,
-                             "dwLocalPort" / DWORD),
-    }
-    return {key: c_struct(row.name.replace("ROW", "TABLE"), "dwNumEntries" / DWORD,
-                          "table" / CountedArray("dwNumEntries", row)) for key, row in rows.items()}
-
-
 TABLE_LAYOUTS: Dict[Tuple[str, int, int], Construct] = {
     **{(proto, family, OWNER_CLASS[proto]): L.x64[name] for (proto, family), name in OWNER_TABLES.items()},
-    **{(proto, family, BASIC_CLASS[proto]): table for (proto, family), table in _basic_tables().items()},
+    **{(proto, family, BASIC_CLASS[proto]): L.x64[name] for (proto, family), name in BASIC_TABLES.items()},
 }
 """(proto, family, table class) -> the MIB table structure (identical on both widths)."""
 
@@ -145,12 +127,6 @@ def live_table(proto: str, family: int, table_class: int) -> List[Endpoint]:
         (calls.extended_udp_table, "GetExtendedUdpTable")
     af = calls.AF_INET if family == 4 else calls.AF_INET6
     rows = parse_table(read(af, table_class), proto, family, table_class)
-    # TODO(calls.py): drop once _ip_table remembers the bytes a table needed rather than the
-    # capacity of the buffer that worked (a success reports no length, so len(data) is the
-    # whole buffer and the next start grows by a quarter on every call, without bound).
-    if (name, af, table_class) in calls._LAST_SIZE:
-        plan = L.table_plan(table_layout(proto, family, table_class))
-        calls._LAST_SIZE[(name, af, table_class)] = plan.entries_offset + len(rows) * plan.itemsize
     return rows
 
 

@@ -1,4 +1,4 @@
-"""IP Helper tables (GetExtendedTcpTable / GetExtendedUdpTable, *_OWNER_PID classes).
+"""IP Helper tables (GetExtendedTcpTable / GetExtendedUdpTable: *_OWNER_PID and BASIC classes).
 
 Fields keep their C types: addresses and ports are DWORDs exactly as stored. A port sits in
 network order in the low 16 bits (:func:`port`); an IPv4 address is the DWORD's bytes in
@@ -13,7 +13,7 @@ from construct import Bytes, Construct
 
 from .base import DWORD, CountedArray, Primitives, c_struct
 
-__all__ = ["define", "TABLES", "port", "ipv4", "ipv6"]
+__all__ = ["define", "TABLES", "BASIC_TABLES", "port", "ipv4", "ipv6"]
 
 TABLES = {
     ("tcp", 4): "MIB_TCPTABLE_OWNER_PID",
@@ -22,6 +22,14 @@ TABLES = {
     ("udp", 6): "MIB_UDP6TABLE_OWNER_PID",
 }
 """(protocol, IP version) -> the table structure of its *_OWNER_PID class."""
+
+BASIC_TABLES = {
+    ("tcp", 4): "MIB_TCPTABLE",
+    ("tcp", 6): "MIB_TCP6TABLE",
+    ("udp", 4): "MIB_UDPTABLE",
+    ("udp", 6): "MIB_UDP6TABLE",
+}
+"""(protocol, IP version) -> the table structure of its BASIC class (no owner pid)."""
 
 
 def define(p: Primitives, known: Dict[str, Construct]) -> Dict[str, Construct]:
@@ -60,11 +68,40 @@ def define(p: Primitives, known: Dict[str, Construct]) -> Dict[str, Construct]:
             "dwLocalPort" / DWORD,
             "dwOwningPid" / DWORD,
         ),
+        "MIB_TCPROW": c_struct(
+            "MIB_TCPROW",
+            "dwState" / DWORD,
+            "dwLocalAddr" / DWORD,
+            "dwLocalPort" / DWORD,
+            "dwRemoteAddr" / DWORD,
+            "dwRemotePort" / DWORD,
+        ),
+        "MIB_TCP6ROW": c_struct(
+            "MIB_TCP6ROW",
+            "State" / DWORD,
+            "LocalAddr" / Bytes(16),
+            "dwLocalScopeId" / DWORD,
+            "dwLocalPort" / DWORD,
+            "RemoteAddr" / Bytes(16),
+            "dwRemoteScopeId" / DWORD,
+            "dwRemotePort" / DWORD,
+        ),
+        "MIB_UDPROW": c_struct(
+            "MIB_UDPROW",
+            "dwLocalAddr" / DWORD,
+            "dwLocalPort" / DWORD,
+        ),
+        "MIB_UDP6ROW": c_struct(
+            "MIB_UDP6ROW",
+            "dwLocalAddr" / Bytes(16),
+            "dwLocalScopeId" / DWORD,
+            "dwLocalPort" / DWORD,
+        ),
     }
     tables = {
         table: c_struct(table, "dwNumEntries" / DWORD,
                         "table" / CountedArray("dwNumEntries", rows[table.replace("TABLE", "ROW")]))
-        for table in TABLES.values()
+        for table in (*TABLES.values(), *BASIC_TABLES.values())
     }
     return {**rows, **tables}
 

@@ -359,3 +359,52 @@ struct MIB_UDP6TABLE_OWNER_PID {
     uint32_t dwNumEntries;
     struct MIB_UDP6ROW_OWNER_PID table[1];
 };
+
+struct MIB_TCPROW {
+    uint32_t dwState;
+    uint32_t dwLocalAddr;
+    uint32_t dwLocalPort;
+    uint32_t dwRemoteAddr;
+    uint32_t dwRemotePort;
+};
+
+struct MIB_TCPTABLE {
+    uint32_t dwNumEntries;
+    struct MIB_TCPROW table[1];
+};
+
+struct MIB_TCP6ROW {
+    uint32_t State;
+    uint8_t LocalAddr[16];
+    uint32_t dwLocalScopeId;
+    uint32_t dwLocalPort;
+    uint8_t RemoteAddr[16];
+    uint32_t dwRemoteScopeId;
+    uint32_t dwRemotePort;
+};
+
+struct MIB_TCP6TABLE {
+    uint32_t dwNumEntries;
+    struct MIB_TCP6ROW table[1];
+};
+
+struct MIB_UDPROW {
+    uint32_t dwLocalAddr;
+    uint32_t dwLocalPort;
+};
+
+struct MIB_UDPTABLE {
+    uint32_t dwNumEntries;
+    struct MIB_UDPROW table[1];
+};
+
+struct MIB_UDP6ROW {
+    uint8_t dwLocalAddr[16];
+    uint32_t dwLocalScopeId;
+    uint32_t dwLocalPort;
+};
+
+struct MIB_UDP6TABLE {
+    uint32_t dwNumEntries;
+    struct MIB_UDP6ROW table[1];
+};
