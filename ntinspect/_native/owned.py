@@ -41,9 +41,14 @@ class OwnedHandle:
         self.close()
 
     def __del__(self) -> None:
-        if getattr(self, "_closer", None) is not None:
-            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2)
+        if getattr(self, "_closer", None) is None:
+            return
+        try:  # may run at interpreter shutdown, when imports no longer work: no repr here
+            warnings.warn("unclosed ntinspect OwnedHandle: close it or use a with block", ResourceWarning,
+                          stacklevel=2)
             self.close()
+        except Exception:
+            pass
 
     def __int__(self) -> int:
         from . import ffi
