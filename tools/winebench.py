@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import re
 import tarfile
 import threading
 import zipfile
@@ -54,7 +55,7 @@ def log(message: str) -> None:
 
 
 def run(cmd: list, *, env: dict | None = None, cwd: Path | None = None, timeout: int = 1800,
-        check: bool = True) -> int:
+        check: bool = True, tail: bytearray | None = None) -> int:
     """Run ``cmd`` with stdin from /dev/null and its output forwarded through a pipe.
 
     A Windows CPython under Wine aborts at start-up ("can't initialize sys standard
@@ -66,7 +67,7 @@ def run(cmd: list, *, env: dict | None = None, cwd: Path | None = None, timeout:
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     except OSError as error:
         raise BenchError(f"cannot start {cmd[0]}: {error}")
-    pump = threading.Thread(target=forward, args=(process.stdout,), daemon=True)
+    pump = threading.Thread(target=forward, args=(process.stdout, tail), daemon=True)
     pump.start()
     try:
         code = process.wait(timeout)
@@ -81,12 +82,27 @@ def run(cmd: list, *, env: dict | None = None, cwd: Path | None = None, timeout:
     return code
 
 
-def forward(stream) -> None:
-    """Copy a child's output to ours as it comes."""
+def forward(stream, tail: bytearray | None = None, keep: int = 4096) -> None:
+    """Copy a child's output to ours as it comes; keep its last ``keep`` bytes in ``tail``."""
     out = sys.stdout.buffer
     for chunk in iter(lambda: stream.read1(65536), b""):
         out.write(chunk)
         out.flush()
+        if tail is not None:
+            tail += chunk
+            del tail[:-keep]
+
+
+SUMMARY = re.compile(rb"(\d+) (passed|failed|skipped|errors?)\b")
+
+
+def pytest_counts(tail: bytes) -> dict:
+    """passed/failed/skipped/error counts from the last pytest summary line in ``tail``."""
+    lines = [line for line in tail.splitlines() if b" in " in line and SUMMARY.search(line)]
+    counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
+    for number, word in SUMMARY.findall(lines[-1] if lines else b""):
+        counts[word.decode().rstrip("s") if word.startswith(b"error") else word.decode()] += int(number)
+    return counts
 
 
 def pip_download(args: list, what: str) -> None:
@@ -255,14 +271,14 @@ def setup(versions: list) -> None:
     log(f"ready: {', '.join(versions)} with {wheel.name}")
 
 
-def run_python(version: str, args: list, timeout: int = COMMAND_TIMEOUT) -> int:
+def run_python(version: str, args: list, timeout: int = COMMAND_TIMEOUT, tail: bytearray | None = None) -> int:
     exe = interpreter_dir(version) / "python.exe"
     env = wine_env()
     env["NTINSPECT_BENCH"] = f"wine-cpython{version}"
     env["PYTHONUTF8"] = "1"
     PREFIX.mkdir(parents=True, exist_ok=True)
     try:
-        return run(["wine", exe, *args], env=env, cwd=CACHE, timeout=timeout, check=False)
+        return run(["wine", exe, *args], env=env, cwd=CACHE, timeout=timeout, check=False, tail=tail)
     finally:
         stop_wineserver()
 
@@ -302,33 +318,40 @@ def benchmark_args(names: list) -> list:
     return ["-c", code]
 
 
-def host_pytest(args: list) -> int:
+def host_pytest(args: list, tail: bytearray | None = None) -> int:
     python = host_python()
     run([python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--force-reinstall",
          "--no-deps", sorted((CACHE / "dist").glob("ntinspect-*.whl"))[-1]])
     # the venv's pytest script, run from the tests folder: the source tree is not on
     # sys.path, so the installed wheel is what is tested
     return run([python.parent / "pytest", "--rootdir", ROOT, "-p", "no:cacheprovider", *args],
-               cwd=ROOT / "tests", check=False)
+               cwd=ROOT / "tests", check=False, tail=tail)
 
 
-def wine_pytest(version: str, args: list) -> int:
+def wine_pytest(version: str, args: list, tail: bytearray | None = None) -> int:
     paths = [bench_path(a) for a in args]
     tests = [] if any(a.startswith("tests") for a in args) else [windows_path(ROOT / "tests")]
     return run_python(version, ["-m", "pytest", "--rootdir", windows_path(ROOT), "-p", "no:cacheprovider",
-                                *tests, *paths])
+                                *tests, *paths], tail=tail)
 
 
 def test(versions: list, args: list) -> int:
-    """The whole suite: host tests, then the bench under each interpreter."""
+    """The whole suite: host tests, then the bench under each interpreter; ends with one
+    line adding up every run (``bench: N passed, N failed, N skipped``)."""
     setup(versions)
-    outcomes = [("host", host_pytest(args))]
-    for version in versions:
-        log(f"bench tests under Wine, CPython {version}")
-        outcomes.append((f"wine-cpython{version}", wine_pytest(version, args)))
-    for name, code in outcomes:
-        log(f"{name}: {'passed' if code == 0 else f'FAILED (pytest exit {code})'}")
-    return max(code for _, code in outcomes)
+    runs = [("host", host_pytest)] + [(f"wine-cpython{v}", lambda a, t, v=v: wine_pytest(v, a, t)) for v in versions]
+    outcomes = []
+    for name, runner in runs:
+        log(f"tests: {name}")
+        tail = bytearray()
+        outcomes.append((name, runner(args, tail), pytest_counts(bytes(tail))))
+    total = {key: sum(counts[key] for _, _, counts in outcomes) for key in ("passed", "failed", "skipped", "error")}
+    for name, code, counts in outcomes:
+        log(f"{name}: {'passed' if code == 0 else f'FAILED (pytest exit {code})'}: {counts}")
+    worst = max(code for _, code, _ in outcomes)
+    failed = total["failed"] + total["error"] + (1 if worst and not total["failed"] + total["error"] else 0)
+    print(f"bench: {total['passed']} passed, {failed} failed, {total['skipped']} skipped", flush=True)
+    return worst
 
 
 def main(argv: list | None = None) -> int:
