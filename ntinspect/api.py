@@ -42,9 +42,10 @@ def enable_debug_privilege() -> bool:
 def _pid_list(pid: Union[None, int, Iterable[int]]) -> Optional[List[int]]:
     if pid is None:
         return None
-    if isinstance(pid, (int, np.integer)):
-        return [int(pid)]
-    return [int(p) for p in pid]
+    items = [pid] if isinstance(pid, (int, np.integer, str, bytes)) else list(pid)
+    if not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) and p >= 0 for p in items):
+        raise TypeError(f"pid takes a process id (int >= 0) or a collection of them, not {pid!r}")
+    return [int(p) for p in items]
 
 
 def _per_process_columns(live, pids: Optional[List[int]]):
@@ -76,10 +77,12 @@ def handles(
     within ``name_timeout`` seconds is abandoned (status timeout), so a hung pipe costs the
     caller at most ``name_timeout``.
     """
+    if not isinstance(name_timeout, (int, float)) or not 0 < name_timeout <= 3600:
+        raise ValueError(f"name_timeout is seconds, more than 0 and at most 3600, not {name_timeout!r}")
+    pids = _pid_list(pid)
     live = _live()
     if debug_privilege:
         enable_debug_privilege()
-    pids = _pid_list(pid)
     columns = _per_process_columns(live, pids)
     system_wide = columns is None
     if system_wide:

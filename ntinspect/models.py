@@ -120,7 +120,20 @@ AccessNamer = Callable[[str, int], Sequence[str]]
 def _as_set(value: Any) -> Collection:
     if isinstance(value, (str, bytes, int, np.integer)):
         return (value,)
-    return tuple(value)
+    try:
+        return tuple(value)
+    except TypeError:
+        raise TypeError(f"expected one value or a collection of them, not {value!r}") from None
+
+
+def _ints(value: Any, what: str, bits: int = 64) -> np.ndarray:
+    """One int or a collection of ints, each in 0..2**bits-1, as an array; else a clear error."""
+    items = _as_set(value)
+    if not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in items):
+        raise TypeError(f"{what} takes an int or a collection of ints, not {value!r}")
+    if any(not 0 <= int(i) < 1 << bits for i in items):
+        raise ValueError(f"{what} values must be in 0..{(1 << bits) - 1}: {value!r}")
+    return np.asarray([int(i) for i in items], dtype=np.uint64)
 
 
 class HandleTable:
@@ -218,7 +231,28 @@ class HandleTable:
             return None
         return self._dos_namer(name)
 
+    def _rows(self, key: Any) -> Union[slice, np.ndarray]:
+        """``key`` checked as a row selection: a slice, a boolean mask of ``len(self)`` or
+        integer positions in range; anything else is a clear TypeError/IndexError."""
+        if isinstance(key, slice):
+            return key
+        if isinstance(key, (str, bytes)) or key is None or not hasattr(key, "__len__"):
+            raise TypeError(f"rows are selected by int, slice, boolean mask or int positions, not {key!r}")
+        rows = np.asarray(key)
+        if rows.dtype == bool:
+            if rows.shape != (len(self),):
+                raise IndexError(f"boolean mask of shape {rows.shape} for a table of {len(self)} rows")
+            return rows
+        if rows.size == 0:
+            return rows.astype(np.intp)
+        if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+            raise TypeError(f"rows are selected by int, slice, boolean mask or int positions, not {key!r}")
+        if rows.min() < -len(self) or rows.max() >= len(self):
+            raise IndexError(f"row positions {rows.min()}..{rows.max()} out of range for {len(self)} rows")
+        return rows
+
     def _take(self, key: Any) -> "HandleTable":
+        key = self._rows(key)
         return HandleTable(
             {k: v[key] for k, v in self.columns.items()}, self.type_names, self.process_names,
             None if self._names is None else self._names[key],
@@ -242,8 +276,10 @@ class HandleTable:
             if isinstance(item, str):
                 if item.lower() in by_name:
                     wanted.add(by_name[item.lower()])
-            else:
+            elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
                 wanted.add(int(item))
+            else:
+                raise TypeError(f"type takes names or indices, not {item!r}")
         return np.isin(self.columns["type_index"], np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
 
     def filter(
@@ -259,13 +295,14 @@ class HandleTable:
         ``object`` address (one or many)."""
         mask = np.ones(len(self), dtype=bool)
         if pid is not None:
-            mask &= np.isin(self.columns["pid"], np.asarray(list(_as_set(pid)), dtype=np.int64))
+            mask &= np.isin(self.columns["pid"], _ints(pid, "pid"))
         if type is not None:
             mask &= self.type_mask(type)
         if access is not None:
-            mask &= (self.columns["access"] & np.uint32(access)) == np.uint32(access)
+            bits = np.uint32(_ints(access, "access", 32)[0])
+            mask &= (self.columns["access"] & bits) == bits
         if object is not None:
-            mask &= np.isin(self.columns["object"], np.asarray(list(_as_set(object)), dtype=np.uint64))
+            mask &= np.isin(self.columns["object"], _ints(object, "object"))
         if name is not None:
             needle = name.lower()
             names = self._names if self._names is not None else ()

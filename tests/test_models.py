@@ -82,3 +82,36 @@ def test_to_pandas():
     frame = make_table().to_pandas()
     assert isinstance(frame, pandas.DataFrame)
     assert frame["type"].tolist()[1] == "File" and frame["process"].tolist()[2] == "a.exe"
+
+
+@pytest.mark.parametrize("key, error, text", [
+    ("x", TypeError, "rows are selected by"),
+    (2.5, TypeError, "rows are selected by"),
+    (None, TypeError, "rows are selected by"),
+    (np.array([True, False]), IndexError, "boolean mask of shape"),
+    (np.array([5]), IndexError, "out of range for 5 rows"),
+    ([[0, 1]], TypeError, "rows are selected by"),
+])
+def test_bad_row_keys_are_clear(key, error, text):
+    with pytest.raises(error, match=text):
+        make_table()[key]
+
+
+def test_empty_and_position_selections():
+    table = make_table()
+    assert len(table[[]]) == 0
+    assert [h.value for h in table[[4, 0]]] == [16, 4]
+
+
+@pytest.mark.parametrize("criteria, error, text", [
+    (dict(pid="abc"), TypeError, "pid takes an int"),
+    (dict(pid=[4, "x"]), TypeError, "pid takes an int"),
+    (dict(access=-1), ValueError, "access values must be in"),
+    (dict(access=1 << 32), ValueError, "access values must be in"),
+    (dict(type=3.5), TypeError, "not 3.5"),
+    (dict(type=[True]), TypeError, "names or indices"),
+    (dict(object="0xA0"), TypeError, "object takes an int"),
+])
+def test_bad_filter_arguments_are_clear(criteria, error, text):
+    with pytest.raises(error, match=text):
+        make_table().filter(**criteria)

@@ -27,8 +27,17 @@ def _resolve_pids(selectors):
     wanted = {s.lower() for s in selectors if isinstance(s, str)}
     pids = {s for s in selectors if isinstance(s, int)}
     if wanted:
-        pids |= {p.pid for p in processes() if p.name.lower() in wanted}
+        listed = processes()
+        matched = {p.pid for p in listed if p.name.lower() in wanted}
+        missing = sorted(wanted - {p.name.lower() for p in listed})
+        if missing:
+            raise CliError(f"no running process is named {', '.join(missing)}")
+        pids |= matched
     return sorted(pids)
+
+
+class CliError(Exception):
+    """A command-line mistake: printed as one line, exit status 2."""
 
 
 def cmd_summary(args) -> int:
@@ -131,6 +140,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.names = True
     try:
         return args.run(args)
+    except CliError as error:
+        print(f"ntinspect: {error}", file=sys.stderr)
+        return 2
     except NtInspectError as error:
         print(f"ntinspect: {error}", file=sys.stderr)
         return 1

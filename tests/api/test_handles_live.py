@@ -238,3 +238,14 @@ def test_a_process_that_cannot_be_opened_is_reported_per_record():
         assert info["event"] in table.columns["value"].tolist()
         assert set(table.name_status.tolist()) == {"access_denied"}
         assert row(table, info["event"]).type == "Event"  # type and access still come from the table
+
+
+def test_cli_handles_by_name_and_unknown_name(capsys):
+    from ntinspect.cli import main
+
+    assert main(["handles", "-p", "python.exe", "-t", "Event", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "pid,process,value,type,access,name" and len(lines) > 1
+    assert all(",python.exe," in line and ",Event," in line for line in lines[1:])
+    assert main(["handles", "-p", "no-such-process.exe"]) == 2
+    assert "no running process is named no-such-process.exe" in capsys.readouterr().err
