@@ -1,0 +1,47 @@
+"""Off Windows, every live public function (and the CLI) fails with the one clear error."""
+import sys
+
+import pytest
+
+import ntinspect
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="checks behaviour where Windows is absent")
+
+LIVE_CALLS = {
+    "handles": lambda: ntinspect.handles(),
+    "processes": ntinspect.processes,
+    "object_types": ntinspect.object_types,
+    "enable_debug_privilege": ntinspect.enable_debug_privilege,
+    "ports": lambda: ntinspect.ports(),
+    "crossview": lambda: ntinspect.crossview(),
+    "scan": lambda: ntinspect.scan(),
+    "namespace": lambda: ntinspect.namespace("\\"),
+    "resolve": lambda: ntinspect.resolve("\\??\\C:"),
+    "dos_path": lambda: ntinspect.dos_path("\\Device\\HarddiskVolume1\\x"),
+    "nt_path": lambda: ntinspect.nt_path("C:\\x"),
+    "refresh_dos_devices": ntinspect.refresh_dos_devices,
+}
+
+
+def test_every_public_function_is_covered():
+    live = {"handles", "processes", "object_types", "enable_debug_privilege", "ports", "crossview", "scan",
+            "namespace", "resolve", "dos_path", "nt_path", "refresh_dos_devices"}
+    public_functions = {name for name in ntinspect.__all__ if callable(getattr(ntinspect, name))
+                        and not isinstance(getattr(ntinspect, name), type)}
+    assert public_functions == live == set(LIVE_CALLS)
+
+
+@pytest.mark.parametrize("name", sorted(LIVE_CALLS))
+def test_live_function_raises_unsupported_platform(name):
+    with pytest.raises(ntinspect.UnsupportedPlatform) as caught:
+        LIVE_CALLS[name]()
+    assert sys.platform in str(caught.value) and "Wine bench" in str(caught.value)
+
+
+@pytest.mark.parametrize("argv", [["summary"], ["handles"], ["types"], ["processes"], ["ports"], ["ns"]])
+def test_cli_says_why_and_exits_1(argv, capsys):
+    from ntinspect.cli import main
+
+    assert main(argv) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("ntinspect: ") and "needs the live Windows API" in error
