@@ -179,6 +179,19 @@ def alignment_of(con: Construct) -> int:
     raise TypeError(f"no C alignment known for {con!r}")
 
 
+class Layout(Renamed):
+    """A named C structure. Its ``parse()`` is :func:`ntinspect.layouts.parse`: the size and
+    counts are checked first and any failure is a :class:`~ntinspect.errors.LayoutError`
+    with the offset (build, sizeof and compile are construct's own)."""
+
+    def parse(self, data, **contextkw):
+        if contextkw:  # construct's context arguments: its own parser
+            return super().parse(data, **contextkw)
+        from .parsing import parse
+
+        return parse(self, data, aligned=False)
+
+
 def c_struct(name: str, *fields: Construct, packed: bool = False) -> Construct:
     """A named :class:`~construct.Struct` checked against C's natural alignment rules.
 
@@ -188,7 +201,7 @@ def c_struct(name: str, *fields: Construct, packed: bool = False) -> Construct:
     """
     struct = Struct(*fields)
     if packed:
-        named = name / struct
+        named = Layout(struct, newname=name)
         named.c_alignment = 1
         return named
     offset: Optional[int] = 0
@@ -203,7 +216,7 @@ def c_struct(name: str, *fields: Construct, packed: bool = False) -> Construct:
     if offset is not None and offset % alignment_of(struct):
         raise ValueError(f"{name}: size {offset} is not a multiple of its alignment "
                          f"{alignment_of(struct)}: trailing Padding is missing")
-    return name / struct
+    return Layout(struct, newname=name)
 
 
 def offset_of(struct: Construct, path: str) -> int:
