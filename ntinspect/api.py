@@ -93,10 +93,11 @@ def handles(
         columns = {key: value[keep] for key, value in columns.items()}
     from .layouts.enums import access_names
 
+    from .backends.identity import object_keys
     from .objspace import dos_path
 
     table = HandleTable(columns, {i: t.name for i, t in types.items()}, live.process_names(),
-                        access_namer=access_names, dos_namer=dos_path)
+                        access_namer=access_names, dos_namer=dos_path, identifier=object_keys)
     if type is not None:
         table = table.filter(type=type)
     if names:

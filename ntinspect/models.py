@@ -153,6 +153,7 @@ class HandleTable:
         name_status: Optional[np.ndarray] = None,
         access_namer: Optional[AccessNamer] = None,
         dos_namer: Optional[Callable[[str], Optional[str]]] = None,
+        identifier: Optional[Callable[["HandleTable"], List[Optional[int]]]] = None,
     ) -> None:
         self.columns: Dict[str, np.ndarray] = {key: columns[key] for key in COLUMNS}
         self.type_names = dict(type_names)
@@ -161,6 +162,7 @@ class HandleTable:
         self._name_status = name_status
         self._access_namer = access_namer
         self._dos_namer = dos_namer
+        self._identifier = identifier
 
     @property
     def names(self) -> np.ndarray:
@@ -257,7 +259,7 @@ class HandleTable:
             {k: v[key] for k, v in self.columns.items()}, self.type_names, self.process_names,
             None if self._names is None else self._names[key],
             None if self._name_status is None else self._name_status[key],
-            self._access_namer, self._dos_namer,
+            self._access_namer, self._dos_namer, self._identifier,
         )
 
     # --- columns and filters ------------------------------------------------------------
@@ -311,13 +313,22 @@ class HandleTable:
         return self._take(mask)
 
     def by_object(self) -> Dict[int, "HandleTable"]:
-        """Handles grouped by kernel object address (objects with address 0, hidden by
-        the OS, are left out): which processes share an object, with their access."""
+        """Handles grouped by the object they refer to: which processes share an object, with
+        their access. Keys are kernel addresses; where the OS hides them (0: Wine, or
+        Windows 11 24H2 without SeDebugPrivilege) and the table came from a live call,
+        handles are compared with NtCompareObjects and grouped under negative keys.
+        Handles that could not be identified are left out."""
         objects = self.columns["object"]
-        order = np.argsort(objects, kind="stable")
-        keys, starts = np.unique(objects[order], return_index=True)
-        groups = np.split(order, starts[1:])
-        return {int(k): self._take(g) for k, g in zip(keys, groups) if k != 0}
+        if self._identifier is None or (len(objects) and objects.all()):
+            order = np.argsort(objects, kind="stable")
+            keys, starts = np.unique(objects[order], return_index=True)
+            groups = np.split(order, starts[1:])
+            return {int(k): self._take(g) for k, g in zip(keys, groups) if k != 0}
+        rows: Dict[int, List[int]] = {}
+        for row, key in enumerate(self._identifier(self)):
+            if key is not None:
+                rows.setdefault(key, []).append(row)
+        return {key: self._take(np.asarray(members, dtype=np.intp)) for key, members in rows.items()}
 
     def to_pandas(self):
         """A pandas DataFrame of the table (pandas must be installed)."""

@@ -115,3 +115,14 @@ def test_empty_and_position_selections():
 def test_bad_filter_arguments_are_clear(criteria, error, text):
     with pytest.raises(error, match=text):
         make_table().filter(**criteria)
+
+
+def test_group_by_identity_where_addresses_are_hidden():
+    table = make_table()
+    hidden = HandleTable({**table.columns, "object": np.zeros(5, dtype=np.uint64)}, table.type_names,
+                         table.process_names, identifier=lambda t: [-1, -2, -1, None, -2])
+    groups = hidden.by_object()
+    assert sorted(groups) == [-2, -1]
+    assert groups[-1].columns["value"].tolist() == [4, 4] and groups[-1].columns["pid"].tolist() == [4, 8]
+    assert groups[-2].columns["value"].tolist() == [8, 16]
+    assert HandleTable(hidden.columns, {}, {}).by_object() == {}  # no identifier: hidden rows left out

@@ -64,6 +64,7 @@ int32_t WINAPI NtDuplicateObject(void *SourceProcessHandle, void *SourceHandle, 
 int32_t WINAPI NtOpenProcess(void **ProcessHandle, uint32_t DesiredAccess,
                       struct OBJECT_ATTRIBUTES *ObjectAttributes, struct CLIENT_ID *ClientId);
 int32_t WINAPI NtClose(void *Handle);
+int32_t WINAPI NtCompareObjects(void *FirstObjectHandle, void *SecondObjectHandle);
 int32_t WINAPI NtOpenFile(void **FileHandle, uint32_t DesiredAccess, struct OBJECT_ATTRIBUTES *ObjectAttributes,
                    struct IO_STATUS_BLOCK *IoStatusBlock, uint32_t ShareAccess, uint32_t OpenOptions);
 int32_t WINAPI NtOpenSection(void **SectionHandle, uint32_t DesiredAccess,

@@ -147,37 +147,24 @@ def object_type_record(index: int, raw) -> ObjectType:
 
 def type_observations(columns: Columns) -> Dict[int, str]:
     """``{table index: type name}`` asked directly with NtQueryObject, for every index in
-    the snapshot: through a handle of ours where we hold one, else through one handle
+    the snapshot: through one handle of that index, ours where we hold one, else
     duplicated from its owner (once per index, at calibration only)."""
-    from .._native.process import open_process, try_duplicate
+    from .live_names import usable_handles
 
     indices, first = np.unique(columns["type_index"], return_index=True)
     mine = np.flatnonzero(columns["pid"] == os.getpid())
     own_indices, own_rows = np.unique(columns["type_index"][mine], return_index=True)
     own_first = dict(zip(own_indices.tolist(), own_rows.tolist()))
+    sample = [int(mine[own_first[i]]) if i in own_first else row for i, row in zip(indices.tolist(), first.tolist())]
     observed: Dict[int, str] = {}
     with ExitStack() as owned:
-        processes: Dict[int, object] = {}
-        for index, row in zip(indices.tolist(), first.tolist()):
+        for row, handle, _ in usable_handles(columns["pid"], columns["value"], owned, rows=sample):
+            if handle is None:
+                continue  # its owner can't be opened: this index stays unobserved
             try:
-                if index in own_first:
-                    value = int(columns["value"][mine[own_first[index]]])
-                    observed[index] = object_type_name(ffi().cast("void *", value))
-                    continue
-                pid = int(columns["pid"][row])
-                if pid not in processes:
-                    try:
-                        processes[pid] = owned.enter_context(open_process(pid, PROCESS_DUP_HANDLE))
-                    except NtStatusError:
-                        processes[pid] = None
-                if processes[pid] is None:
-                    continue
-                status, duplicate = try_duplicate(processes[pid].value, int(columns["value"][row]))
-                if duplicate is not None:
-                    with duplicate:
-                        observed[index] = object_type_name(duplicate.value)
+                observed[int(columns["type_index"][row])] = object_type_name(handle)
             except NtStatusError:
-                continue  # closed since the snapshot, or not queryable: this index stays unobserved
+                continue  # closed since the snapshot, or not queryable
     return observed
 
 

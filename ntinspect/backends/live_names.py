@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from contextlib import ExitStack
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -92,41 +92,48 @@ def is_socket(handle) -> bool:
     return status == 0
 
 
+def usable_handles(pids, values, owned: ExitStack, rows=None) -> Iterator[Tuple[int, Any, str]]:
+    """``(row, handle, status)`` for each row: a handle valid in this process (ours as it
+    is, another process's duplicated, registered on ``owned`` to be closed) and "ok", or
+    None and the status that kept it out (access_denied, gone, unsupported). Each owner
+    process is opened once."""
+    own_pid = os.getpid()
+    processes: Dict[int, Optional[OwnedHandle]] = {}
+    refused: Dict[int, int] = {}  # pid -> the status NtOpenProcess gave
+    for row in range(len(pids)) if rows is None else rows:
+        pid, value = int(pids[row]), int(values[row])
+        if pid == own_pid:
+            yield row, ffi().cast("void *", value), NameStatus.OK
+            continue
+        if pid not in processes:
+            try:
+                processes[pid] = owned.enter_context(open_process(pid, PROCESS_DUP_HANDLE))
+            except NtStatusError as error:
+                processes[pid] = None
+                refused[pid] = error.code
+        process = processes[pid]
+        if process is None:
+            yield row, None, status_of(refused[pid])
+            continue
+        code, duplicate = try_duplicate(process.value, value)
+        if duplicate is None:
+            yield row, None, status_of(code)
+            continue
+        yield row, owned.enter_context(duplicate).value, NameStatus.OK
+
+
 def resolve_names(table: HandleTable, timeout: float) -> None:
     """Fill ``table.names`` and ``table.name_status`` in place."""
     names = np.full(len(table), None, dtype=object)
     status = np.full(len(table), NameStatus.SKIPPED, dtype=object)
     type_names = table.type
-    own_pid = os.getpid()
-    pids = table.columns["pid"]
-    values = table.columns["value"]
     file_jobs = []
     with ExitStack() as owned:
-        processes: Dict[int, Optional[OwnedHandle]] = {}
-        refused: Dict[int, int] = {}  # pid -> the status NtOpenProcess gave
-        for row in range(len(table)):
-            pid = int(pids[row])
-            value = int(values[row])
+        for row, handle, outcome in usable_handles(table.columns["pid"], table.columns["value"], owned):
+            if handle is None:
+                status[row] = outcome
+                continue
             type_name = type_names[row]
-            if pid == own_pid:
-                handle = ffi().cast("void *", value)
-            else:
-                if pid not in processes:
-                    try:
-                        processes[pid] = owned.enter_context(open_process(pid, PROCESS_DUP_HANDLE))
-                    except NtStatusError as error:
-                        processes[pid] = None
-                        refused[pid] = error.code
-                process = processes[pid]
-                if process is None:
-                    status[row] = status_of(refused[pid])
-                    continue
-                code, duplicate = try_duplicate(process.value, value)
-                if duplicate is None:
-                    status[row] = status_of(code)
-                    continue
-                owned.enter_context(duplicate)
-                handle = duplicate.value
             if type_name == "File":
                 file_jobs.append((row, handle))
                 continue

@@ -249,3 +249,39 @@ def test_cli_handles_by_name_and_unknown_name(capsys):
     assert all(",python.exe," in line and ",Event," in line for line in lines[1:])
     assert main(["handles", "-p", "no-such-process.exe"]) == 2
     assert "no running process is named no-such-process.exe" in capsys.readouterr().err
+
+
+SHARES = r'''
+k32.OpenEventW.restype = ctypes.c_void_p
+shared = check(k32.OpenEventW(0x1F0003, False, "Local\\%(name)s"), "OpenEvent")
+alone = check(k32.CreateEventW(None, True, False, None), "CreateEvent")
+ready(shared=shared, alone=alone)
+'''
+
+
+def test_by_object_groups_one_object_across_processes():
+    import ctypes
+
+    import ntinspect
+
+    name = f"{TAG}-shared"
+    k32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    k32.CreateEventW.restype = ctypes.c_void_p
+    k32.CloseHandle.argtypes = [ctypes.c_void_p]
+    mine = k32.CreateEventW(None, True, False, "Local\\" + name)
+    assert mine, ctypes.get_last_error()
+    try:
+        with child(SHARES % {"name": name}) as (process, info):
+            table = ntinspect.handles(pid=[os.getpid(), info["pid"]], type="Event")
+            groups = table.by_object()
+            holders = {key: set(zip(group.columns["pid"].tolist(), group.columns["value"].tolist()))
+                       for key, group in groups.items()}
+            shared = [key for key, members in holders.items() if (info["pid"], info["shared"]) in members]
+            alone = [key for key, members in holders.items() if (info["pid"], info["alone"]) in members]
+            assert len(shared) == 1 and len(alone) == 1 and shared != alone
+            assert (os.getpid(), mine) in holders[shared[0]]  # the same object, in two processes
+            assert holders[alone[0]] == {(info["pid"], info["alone"])}
+            if ntinspect._native.wine_version():
+                assert shared[0] < 0  # Wine hides addresses: grouped by NtCompareObjects
+    finally:
+        k32.CloseHandle(mine)
