@@ -126,3 +126,11 @@ def test_group_by_identity_where_addresses_are_hidden():
     assert groups[-1].columns["value"].tolist() == [4, 4] and groups[-1].columns["pid"].tolist() == [4, 8]
     assert groups[-2].columns["value"].tolist() == [8, 16]
     assert HandleTable(hidden.columns, {}, {}).by_object() == {}  # no identifier: hidden rows left out
+
+
+def test_name_filter_needs_text_and_never_matches_unnamed_rows():
+    table = make_table()
+    assert len(table.filter(name="none")) == 0  # the unnamed row is not the text "None"
+    with pytest.raises(TypeError, match="substring"):
+        table.filter(name=3)
+    assert len(HandleTable(table.columns, {}, {}).filter(name="x")) == 0  # names not resolved
