@@ -109,8 +109,11 @@ def ports(kind: str = "all", pid: PidFilter = None) -> List[Port]:
     """Every TCP/UDP endpoint of ``kind`` (all, tcp, udp, tcp4, tcp6, udp4, udp6, inet4,
     inet6) with its owner(s), optionally only those of ``pid`` (ids or process names).
 
-    Under Wine the tables are the Linux host's: only TCP state is read from them, so host
-    sockets with no Windows socket behind them are left out; :func:`crossview` reads them all.
+    Table rows that no socket handle accounts for are kept, with no owner (on Windows:
+    endpoints of processes that could not be opened). Under Wine the tables are the Linux
+    host's and only their TCP state is read (BASIC tables, for the families where the
+    handle path found TCP sockets), so the host's own TCP sockets appear that way;
+    :func:`crossview` reads every table and flags each such row.
     """
     return scan(kind, pid).ports
 

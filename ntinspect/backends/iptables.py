@@ -123,11 +123,9 @@ def build_table(rows: Sequence[Endpoint], table_class: int) -> bytes:
 
 def live_table(proto: str, family: int, table_class: int) -> List[Endpoint]:
     """One IP Helper table, read (starting from the size the last read needed) and parsed."""
-    read, name = (calls.extended_tcp_table, "GetExtendedTcpTable") if proto == "tcp" else \
-        (calls.extended_udp_table, "GetExtendedUdpTable")
+    read = calls.extended_tcp_table if proto == "tcp" else calls.extended_udp_table
     af = calls.AF_INET if family == 4 else calls.AF_INET6
-    rows = parse_table(read(af, table_class), proto, family, table_class)
-    return rows
+    return parse_table(read(af, table_class), proto, family, table_class)
 
 
 def plan_tables(protos: Sequence[str], families: Sequence[int], wine: bool, full: bool,

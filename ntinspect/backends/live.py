@@ -6,7 +6,7 @@ import struct
 import threading
 from contextlib import ExitStack
 from functools import lru_cache
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -33,55 +33,58 @@ def base_address(view: memoryview) -> int:
 
 # --- processes ---------------------------------------------------------------------------
 
-def processes() -> List[Process]:
-    data = calls.query_system_information(calls.SystemProcessInformation, initial=0x40000)
-    result = []
-    for entry in L.walk_processes(data, WIDTH, base_address(data)):
-        info = entry.info
-        pid = int(info.UniqueProcessId)
-        name = entry.image_name or ("System Idle Process" if pid == 0 else "")
-        result.append(Process(pid=pid, ppid=int(info.InheritedFromUniqueProcessId), name=name,
-                              handle_count=int(info.HandleCount), thread_count=int(info.NumberOfThreads),
-                              session_id=int(info.SessionId)))
-    return result
+PROCESS_FIELDS = ("NextEntryOffset", "ImageName.Length", "ImageName.Buffer", "UniqueProcessId",
+                  "InheritedFromUniqueProcessId", "HandleCount", "NumberOfThreads", "SessionId")
 
 
 @lru_cache(maxsize=None)
-def _name_fields() -> Tuple[Tuple[struct.Struct, ...], Tuple[int, ...], int]:
-    """NextEntryOffset, ImageName.Length, ImageName.Buffer, UniqueProcessId: offsets from the
-    SYSTEM_PROCESS_INFORMATION layout, read with one precompiled struct."""
-    layout = L.layouts(WIDTH).SYSTEM_PROCESS_INFORMATION
-    pointer = "Q" if WIDTH == 8 else "I"
-    fields = [("NextEntryOffset", "I"), ("ImageName.Length", "H"), ("ImageName.Buffer", pointer),
-              ("UniqueProcessId", pointer)]
-    offsets = tuple(L.offset_of(layout, path) for path, _ in fields)
-    return tuple(struct.Struct("<" + fmt) for _, fmt in fields), offsets, layout.sizeof()
+def _process_readers(width: int) -> Tuple[Dict[str, Tuple[struct.Struct, int]], int]:
+    """For each of PROCESS_FIELDS, a precompiled struct and its offset, from the structured
+    dtype of the SYSTEM_PROCESS_INFORMATION layout of ``width``; and the entry size."""
+    dtype = L.numpy_dtype(L.layouts(width).SYSTEM_PROCESS_INFORMATION)
+    readers = {}
+    for path in PROCESS_FIELDS:
+        field, offset = dtype, 0
+        for part in path.split("."):
+            field, at = field.fields[part][:2]
+            offset += at
+        readers[path] = (struct.Struct("<" + {1: "B", 2: "H", 4: "I", 8: "Q"}[field.itemsize]), offset)
+    return readers, dtype.itemsize
 
 
-def process_names() -> Dict[int, str]:
-    """``{pid: image name}``: the fast walk :func:`handles` needs (same bounds rules as
-    :func:`ntinspect.layouts.walk_processes`, four fields per entry)."""
+def process_entries() -> Iterator[Dict[str, object]]:
+    """The class 5 process list, one dict of PROCESS_FIELDS (plus ``name``) per process,
+    read with precompiled structs: entries bounds-checked, the chain only moving forward
+    (Wine packs entries unaligned), names read inside the buffer only."""
     data = calls.query_system_information(calls.SystemProcessInformation, initial=0x40000)
-    (next_f, length_f, buffer_f, pid_f), (next_o, length_o, buffer_o, pid_o), entry_size = _name_fields()
+    readers, entry_size = _process_readers(WIDTH)
     base, size = base_address(data), len(data)
-    names: Dict[int, str] = {}
     offset = 0
     while True:
         if offset + entry_size > size:
             raise LayoutError("SYSTEM_PROCESS_INFORMATION", offset, "entry runs past the buffer")
-        pid = pid_f.unpack_from(data, offset + pid_o)[0]
-        length = length_f.unpack_from(data, offset + length_o)[0]
-        start = buffer_f.unpack_from(data, offset + buffer_o)[0] - base
-        if length and 0 <= start and start + length <= size:
-            names[pid] = bytes(data[start:start + length]).decode("utf-16-le", "surrogatepass")
-        elif length:
+        entry = {path: reader.unpack_from(data, offset + at)[0] for path, (reader, at) in readers.items()}
+        length, start = entry["ImageName.Length"], entry["ImageName.Buffer"] - base
+        if length and not (0 <= start and start + length <= size):
             raise LayoutError("SYSTEM_PROCESS_INFORMATION", offset, "ImageName points outside the buffer")
-        else:
-            names[pid] = "System Idle Process" if pid == 0 else ""
-        step = next_f.unpack_from(data, offset + next_o)[0]
-        if step == 0:
-            return names
-        offset += step
+        pid = entry["UniqueProcessId"]
+        entry["name"] = bytes(data[start:start + length]).decode("utf-16-le", "surrogatepass") if length \
+            else ("System Idle Process" if pid == 0 else "")
+        yield entry
+        if entry["NextEntryOffset"] == 0:
+            return
+        offset += entry["NextEntryOffset"]
+
+
+def processes() -> List[Process]:
+    return [Process(pid=e["UniqueProcessId"], ppid=e["InheritedFromUniqueProcessId"], name=e["name"],
+                    handle_count=e["HandleCount"], thread_count=e["NumberOfThreads"], session_id=e["SessionId"])
+            for e in process_entries()]
+
+
+def process_names() -> Dict[int, str]:
+    """``{pid: image name}``, what :func:`handles` needs."""
+    return {e["UniqueProcessId"]: e["name"] for e in process_entries()}
 
 
 # --- object types and their handle-table numbers ---------------------------------------

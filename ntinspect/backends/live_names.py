@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from contextlib import ExitStack
-from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, Mapping, Tuple
 
 import numpy as np
 
@@ -92,34 +92,39 @@ def is_socket(handle) -> bool:
     return status == 0
 
 
+def open_owners(pids: Iterable[int], owned: ExitStack) -> Tuple[Dict[int, OwnedHandle], Dict[int, int]]:
+    """Each pid opened once for duplication, closed when ``owned`` closes: ``({pid: process},
+    {pid: the status that refused it})``."""
+    opened: Dict[int, OwnedHandle] = {}
+    refused: Dict[int, int] = {}
+    for pid in sorted(set(pids)):
+        try:
+            opened[pid] = owned.enter_context(open_process(pid, PROCESS_DUP_HANDLE))
+        except NtStatusError as error:
+            refused[pid] = error.code
+    return opened, refused
+
+
 def usable_handles(pids, values, owned: ExitStack, rows=None) -> Iterator[Tuple[int, Any, str]]:
     """``(row, handle, status)`` for each row: a handle valid in this process (ours as it
     is, another process's duplicated, registered on ``owned`` to be closed) and "ok", or
     None and the status that kept it out (access_denied, gone, unsupported). Each owner
     process is opened once."""
     own_pid = os.getpid()
-    processes: Dict[int, Optional[OwnedHandle]] = {}
-    refused: Dict[int, int] = {}  # pid -> the status NtOpenProcess gave
-    for row in range(len(pids)) if rows is None else rows:
+    rows = range(len(pids)) if rows is None else list(rows)
+    processes, refused = open_owners((int(pids[row]) for row in rows if int(pids[row]) != own_pid), owned)
+    for row in rows:
         pid, value = int(pids[row]), int(values[row])
         if pid == own_pid:
             yield row, ffi().cast("void *", value), NameStatus.OK
-            continue
-        if pid not in processes:
-            try:
-                processes[pid] = owned.enter_context(open_process(pid, PROCESS_DUP_HANDLE))
-            except NtStatusError as error:
-                processes[pid] = None
-                refused[pid] = error.code
-        process = processes[pid]
-        if process is None:
+        elif pid in refused:
             yield row, None, status_of(refused[pid])
-            continue
-        code, duplicate = try_duplicate(process.value, value)
-        if duplicate is None:
-            yield row, None, status_of(code)
-            continue
-        yield row, owned.enter_context(duplicate).value, NameStatus.OK
+        else:
+            code, duplicate = try_duplicate(processes[pid].value, value)
+            if duplicate is None:
+                yield row, None, status_of(code)
+            else:
+                yield row, owned.enter_context(duplicate).value, NameStatus.OK
 
 
 def resolve_names(table: HandleTable, timeout: float) -> None:

@@ -18,11 +18,11 @@ import numpy as np
 from .._native import afd, wine_version
 from .._native import process as native_process
 from .._native.worker import TIMED_OUT, run_bounded
-from ..errors import NtInspectError, NtStatusError
+from ..errors import NtInspectError
 from ..models import NameStatus
 from .endpoints import HANDLE, Endpoint, peer
 from .live import TYPES, system_handle_columns
-from .live_names import AFD_DEVICE, object_name, status_of
+from .live_names import AFD_DEVICE, object_name, open_owners, status_of
 
 __all__ = ["HandleScan", "status_word", "file_type_index", "file_handles", "open_processes", "probe_socket", "live_handle_scan"]
 
@@ -63,14 +63,8 @@ def file_handles(pids: Optional[Iterable[int]] = None) -> Tuple[List[int], List[
 def open_processes(pids: Iterable[int], stack: ExitStack) -> Tuple[Dict[int, object], Dict[int, str]]:
     """``({pid: process handle opened for duplication}, {pid: status word})``, one open per
     pid; the handles are closed when ``stack`` closes."""
-    processes: Dict[int, object] = {}
-    failures: Dict[int, str] = {}
-    for pid in sorted(set(pids)):
-        try:
-            processes[pid] = stack.enter_context(native_process.open_process(pid, native_process.PROCESS_DUP_HANDLE))
-        except NtStatusError as error:
-            failures[pid] = status_word(error.code)
-    return processes, failures
+    processes, refused = open_owners(pids, stack)
+    return processes, {pid: status_word(code) for pid, code in refused.items()}
 
 
 def probe_socket(process, pid: int, value: int, wine: bool, protos=("tcp", "udp")):

@@ -286,7 +286,6 @@ def fed(monkeypatch, data, width=8, base=0):
     monkeypatch.setattr(live.calls, "query_system_information", lambda info_class, initial=0: data)
     monkeypatch.setattr(live, "WIDTH", width)
     monkeypatch.setattr(live, "base_address", lambda view: base)
-    live._name_fields.cache_clear()
     return live
 
 
