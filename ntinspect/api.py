@@ -91,9 +91,8 @@ def handles(
     if system_wide and pids is not None:
         keep = np.isin(columns["pid"], np.asarray(pids, dtype=np.uint64))
         columns = {key: value[keep] for key, value in columns.items()}
-    from .layouts.enums import access_names
-
     from .backends.identity import object_keys
+    from .layouts.enums import access_names
     from .objspace import dos_path
 
     table = HandleTable(columns, {i: t.name for i, t in types.items()}, live.process_names(),

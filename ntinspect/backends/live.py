@@ -120,7 +120,8 @@ class TypeResolver:
                 if len(columns["type_index"]) else set()
             if self.rule is None or not seen <= self.considered:
                 if not np.any(columns["pid"] == os.getpid()):
-                    columns = system_handle_columns()  # calibration needs handles of ours
+                    # a snapshot with handles of ours: those are observed without duplicating
+                    columns = system_handle_columns()
                 self._calibrate(columns)
                 self.considered = set(self.types) | seen
             return dict(self.types)
