@@ -2,10 +2,16 @@
 into this process and asked AFD for its local and peer address and its protocol.
 
 Blocking calls and their guards: duplication, the AFD queries and (on Windows) the
-NtQueryObject name check that picks out ``\\Device\\Afd`` run on the bounded worker
-(:func:`ntinspect._native.worker.run_bounded`: all jobs in order on one helper thread; a
-job that outlives the timeout is abandoned and the next ones go on on a fresh thread); a
-pending AFD request is waited on for a bounded time.
+NtQueryObject name check that picks out ``\\Device\\Afd`` run on bounded workers
+(:func:`ntinspect._native.worker.run_bounded`: the jobs shared out to ``workers`` helper
+threads; a job that outlives the timeout is abandoned and a fresh thread goes on with the
+rest); a pending AFD request is waited on for a bounded time.
+
+Cost under Wine (measured, benchmarks/README.md): every successful AFD query is an ioctl
+and a wait on the wineserver (~57 us; duplicate and close together: ~27 us). The
+least a handle-based owner map can do (duplicate, local address, close) is already ~4x
+the bare TCP table call; the family/type/protocol and the peer cost as much again, and
+cannot be taken from the tables (under Wine they also list the Linux host's sockets).
 """
 from __future__ import annotations
 
@@ -23,6 +29,11 @@ from ..models import NameStatus
 from .endpoints import HANDLE, Endpoint, peer
 from .live import TYPES, system_handle_columns
 from .live_names import AFD_DEVICE, object_name, open_owners, status_of
+
+SCAN_WORKERS = 2
+"""Threads probing socket handles at once. Each probe is a few calls into the kernel (under
+Wine: round trips to the single-threaded wineserver); two threads overlap one's wait with
+the other's work (1.4x measured under Wine on 2 cores), more gain nothing there."""
 
 __all__ = ["HandleScan", "status_word", "file_type_index", "file_handles", "open_processes", "probe_socket", "live_handle_scan"]
 
@@ -88,15 +99,17 @@ def probe_socket(process, pid: int, value: int, wine: bool, protos=("tcp", "udp"
     return Endpoint(proto, local.family, local.addr, local.port, remote, rport, None, pid, HANDLE, value)
 
 
-def live_handle_scan(pids: Optional[Iterable[int]] = None, protos=("tcp", "udp"), timeout: float = 2.0) -> HandleScan:
-    """Every socket handle (of ``pids``, or of all processes) with its endpoint and owner."""
+def live_handle_scan(pids: Optional[Iterable[int]] = None, protos=("tcp", "udp"), timeout: float = 2.0,
+                     workers: int = SCAN_WORKERS) -> HandleScan:
+    """Every socket handle (of ``pids``, or of all processes) with its endpoint and owner,
+    probed by ``workers`` threads."""
     wine = wine_version() is not None
     owners, values = file_handles(pids)
     with ExitStack() as stack:
         processes, failures = open_processes(owners, stack)
         jobs = [(pid, value) for pid, value in zip(owners, values) if pid in processes]
         results = run_bounded(lambda job: probe_socket(processes[job[0]].value, job[0], job[1], wine, protos),
-                              jobs, timeout)
+                              jobs, timeout, workers)
     rows, timeouts, errors = [], 0, 0
     for (pid, _), (_, result) in zip(jobs, results):
         if isinstance(result, Endpoint):

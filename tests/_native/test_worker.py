@@ -35,3 +35,43 @@ def test_hung_jobs_are_abandoned_and_the_rest_complete():
 
 def test_empty():
     assert run_bounded(lambda x: x, [], timeout=1) == []
+
+
+def test_several_workers_keep_the_jobs_order():
+    seen = set()
+
+    def job(x):
+        seen.add(threading.get_ident())
+        time.sleep(0.001)
+        return x * 3
+
+    results = run_bounded(job, list(range(200)), timeout=5, workers=4)
+    assert results == [(True, x * 3) for x in range(200)]
+    assert len(seen) > 1  # the jobs really were shared out
+
+
+def test_a_hung_job_holds_up_one_worker_only():
+    release = threading.Event()
+    done_while_hung = []
+
+    def job(x):
+        if x == 0:
+            release.wait(30)
+        elif not release.is_set():
+            done_while_hung.append(x)
+        return x
+
+    try:
+        results = run_bounded(job, list(range(50)), timeout=0.5, workers=2)
+    finally:
+        release.set()
+    assert results[0] == (False, TIMED_OUT)
+    assert [r for ok, r in results if ok] == list(range(1, 50))
+    assert len(done_while_hung) == 49  # the other worker went on meanwhile
+
+
+def test_workers_must_be_positive():
+    import pytest
+
+    with pytest.raises(ValueError, match="workers"):
+        run_bounded(lambda x: x, [1], timeout=1, workers=0)
