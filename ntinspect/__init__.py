@@ -7,18 +7,21 @@ from .api import enable_debug_privilege, handles, object_types, processes
 from .errors import (
     AccessDenied,
     InvalidAddress,
+    InvalidPath,
     LayoutError,
     NtInspectError,
     NtStatusError,
+    OsCallError,
+    SymbolicLinkLoop,
     UnsupportedPlatform,
     Win32Error,
 )
 
 __version__ = "0.1.0"
 
-from .models import Handle, HandleTable, ObjectType, Port, Process
-from .objspace import NamespaceEntry, dos_path, namespace, nt_path, refresh_dos_devices, resolve
-from .portmap import Discrepancy, crossview, ports, scan
+from .models import EntryStatus, Handle, HandleTable, NameStatus, ObjectType, Port, Process
+from .objspace import DriveMap, NamespaceEntry, dos_path, namespace, nt_path, refresh_dos_devices, resolve
+from .portmap import Discrepancy, PortScan, PortsError, crossview, ports, scan
 
 __all__ = [
     "handles",
@@ -34,7 +37,11 @@ __all__ = [
     "nt_path",
     "refresh_dos_devices",
     "Discrepancy",
+    "PortScan",
     "NamespaceEntry",
+    "DriveMap",
+    "NameStatus",
+    "EntryStatus",
     "Handle",
     "HandleTable",
     "ObjectType",
@@ -42,9 +49,13 @@ __all__ = [
     "Process",
     "AccessDenied",
     "InvalidAddress",
+    "InvalidPath",
     "LayoutError",
     "NtInspectError",
     "NtStatusError",
+    "OsCallError",
+    "PortsError",
+    "SymbolicLinkLoop",
     "UnsupportedPlatform",
     "Win32Error",
     "__version__",

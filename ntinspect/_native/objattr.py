@@ -19,7 +19,7 @@ class ObjectAttributes:
 
     def __init__(self, path: str, root: Optional[Any] = None, attributes: int = OBJ_CASE_INSENSITIVE) -> None:
         lib = ffi()
-        encoded = path.encode("utf-16-le")
+        encoded = path.encode("utf-16-le", "surrogatepass")
         if len(encoded) > 0xFFFC:
             raise ValueError(f"object path longer than a UNICODE_STRING holds: {len(encoded)} bytes")
         self.path = path
@@ -39,4 +39,4 @@ def unicode_string_text(value) -> str:
     """The text of a ``struct UNICODE_STRING`` in our memory."""
     if value.Buffer == ffi().NULL or value.Length == 0:
         return ""
-    return bytes(ffi().buffer(value.Buffer, value.Length)).decode("utf-16-le", "replace")
+    return bytes(ffi().buffer(value.Buffer, value.Length)).decode("utf-16-le", "surrogatepass")

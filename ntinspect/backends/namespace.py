@@ -67,7 +67,7 @@ def normalize(path: object) -> str:
         raise InvalidPath(path, "object paths are absolute: they start with a backslash")
     if "\0" in path:
         raise InvalidPath(path, "contains a NUL character")
-    if len(path) > MAX_PATH_CHARS:
+    if len(path.encode("utf-16-le", "surrogatepass")) // 2 > MAX_PATH_CHARS:
         raise InvalidPath(path[:40] + "...", f"longer than {MAX_PATH_CHARS} characters")
     trimmed = path.rstrip(SEP)
     if not trimmed:
@@ -115,7 +115,7 @@ class LiveSource:
     """The live object manager, through NtOpenDirectoryObject and NtOpenSymbolicLinkObject."""
 
     def list_directory(self, path: str) -> List[Tuple[str, str]]:
-        with objdir.open_directory(path) as directory:
+        with objdir.open_directory(path, access=objdir.DIRECTORY_QUERY) as directory:
             return [entry for chunk in objdir.directory_chunks(directory) for entry in chunk_entries(chunk)]
 
     def link_target(self, path: str) -> str:
@@ -236,6 +236,8 @@ def _first_link(source: NamespaceSource, path: str) -> Optional[Tuple[int, str, 
 # --- DOS paths ---------------------------------------------------------------------------
 
 DOS_DEVICE_DIRECTORIES = ("\\GLOBAL??", "\\??")  # the later one wins: per-session links shadow global ones
+WIN32_DEVICE_ALIASES = frozenset({"??", "dosdevices"})
+"""Where ``\\\\.\\NAME`` (the Win32 device namespace) points: the caller's ``\\??``."""
 DOS_DEVICE_ALIASES = frozenset({"??", "dosdevices", "global??"})
 MUP = "\\Device\\Mup"
 
@@ -290,8 +292,10 @@ class DriveMap:
 
         ``\\??\\C:\\x`` (also under ``\\DosDevices`` and ``\\GLOBAL??``, the form Wine gives
         file handle names) is ``C:\\x``; ``\\??\\UNC\\s\\x`` and ``\\Device\\Mup\\s\\x`` are
-        ``\\\\s\\x``; otherwise the longest drive target that is a prefix on a component
-        boundary, case-insensitively, wins. The device alone maps to ``C:``, its root to ``C:\\``.
+        ``\\\\s\\x``; any other ``\\??\\NAME`` is the Win32 device path ``\\\\.\\NAME``
+        (``\\??\\pipe\\p`` is ``\\\\.\\pipe\\p``). Otherwise the longest drive target that is a
+        prefix on a component boundary, case-insensitively, wins. The device alone maps to
+        ``C:``, its root to ``C:\\``.
         """
         if not isinstance(nt_path, str) or not nt_path.startswith(SEP):
             raise InvalidPath(nt_path, "NT paths are a str starting with a backslash")
@@ -301,6 +305,8 @@ class DriveMap:
                 return names[2].upper() + _tail(names[3:])
             if names[2].casefold() == "unc":
                 return _unc(names[3:])
+            if names[1].casefold() in WIN32_DEVICE_ALIASES and names[2]:
+                return "\\\\.\\" + SEP.join(names[2:])  # \??\pipe\x is \\.\pipe\x, as nt_path reads it
         folded = [name.casefold() for name in names[:self._depth]]
         for used in range(len(folded), 1, -1):
             drive = self._by_target.get(SEP.join(folded[:used]))
@@ -315,13 +321,17 @@ class DriveMap:
         or None for a drive this map does not know. Relative paths raise InvalidPath."""
         if not isinstance(dos_path, str) or not dos_path:
             raise InvalidPath(dos_path, "DOS paths are a non-empty str")
+        if "\0" in dos_path:
+            raise InvalidPath(dos_path, "contains a NUL character")
         text = dos_path.replace("/", SEP)
         if text.startswith(("\\\\?\\", "\\\\.\\")):
             body = text[4:]
+            if not body:
+                raise InvalidPath(dos_path, "a device path needs a name after the prefix")
             if body[:4].casefold() == "unc\\":
                 return MUP + SEP + body[4:]
             if not is_drive(body[:2]):
-                return "\\??\\" + body if body else None
+                return "\\??\\" + body
             text = body
         elif text.startswith(SEP * 2):
             if not text.strip(SEP):

@@ -317,7 +317,8 @@ DRIVES = DriveMap({"C:": "\\Device\\HarddiskVolume1", "d:": "\\Device\\HarddiskV
     ("\\DosDevices\\C:\\x", "C:\\x"),
     ("\\GLOBAL??\\Q:\\x", "Q:\\x"),  # syntactic: the letter does not have to be in the map
     ("\\??\\UNC\\server\\share\\f", "\\\\server\\share\\f"),
-    ("\\??\\PIPE\\x", None),
+    ("\\??\\PIPE\\x", "\\\\.\\PIPE\\x"),  # the Win32 device path, the inverse of nt_path
+    ("\\??\\", None),
     ("\\Device\\Mup\\server\\share\\f", "\\\\server\\share\\f"),
     ("\\Device\\Mup\\;LanmanRedirector\\;X:0000\\server\\share", "\\\\server\\share"),
     ("\\Device\\Mup", None),
@@ -362,7 +363,7 @@ def test_subst_cycle_ends():
     assert drives.nt_path("S:\\x").startswith("\\??\\")
 
 
-@pytest.mark.parametrize("bad", ["", "x.txt", "C:x.txt", "\\Users", "\\\\", 7, None])
+@pytest.mark.parametrize("bad", ["", "x.txt", "C:x.txt", "\\Users", "\\\\", "\\\\?\\", "\\\\.\\", "C:\\x\0y", 7, None])
 def test_nt_path_rejects_relative_and_bad_input(bad):
     with pytest.raises(InvalidPath):
         DRIVES.nt_path(bad)
