@@ -79,11 +79,11 @@ def parse_sockaddr(data: Union[bytes, bytearray, memoryview]) -> SockAddr:
         # TRANSPORT_ADDRESS: LONG TAAddressCount, then TA_ADDRESS {USHORT length, USHORT type, bytes}
         _, length, kind = struct.unpack_from("<iHH", data)
         if kind in (AF_INET, AF_INET6) and 8 + length <= len(data):
-            return _parse_tdi_ip(kind, data[8:8 + length])
+            return parse_tdi_ip(kind, data[8:8 + length])
     raise LayoutError("sockaddr", 0, f"not an IPv4/IPv6 address: family {family}, {len(data)} bytes")
 
 
-def _parse_tdi_ip(kind: int, body: bytes) -> SockAddr:
+def parse_tdi_ip(kind: int, body: bytes) -> SockAddr:
     """TDI_ADDRESS_IP {sin_port, in_addr, sin_zero} or TDI_ADDRESS_IP6 {port, flowinfo, addr, scope}."""
     if kind == AF_INET and len(body) >= 6:
         return SockAddr(4, _ip_text(4, body[2:6]), struct.unpack_from(">H", body)[0])

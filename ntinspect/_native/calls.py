@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from . import dlls, ffi
 from .grow import query_grow
+from .owned import raw_handle
 
 SystemProcessInformation = 5
 SystemHandleInformation = 16
@@ -30,7 +31,7 @@ def query_system_information(info_class: int, initial: int = 0x10000) -> memoryv
     return data
 
 
-ZwQuerySystemInformation = query_system_information
+NtQuerySystemInformation = ZwQuerySystemInformation = query_system_information
 
 
 ObjectBasicInformation = 0
@@ -43,7 +44,7 @@ def query_object(handle, info_class: int, initial: int = 0x200) -> memoryview:
     """NtQueryObject(handle, info_class) with the grow loop (``handle`` may be NULL for class 3)."""
     ntdll = dlls().ntdll
     returned = ffi().new("uint32_t *")
-    handle = ffi().NULL if handle is None else handle
+    handle = ffi().NULL if handle is None else raw_handle(handle)
 
     def call(buffer, size):
         returned[0] = 0
@@ -52,7 +53,7 @@ def query_object(handle, info_class: int, initial: int = 0x200) -> memoryview:
     return query_grow(call, f"NtQueryObject({info_class})", initial=initial)
 
 
-ZwQueryObject = query_object
+NtQueryObject = ZwQueryObject = query_object
 
 AF_INET = 2
 AF_INET6 = 23
@@ -105,6 +106,7 @@ def query_information_process(process, info_class: int, initial: int = 0x100) ->
     """NtQueryInformationProcess(process, info_class) with the grow loop."""
     ntdll = dlls().ntdll
     returned = ffi().new("uint32_t *")
+    process = raw_handle(process)
 
     def call(buffer, size):
         returned[0] = 0
@@ -113,5 +115,5 @@ def query_information_process(process, info_class: int, initial: int = 0x100) ->
     return query_grow(call, f"NtQueryInformationProcess({info_class})", initial=initial)
 
 
-ZwQueryInformationProcess = query_information_process
+NtQueryInformationProcess = ZwQueryInformationProcess = query_information_process
 RtlNtStatusToDosError = nt_status_to_dos_error

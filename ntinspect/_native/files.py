@@ -6,7 +6,7 @@ from typing import Any, List, Optional, Tuple
 from ..errors import error_from_status, error_from_win32
 from . import dlls, ffi
 from .objattr import ObjectAttributes
-from .owned import OwnedHandle
+from .owned import OwnedHandle, raw_handle
 from .process import nt_close
 
 SYNCHRONIZE = 0x00100000
@@ -52,6 +52,7 @@ def device_io_control(handle: Any, code: int, out_size: int, wait: float = DEFAU
     STATUS_TIMEOUT (0x102) and no bytes (the buffers are kept alive for the driver).
     """
     lib, ntdll = ffi(), dlls().ntdll
+    handle = raw_handle(handle)
     iosb = lib.new("struct IO_STATUS_BLOCK *")
     out = lib.new("char[]", out_size)
     inbuf = lib.new("char[]", request) if request else lib.NULL
@@ -76,7 +77,7 @@ def device_io_control_win32(handle: Any, code: int, request: bytes, out_size: in
     returned = lib.new("uint32_t *")
     inbuf = lib.new("char[]", request) if request else lib.NULL
     kernel32 = dlls().kernel32
-    if not kernel32.DeviceIoControl(handle, code, inbuf, len(request), out, out_size, returned, lib.NULL):
+    if not kernel32.DeviceIoControl(raw_handle(handle), code, inbuf, len(request), out, out_size, returned, lib.NULL):
         raise error_from_win32(kernel32.GetLastError(), f"DeviceIoControl({code:#x})")
     return lib.buffer(out, returned[0])[:]
 
@@ -85,7 +86,7 @@ def _query_file(function: str, handle: Any, info_class: int, size: int) -> bytes
     lib = ffi()
     iosb = lib.new("struct IO_STATUS_BLOCK *")
     out = lib.new("char[]", size)
-    status = getattr(dlls().ntdll, function)(handle, iosb, out, size, info_class) & 0xFFFFFFFF
+    status = getattr(dlls().ntdll, function)(raw_handle(handle), iosb, out, size, info_class) & 0xFFFFFFFF
     if status >= 0x80000000:
         raise error_from_status(status, f"{function}(class {info_class})")
     return lib.buffer(out, min(int(iosb.Information), size))[:]
@@ -101,7 +102,7 @@ def query_volume_information(handle: Any, info_class: int, size: int = 0x1000) -
     return _query_file("NtQueryVolumeInformationFile", handle, info_class, size)
 
 
-ZwOpenFile = open_file
-ZwDeviceIoControlFile = device_io_control
-ZwQueryInformationFile = query_information_file
-ZwQueryVolumeInformationFile = query_volume_information
+NtOpenFile = ZwOpenFile = open_file
+NtDeviceIoControlFile = ZwDeviceIoControlFile = device_io_control
+NtQueryInformationFile = ZwQueryInformationFile = query_information_file
+NtQueryVolumeInformationFile = ZwQueryVolumeInformationFile = query_volume_information

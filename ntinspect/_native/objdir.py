@@ -13,7 +13,7 @@ from ..errors import NtInspectError, error_from_status
 from . import dlls, ffi
 from .grow import next_size, query_grow
 from .objattr import ObjectAttributes, unicode_string_text
-from .owned import OwnedHandle
+from .owned import OwnedHandle, raw_handle
 from .process import nt_close
 
 DIRECTORY_QUERY = 0x1
@@ -52,12 +52,8 @@ class DirectoryChunk(NamedTuple):
     width: int
 
 
-def _raw(handle: Any) -> Any:
-    return handle.value if isinstance(handle, OwnedHandle) else handle
-
-
 def _open(function: str, path: str, root: Optional[Any], access: int) -> OwnedHandle:
-    attributes = ObjectAttributes(path, None if root is None else _raw(root))
+    attributes = ObjectAttributes(path, None if root is None else raw_handle(root))
     handle = ffi().new("void **")
     status = getattr(dlls().ntdll, function)(handle, access, attributes.pointer)
     if status < 0:
@@ -88,7 +84,7 @@ def query_symbolic_link(link: Any) -> str:
         target.MaximumLength = min(size, MAX_USHORT_BYTES)
         target.Buffer = lib.cast("uint16_t *", buffer)
         returned[0] = 0
-        return query(_raw(link), target, returned), returned[0]
+        return query(raw_handle(link), target, returned), returned[0]
 
     # the buffer may outgrow what MaximumLength can say; the call clamps it
     filled = query_grow(call, "NtQuerySymbolicLinkObject", initial=0x200, max_bytes=4 * MAX_USHORT_BYTES)
@@ -99,7 +95,7 @@ def query_symbolic_link(link: Any) -> str:
 
 def directory_chunks(directory: Any, *, initial: int = BATCH_BYTES) -> Iterator[DirectoryChunk]:
     """The contents of an open directory object, one filled buffer per call."""
-    handle = _raw(directory)
+    handle = raw_handle(directory)
     ntdll = dlls().ntdll
 
     def query(buffer, size, single, restart, context, returned):

@@ -44,9 +44,12 @@ class OwnedHandle:
         if getattr(self, "_closer", None) is None:
             return
         try:  # may run at interpreter shutdown, when imports no longer work: no repr here
+            self.close()
+        except Exception:
+            pass
+        try:  # closed first: a warning turned into an error (-W error) must not leak the handle
             warnings.warn("unclosed ntinspect OwnedHandle: close it or use a with block", ResourceWarning,
                           stacklevel=2)
-            self.close()
         except Exception:
             pass
 
@@ -58,3 +61,16 @@ class OwnedHandle:
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{int(self):#x}"
         return f"<OwnedHandle {state}>"
+
+
+def raw_handle(handle: Any) -> Any:
+    """What a native call takes for ``handle``: an :class:`OwnedHandle`'s value, an int handle
+    value (``msvcrt.get_osfhandle``, a HandleTable's ``value``) as a pointer, or the cffi
+    pointer itself."""
+    if isinstance(handle, OwnedHandle):
+        return handle.value
+    if isinstance(handle, int) and not isinstance(handle, bool):
+        from . import ffi
+
+        return ffi().cast("void *", handle)
+    return handle

@@ -5,7 +5,7 @@ from typing import Any
 
 from ..errors import error_from_status
 from . import dlls, ffi
-from .owned import OwnedHandle
+from .owned import OwnedHandle, raw_handle
 
 PROCESS_DUP_HANDLE = 0x0040
 PROCESS_QUERY_INFORMATION = 0x0400
@@ -15,7 +15,11 @@ CURRENT_PROCESS = -1  # NtCurrentProcess() pseudo-handle
 
 
 def nt_close(handle: Any) -> None:
-    dlls().ntdll.NtClose(handle)
+    """NtClose; an :class:`OwnedHandle` is closed through its owner (so never twice)."""
+    if isinstance(handle, OwnedHandle):
+        handle.close()
+    else:
+        dlls().ntdll.NtClose(raw_handle(handle))
 
 
 def current_process():
@@ -38,7 +42,7 @@ def try_duplicate(process: Any, value: int, access: int = 0, options: int = DUPL
     """NtDuplicateObject of handle ``value`` in ``process`` into ours: (status, OwnedHandle or None)."""
     lib = ffi()
     target = lib.new("void **")
-    status = dlls().ntdll.NtDuplicateObject(process, lib.cast("void *", value), current_process(),
+    status = dlls().ntdll.NtDuplicateObject(raw_handle(process), lib.cast("void *", value), current_process(),
                                             target, access, 0, options)
     if status < 0:
         return status & 0xFFFFFFFF, None
@@ -53,5 +57,6 @@ def duplicate(process: Any, value: int, access: int = 0, options: int = DUPLICAT
     return owned
 
 
-ZwOpenProcess = open_process
-ZwDuplicateObject = duplicate
+NtOpenProcess = ZwOpenProcess = open_process
+NtClose = ZwClose = nt_close
+NtDuplicateObject = ZwDuplicateObject = duplicate

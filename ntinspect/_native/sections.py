@@ -6,7 +6,7 @@ from typing import Any
 from ..errors import error_from_status
 from . import dlls, ffi
 from .objattr import ObjectAttributes
-from .owned import OwnedHandle
+from .owned import OwnedHandle, raw_handle
 from .process import current_process, nt_close
 
 SECTION_QUERY = 0x0001
@@ -33,7 +33,7 @@ class MappedView:
         base = lib.new("void **")
         section_offset = lib.new("int64_t *", offset)
         view_size = lib.new("size_t *", size)
-        status = dlls().ntdll.NtMapViewOfSection(section, current_process(), base, 0, 0, section_offset,
+        status = dlls().ntdll.NtMapViewOfSection(raw_handle(section), current_process(), base, 0, 0, section_offset,
                                                  view_size, VIEW_UNMAP, 0, PAGE_READONLY)
         if status < 0:
             raise error_from_status(status, f"NtMapViewOfSection(offset={offset:#x}, size={size:#x})")
@@ -62,5 +62,11 @@ def map_view(section: Any, offset: int = 0, size: int = 0) -> MappedView:
     return MappedView(section, offset, size)
 
 
-ZwOpenSection = open_section
-ZwMapViewOfSection = map_view
+def unmap_view(view: MappedView) -> None:
+    """NtUnmapViewOfSection of a view from :func:`map_view` (what leaving its ``with`` does)."""
+    view.close()
+
+
+NtOpenSection = ZwOpenSection = open_section
+NtMapViewOfSection = ZwMapViewOfSection = map_view
+NtUnmapViewOfSection = ZwUnmapViewOfSection = unmap_view

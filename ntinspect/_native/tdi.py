@@ -15,11 +15,10 @@ STATUS_OBJECT_NAME_NOT_FOUND and the path reports ``unsupported``.
 """
 from __future__ import annotations
 
-import struct
 from typing import Any, Optional, Tuple
 
 from ..errors import LayoutError, error_from_status
-from .afd import SockAddr, parse_sockaddr
+from .afd import SockAddr, parse_tdi_ip
 
 IOCTL_TDI_QUERY_INFORMATION = 0x210012
 TDI_QUERY_ADDRESS_INFO = 0x3
@@ -28,54 +27,56 @@ SYNCHRONIZE = 0x100000
 FILE_SHARE_READ_WRITE = 0x3
 UNSUPPORTED_STATUSES = frozenset({0xC0000034, 0xC000003A})  # OBJECT_NAME / OBJECT_PATH_NOT_FOUND
 ADDRESS_INFO_BUFFER = 0x100
+TDI_ADDRESS_TYPES = {4: 2, 6: 23}  # family -> TDI_ADDRESS_TYPE_IP / TDI_ADDRESS_TYPE_IP6
 
-# One place for the layouts until ntinspect.layouts has the TDI structures.
-_REQUEST = {4: struct.Struct("<IIIiII"), 8: struct.Struct("<QQQi4xI4xQ")}
-"""TDI_REQUEST_QUERY_INFORMATION: Handle, NotifyObject, Context, TdiStatus, QueryType, ConnInfo."""
+
+def _layouts(width: int):
+    from ..layouts import layouts
+
+    if width not in (4, 8):
+        raise ValueError(f"pointer width must be 4 or 8, not {width!r}")
+    return layouts(width)
 
 
 def query_request(width: int, query_type: int = TDI_QUERY_ADDRESS_INFO) -> bytes:
-    """The input buffer of IOCTL_TDI_QUERY_INFORMATION for a ``width``-byte pointer system."""
-    layout = _REQUEST.get(width)
-    if layout is None:
-        raise ValueError(f"pointer width must be 4 or 8, not {width!r}")
-    return layout.pack(0, 0, 0, 0, query_type, 0)
+    """The input buffer of IOCTL_TDI_QUERY_INFORMATION (TDI_REQUEST_QUERY_INFORMATION) for a
+    ``width``-byte pointer system."""
+    return _layouts(width).TDI_REQUEST_QUERY_INFORMATION.build({
+        "Request": {"Handle": {"ControlChannel": 0}, "RequestNotifyObject": 0, "RequestContext": 0,
+                    "TdiStatus": 0},
+        "QueryType": query_type, "RequestConnectionInformation": 0})
 
 
 def parse_request(data: bytes, width: int) -> int:
     """The QueryType of a built request (the round trip of :func:`query_request`)."""
-    layout = _REQUEST.get(width)
-    if layout is None:
-        raise ValueError(f"pointer width must be 4 or 8, not {width!r}")
-    if len(data) != layout.size:
-        raise LayoutError("TDI_REQUEST_QUERY_INFORMATION", 0, f"{len(data)} bytes, expected {layout.size}")
-    return layout.unpack(data)[4]
+    layout = _layouts(width).TDI_REQUEST_QUERY_INFORMATION
+    if len(data) != layout.sizeof():
+        raise LayoutError("TDI_REQUEST_QUERY_INFORMATION", 0, f"{len(data)} bytes, expected {layout.sizeof()}")
+    return layout.parse(data).QueryType
 
 
 def build_address_info(address: SockAddr, activity: int = 1) -> bytes:
     """A TDI_ADDRESS_INFO holding one IP/IP6 TA_ADDRESS (for tests and recorded data)."""
     import ipaddress
+    import struct
 
     raw = ipaddress.ip_address(address.addr).packed
-    if address.family == 4:
-        body = struct.pack(">H", address.port) + raw + bytes(8)
-        kind = 2
-    else:
-        body = struct.pack(">HI", address.port, 0) + raw + bytes(4)
-        kind = 23
-    return struct.pack("<IiHH", activity, 1, len(body), kind) + body
+    body = struct.pack(">H", address.port) + (raw + bytes(8) if address.family == 4 else bytes(4) + raw + bytes(4))
+    return _layouts(8).TDI_ADDRESS_INFO.build({
+        "ActivityCount": activity,
+        "Address": {"TAAddressCount": 1, "Address": [
+            {"AddressLength": len(body), "AddressType": TDI_ADDRESS_TYPES[address.family], "Address": body}]}})
 
 
 def parse_address_info(data: bytes) -> Tuple[int, SockAddr]:
-    """(ActivityCount, first IP address) of a TDI_ADDRESS_INFO."""
-    data = bytes(data)
-    if len(data) < 4 + 8:
-        raise LayoutError("TDI_ADDRESS_INFO", 0, f"truncated: {len(data)} bytes")
-    (activity,) = struct.unpack_from("<I", data)
-    count = struct.unpack_from("<i", data, 4)[0]
-    if count < 1:
-        raise LayoutError("TDI_ADDRESS_INFO", 4, f"TAAddressCount {count}: no address")
-    return activity, parse_sockaddr(data[4:])
+    """(ActivityCount, first IP or IP6 address) of a TDI_ADDRESS_INFO (same on both widths)."""
+    from ..layouts import parse
+
+    info = parse(_layouts(8).TDI_ADDRESS_INFO, bytes(data))
+    for entry in info.Address.Address:
+        if entry.AddressType in TDI_ADDRESS_TYPES.values():
+            return info.ActivityCount, parse_tdi_ip(entry.AddressType, entry.Address)
+    raise LayoutError("TDI_ADDRESS_INFO", 4, f"no IP address among {info.Address.TAAddressCount} TA_ADDRESS entries")
 
 
 def open_device(proto: str) -> Tuple[int, Optional[Any]]:

@@ -129,15 +129,22 @@ class TypeResolver:
     def _calibrate(self, columns: Columns) -> None:
         raw = raw_object_types()
         listed = [(int(t.info.TypeIndex), t.name) for t in raw]
-        observed = type_observations(columns)
-        try:
-            self.rule, mapping = calibrate(listed, observed)
-        except CalibrationError:
-            if self.rule is None:
-                raise
-            mapping = lookup_rule(listed, self.rule)
+        for attempt in range(CALIBRATION_ATTEMPTS):
+            try:
+                self.rule, mapping = calibrate(listed, type_observations(columns))
+                break
+            except CalibrationError:
+                if self.rule is not None:
+                    mapping = lookup_rule(listed, self.rule)
+                    break
+                if attempt + 1 == CALIBRATION_ATTEMPTS:
+                    raise
+                columns = system_handle_columns()  # handles came and went meanwhile: look again
         by_name = {t.name: t for t in raw}
         self.types = {index: object_type_record(index, by_name[name]) for index, name in mapping.items()}
+
+
+CALIBRATION_ATTEMPTS = 3
 
 
 def object_type_record(index: int, raw) -> ObjectType:
@@ -152,7 +159,13 @@ def object_type_record(index: int, raw) -> ObjectType:
 def type_observations(columns: Columns) -> Dict[int, str]:
     """``{table index: type name}`` asked directly with NtQueryObject, for every index in
     the snapshot: through one handle of that index, ours where we hold one, else
-    duplicated from its owner (once per index, at calibration only)."""
+    duplicated from its owner (once per index, at calibration only).
+
+    A handle can be closed and its value reused for another object between the snapshot
+    and the query (another thread of ours, or the owner). So a second snapshot, taken
+    after the queries, must still show each asked (pid, value) with the same index, or
+    the observation is dropped.
+    """
     from .live_names import usable_handles
 
     indices, first = np.unique(columns["type_index"], return_index=True)
@@ -160,16 +173,28 @@ def type_observations(columns: Columns) -> Dict[int, str]:
     own_indices, own_rows = np.unique(columns["type_index"][mine], return_index=True)
     own_first = dict(zip(own_indices.tolist(), own_rows.tolist()))
     sample = [int(mine[own_first[i]]) if i in own_first else row for i, row in zip(indices.tolist(), first.tolist())]
-    observed: Dict[int, str] = {}
+    asked: Dict[Tuple[int, int], Tuple[int, str]] = {}
     with ExitStack() as owned:
         for row, handle, _ in usable_handles(columns["pid"], columns["value"], owned, rows=sample):
             if handle is None:
                 continue  # its owner can't be opened: this index stays unobserved
             try:
-                observed[int(columns["type_index"][row])] = object_type_name(handle)
+                name = object_type_name(handle)
             except NtStatusError:
                 continue  # closed since the snapshot, or not queryable
-    return observed
+            key = (int(columns["pid"][row]), int(columns["value"][row]))
+            asked[key] = (int(columns["type_index"][row]), name)
+    still = _indices_of(system_handle_columns(), asked)
+    return {index: name for key, (index, name) in asked.items() if still.get(key) == index}
+
+
+def _indices_of(columns: Columns, keys) -> Dict[Tuple[int, int], int]:
+    """``{(pid, value): type index}`` in ``columns`` for the given (pid, value) pairs."""
+    wanted = set(keys)
+    pids = np.fromiter((pid for pid, _ in wanted), dtype=np.uint64, count=len(wanted))
+    rows = np.flatnonzero(np.isin(columns["pid"], pids))
+    found = zip(columns["pid"][rows].tolist(), columns["value"][rows].tolist(), columns["type_index"][rows].tolist())
+    return {(pid, value): index for pid, value, index in found if (pid, value) in wanted}
 
 
 TYPES = TypeResolver()

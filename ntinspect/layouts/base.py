@@ -156,9 +156,26 @@ def unwrap(con: Construct) -> Construct:
 def static_size(con: Construct) -> Optional[int]:
     """``con.sizeof()``, or None for a variable-size construct (cached: layouts are immutable)."""
     try:
-        return con.sizeof()
+        return Construct.sizeof(con)  # construct's own: a Layout's sizeof() falls back to C's
     except SizeofError:
         return None
+
+
+def c_sizeof(con: Construct) -> int:
+    """What C's ``sizeof`` gives for the declaration: a variable array (``Handles[1]``,
+    ``UCHAR Address[1]``) counts one element, the total rounds up to the alignment."""
+    size = static_size(con)
+    if size is not None:
+        return size
+    inner = unwrap(con)
+    if isinstance(inner, Struct):
+        total = sum(c_sizeof(field) for field in inner.subcons if not isinstance(unwrap(field), Peek))
+        return -(-total // alignment_of(inner)) * alignment_of(inner)
+    if isinstance(inner, Array):
+        return c_sizeof(inner.subcon)
+    if isinstance(inner, Bytes):
+        return 1
+    raise SizeofError(f"no C size for {con!r}")
 
 
 @lru_cache(maxsize=4096)
@@ -182,7 +199,14 @@ def alignment_of(con: Construct) -> int:
 class Layout(Renamed):
     """A named C structure. Its ``parse()`` is :func:`ntinspect.layouts.parse`: the size and
     counts are checked first and any failure is a :class:`~ntinspect.errors.LayoutError`
-    with the offset (build, sizeof and compile are construct's own)."""
+    with the offset. ``sizeof()`` of a variable structure is C's (one element for a
+    ``[1]`` array); build and compile are construct's own."""
+
+    def sizeof(self, **contextkw):
+        if contextkw:
+            return super().sizeof(**contextkw)
+        size = static_size(self)
+        return size if size is not None else c_sizeof(self)
 
     def parse(self, data, **contextkw):
         if contextkw:  # construct's context arguments: its own parser

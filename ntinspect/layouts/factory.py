@@ -18,7 +18,11 @@ _MODULES = (ntdef, handles, processes, objects, tdi, afd, iphlp)
 
 class Layouts:
     """The structures of one pointer width as attributes, named as in the Windows headers
-    (``layouts(8).OBJECT_ATTRIBUTES``), plus ``width``, ``primitives`` and ``paging``."""
+    (``layouts(8).OBJECT_ATTRIBUTES``), plus ``width``, ``primitives`` and ``paging``.
+
+    The page-table entries of the width are attributes too (``x64.PML4E``, ``x86.PTE``,
+    ``x64.MMPTE_TRANSITION``); 32-bit PAE entries are under ``x86.pae`` (``x86.pae.PDPTE``).
+    """
 
     width: int
     primitives: Primitives
@@ -30,10 +34,13 @@ class Layouts:
         defined: Dict[str, Construct] = {}
         for module in _MODULES:
             defined.update(module.define(prims, dict(defined)))
+        entries = paging.x86 if width == 4 else paging.x64
         fields = {
+            **vars(entries),
+            **({"pae": paging.pae} if width == 4 else {}),
             "width": width,
             "primitives": prims,
-            "paging": paging.x86 if width == 4 else paging.x64,
+            "paging": entries,
             "structs": MappingProxyType(defined),
             "_compiled": {},
             **defined,

@@ -18,6 +18,7 @@ from typing import Dict, Sequence, Tuple
 from construct import BitsInteger, BitStruct, ByteSwapped, Construct, Container, Flag
 
 from ..errors import LayoutError
+from .base import Layout
 
 __all__ = ["FIELDS", "FRAME_SHIFT", "x86", "pae", "x64", "bit_struct", "decode", "encode"]
 
@@ -100,7 +101,7 @@ def bit_struct(name: str, bits: int, fields: Sequence[Field]) -> Construct:
         raise ValueError(f"{name}: bits {~covered & ((1 << bits) - 1):#x} are not declared")
     members = [field[0] / (Flag if field[2] == 1 else BitsInteger(field[2], signed=len(field) > 3))
                for field in sorted(fields, key=lambda f: -f[1])]
-    struct = name / ByteSwapped(BitStruct(*members))
+    struct = Layout(ByteSwapped(BitStruct(*members)), newname=name)
     struct.c_alignment = bits // 8
     return struct
 

@@ -4,9 +4,10 @@ import random
 import re
 
 from construct import (Array, BitsInteger, Bytes, Construct, Container, Flag, FormatField, Padded,
-                       Pass, Peek, Renamed, SizeofError, Struct, Subconstruct)
+                       Pass, Peek, Renamed, Struct, Subconstruct)
 
 from ntinspect.layouts import CountedArray, parse
+from ntinspect.layouts.base import static_size
 
 _THIS_FIELD = re.compile(r"^this\['(\w+)'\]$")
 
@@ -84,10 +85,7 @@ def check_roundtrip(struct: Construct, value) -> bytes:
     assert compiled.build(parsed) == data
     assert parse(struct, data) == parsed
     assert parse(compiled, data) == parsed
-    try:
-        size = struct.sizeof()
-    except SizeofError:
-        size = None
+    size = static_size(struct)
     if size is not None:
-        assert size == len(data) == compiled.sizeof()
+        assert size == len(data) == compiled.sizeof() == struct.sizeof()
     return data

@@ -382,7 +382,18 @@ def test_tdi_address_info_matches_what_fport_read():
     assert struct.unpack(">H", data[12:14])[0] == 1367
 
 
-@pytest.mark.parametrize("data,reason", [(bytes(6), "truncated"), (struct.pack("<Ii", 1, 0) + bytes(8), "no address")])
+def test_tdi_address_info_with_several_addresses_takes_the_first_ip():
+    netbios = struct.pack("<HH", 4, 17) + b"NBNS"  # TA_ADDRESS of another type comes first
+    ip = tdi.build_address_info(afd.SockAddr(4, "10.1.2.3", 8080), activity=2)[8:]
+    data = struct.pack("<Ii", 2, 2) + netbios + ip
+    assert tdi.parse_address_info(data) == (2, afd.SockAddr(4, "10.1.2.3", 8080))
+    twice = struct.pack("<Ii", 1, 2) + ip + tdi.build_address_info(afd.SockAddr(6, "::1", 1))[8:]
+    assert tdi.parse_address_info(twice) == (1, afd.SockAddr(4, "10.1.2.3", 8080))
+
+
+@pytest.mark.parametrize("data,reason", [(bytes(6), "offset 0x6"), (struct.pack("<Ii", 1, 0) + bytes(8), "no IP address"),
+                                         (struct.pack("<IiHH", 1, 1, 4, 17) + b"NBNS", "no IP address"),
+                                         (struct.pack("<Ii", 1, 2) + bytes(8), "offset")])
 def test_tdi_address_info_bad_input(data, reason):
     with pytest.raises(LayoutError, match=reason):
         tdi.parse_address_info(data)
