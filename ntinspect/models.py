@@ -111,6 +111,7 @@ class Port:
     sources: Tuple[str, ...] = ()
     owners: Tuple[int, ...] = field(default=())
     holders: Tuple[Tuple[int, int], ...] = ()  # (pid, handle value) for every socket handle
+    owner_processes: Tuple[Optional[str], ...] = ()  # image name of each owner, in owners' order
 
 
 COLUMNS = ("pid", "value", "type_index", "access", "object", "attributes")

@@ -8,9 +8,12 @@ systems that still have \\Device\\Tcp (NT4 to XP; reported ``unsupported`` elsew
 """
 from __future__ import annotations
 
+import numbers
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
 
 from .backends import endpoints, iptables
 from .backends.endpoints import HANDLE, REASONS, TABLE, TDI, Endpoint, PortsError, kind_filter, merge, select
@@ -50,11 +53,18 @@ class PortScan:
 def _resolve_pids(pid: PidFilter, names: Dict[int, str]) -> Optional[set]:
     if pid is None:
         return None
+    if isinstance(pid, (bytes, bytearray)):
+        raise PortsError(f"pid must be a process id or name, or a collection of them, not {pid!r}")
+    items = (pid,) if isinstance(pid, (int, str, np.integer)) else pid
+    try:
+        items = list(items)
+    except TypeError:
+        raise PortsError(f"pid must be a process id or name, or a collection of them, not {pid!r}") from None
     wanted = set()
-    for item in (pid if isinstance(pid, (list, tuple, set, frozenset)) else (pid,)):
-        if isinstance(item, bool) or not isinstance(item, (int, str)):
+    for item in items:
+        if isinstance(item, (bool, np.bool_)) or not isinstance(item, (numbers.Integral, str)):
             raise PortsError(f"pid must be a process id or name, not {item!r}")
-        if isinstance(item, int) or item.isdigit():
+        if not isinstance(item, str) or item.isdigit():
             if int(item) < 0:
                 raise PortsError(f"pid must not be negative: {item}")
             wanted.add(int(item))
@@ -93,16 +103,37 @@ def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeou
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ntinspect-tables") as pool:
         early = {key: pool.submit(iptables.live_table, *key)
                  for key in iptables.plan_tables(protos, families, wine, full)}
-        handles = live_handle_scan(pids, protos, timeout)
-        for key in iptables.plan_tables(protos, families, wine, full, handles.rows):
+        # every process, also with a pid filter: a filtered endpoint keeps all its owners
+        handles = live_handle_scan(None, protos, timeout)
+        needed = iptables.plan_tables(protos, families, wine, full, handles.rows)
+        for key in needed:
             table += early[key].result() if key in early else iptables.live_table(*key)
     paths[TABLE] = "ok"
+    handles.rows = _with_listening_states(handles.rows, table, {f for p, f, _ in needed if p == "tcp"}, timeout)
     paths[TDI], tdi_rows = live_tdi_scan()
     rows = {TABLE: table, HANDLE: handles.rows, TDI: tdi_rows}
     merged = select(merge(table + handles.rows + tdi_rows, names), kind)
     if pids is not None:
         merged = [p for p in merged if pids & set(p.owners or ((p.pid,) if p.pid is not None else ()))]
     return PortScan(merged, rows, paths, handles.failures, handles.timeouts, handles.errors)
+
+
+def _with_listening_states(rows: List[Endpoint], table: List[Endpoint], tcp_read: set,
+                           timeout: float) -> List[Endpoint]:
+    """TCP socket rows without a peer that the TCP table (read for their family) does not
+    list are asked whether they listen: a socket only bound is BOUND, not hidden."""
+    from .backends.sockets import listening_states
+
+    listed = {row.key for row in table}
+    unlisted = [i for i, row in enumerate(rows) if row.proto == "tcp" and row.remote_addr is None
+                and row.state is None and row.family in tcp_read and row.key not in listed]
+    if not unlisted:
+        return rows
+    asked = listening_states([rows[i] for i in unlisted], timeout)
+    updated = list(rows)
+    for i, row in zip(unlisted, asked):
+        updated[i] = row
+    return updated
 
 
 def ports(kind: str = "all", pid: PidFilter = None) -> List[Port]:

@@ -25,12 +25,14 @@ IOCTL_AFD_GET_REMOTE_ADDRESS = 0x1203F
 IOCTL_AFD_GET_CONTEXT = 0x12043
 IOCTL_AFD_WINE_GETPEERNAME = 0x120360
 IOCTL_AFD_WINE_GET_INFO = 0x120368
+IOCTL_AFD_WINE_GET_SO_ACCEPTCONN = 0x12036C
 
 STATUS_SUCCESS = 0
 STATUS_PENDING = 0x103
 STATUS_TIMEOUT = 0x102
 STATUS_INVALID_PARAMETER = 0xC000000D
 STATUS_INVALID_DEVICE_REQUEST = 0xC0000010
+STATUS_NOT_SUPPORTED = 0xC00000BB
 
 AF_INET = 2
 AF_INET6 = 23
@@ -128,6 +130,22 @@ def socket_info(handle: Any, wine: bool, wait: float = DEFAULT_WAIT) -> Tuple[in
     code, size = (IOCTL_AFD_WINE_GET_INFO, 12) if wine else (IOCTL_AFD_GET_CONTEXT, CONTEXT_BUFFER)
     status, data = device_io_control(handle, code, size, wait)
     return _parsed(status, data, lambda raw: parse_socket_info(raw, wine))
+
+
+def listening(handle: Any, wine: bool, wait: float = DEFAULT_WAIT) -> Tuple[int, Optional[bool]]:
+    """(status, whether the socket listens): Wine's IOCTL_AFD_WINE_GET_SO_ACCEPTCONN. Not
+    asked on Windows (its AFD keeps this in the helper's context, unverified here):
+    STATUS_NOT_SUPPORTED and None there."""
+    if not wine:
+        return STATUS_NOT_SUPPORTED, None
+    status, data = device_io_control(handle, IOCTL_AFD_WINE_GET_SO_ACCEPTCONN, 4, wait)
+    return _parsed(status, data, _accepting)
+
+
+def _accepting(data: bytes) -> bool:
+    if len(data) < 4:
+        raise LayoutError("SO_ACCEPTCONN", 0, f"too short: {len(data)} bytes")
+    return struct.unpack_from("<i", data)[0] != 0
 
 
 def _parsed(status: int, data: bytes, parser) -> Tuple[int, Any]:

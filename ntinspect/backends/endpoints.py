@@ -7,7 +7,7 @@ handles) and :mod:`.tdi_scan` (TDI address objects, NT4 to XP).
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
@@ -34,6 +34,7 @@ TCP_STATES = {1: "CLOSED", 2: "LISTENING", 3: "SYN_SENT", 4: "SYN_RECEIVED", 5: 
               11: "TIME_WAIT", 12: "DELETE_TCB"}
 """MIB_TCP_STATE, named as netstat prints them."""
 LISTENING = "LISTENING"
+BOUND = "BOUND"  # a TCP socket only bound (netstat -q): in no table, asked of the socket itself
 ORPHAN_STATES = frozenset({"CLOSED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSING", "LAST_ACK", "TIME_WAIT",
                            "DELETE_TCB"})
 """States a connection can be in after its socket is closed: no handle is expected."""
@@ -122,7 +123,8 @@ def merge(rows: Iterable[Endpoint], names: Mapping[int, str] = {}) -> List[Port]
                           process=names.get(pid) if pid is not None else None,
                           handles=tuple(value for _, value in holders),
                           sources=tuple(s for s in SOURCES if s in seen),
-                          owners=owners or ((pid,) if pid else ()), holders=holders))
+                          owners=owners or ((pid,) if pid else ()), holders=holders,
+                          owner_processes=tuple(names.get(owner) for owner in (owners or ((pid,) if pid else ())))))
     ports.sort(key=lambda p: (p.proto, p.family, p.local_port, p.local_addr, p.remote_port or 0, p.pid or 0))
     return ports
 
@@ -160,14 +162,14 @@ def crossview(table: Sequence[Endpoint], handles: Sequence[Endpoint]) -> List[Fi
         held[row.key].append(row)
 
     for key, rows in by_key.items():
-        if len(rows) > 1:
+        if _listed_twice(rows, held.get(key, ())):
             findings.append(Finding(DUPLICATE, f"{_show(rows[0])} listed {len(rows)} times", tuple(rows)))
     for key, rows in by_key.items():
         row = rows[0]
         if key not in held and row.state not in ORPHAN_STATES and not (row.state == LISTENING and _phantom(row, table)):
             findings.append(Finding(UNACCOUNTED, f"{_show(row)}: no socket handle has this endpoint", tuple(rows)))
     for key, rows in held.items():
-        if key not in by_key and rows[0].local_port:
+        if key not in by_key and rows[0].local_port and rows[0].state != BOUND:
             owners = ", ".join(f"pid {r.pid} handle {r.handle:#x}" for r in rows if r.handle is not None)
             findings.append(Finding(HIDDEN, f"{_show(rows[0])}: not in the table ({owners})", tuple(rows)))
     for key, rows in by_key.items():
@@ -182,6 +184,21 @@ def crossview(table: Sequence[Endpoint], handles: Sequence[Endpoint]) -> List[Fi
                 findings.append(Finding(PID_MISMATCH, f"{_show(row)}: the handle owners are "
                                         f"{sorted(owners)}", (row, *held[key])))
     return findings
+
+
+def _listed_twice(rows: Sequence[Endpoint], handles: Sequence[Endpoint]) -> bool:
+    """Whether the table lists one endpoint more often than there are sockets behind it.
+
+    Several sockets may share an endpoint (SO_REUSEADDR, e.g. two processes on UDP 5353):
+    one row each is right. With owners in the table, a pid listed more often than it holds
+    handles there is a duplicate; without (pid 0, BASIC tables), more rows than handles."""
+    if len(rows) < 2:
+        return False
+    if all(row.pid for row in rows):
+        listed = Counter(row.pid for row in rows)
+        holding = Counter(row.pid for row in handles)
+        return any(count > max(1, holding[pid]) for pid, count in listed.items())
+    return len(rows) > max(1, len(handles))
 
 
 def _phantom(listener: Endpoint, table: Sequence[Endpoint]) -> bool:

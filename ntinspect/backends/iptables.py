@@ -103,22 +103,58 @@ def build_table(rows: Sequence[Endpoint], table_class: int) -> bytes:
     proto, family = rows[0].proto, rows[0].family
     table = table_layout(proto, family, table_class)
     fields = _fields(table)
-    codes = {name: code for code, name in TCP_STATES.items()}
 
-    def address(text: Optional[str]):
+    def address(text: Optional[str], row: Endpoint):
         """The field value: a DWORD holding the address bytes (IPv4), or the 16 bytes (IPv6)."""
-        packed = ipaddress.ip_address(text).packed if text else bytes(4 if family == 4 else 16)
-        return int.from_bytes(packed, "little") if family == 4 else packed
+        if not text:
+            return 0 if family == 4 else bytes(16)
+        try:
+            parsed = ipaddress.ip_address(text)
+        except ValueError:
+            raise PortsError(f"{text!r} is not an IP address ({_row_text(row)})") from None
+        if parsed.version != family:
+            raise PortsError(f"{text} is not an IPv{family} address ({_row_text(row)})")
+        return int.from_bytes(parsed.packed, "little") if family == 4 else parsed.packed
 
     entries = []
     for row in rows:
         if (row.proto, row.family) != (proto, family):
             raise PortsError("build_table takes rows of one protocol and family")
-        values = {"state": codes.get(row.state or "", 0), "local": address(row.local_addr),
-                  "lport": L.port(row.local_port), "remote": address(row.remote_addr),
-                  "rport": L.port(row.remote_port or 0), "pid": row.pid or 0}
+        values = {"state": _state_code(row) if proto == "tcp" else 0,
+                  "local": address(row.local_addr, row), "lport": L.port(_checked_port(row.local_port, row)),
+                  "remote": address(row.remote_addr, row), "rport": L.port(_checked_port(row.remote_port or 0, row)),
+                  "pid": _checked_pid(row.pid or 0, row)}
         entries.append({name: values.get(role, 0) for role, name in fields.items()})
     return table.build({"dwNumEntries": len(entries), "table": entries})
+
+
+_STATE_CODES = {name: code for code, name in TCP_STATES.items()}
+
+
+def _row_text(row: Endpoint) -> str:
+    return f"{row.proto}{row.family} {row.local_addr}:{row.local_port}"
+
+
+def _state_code(row: Endpoint) -> int:
+    """MIB_TCP_STATE of a TCP row: a netstat name, or ``STATE_n`` as parse_table writes unknown ones."""
+    state = row.state
+    if isinstance(state, str) and state in _STATE_CODES:
+        return _STATE_CODES[state]
+    if isinstance(state, str) and state.startswith("STATE_") and state[6:].isdigit() and int(state[6:]) < 1 << 32:
+        return int(state[6:])
+    raise PortsError(f"TCP state {state!r} is not one of {', '.join(_STATE_CODES)} or STATE_n ({_row_text(row)})")
+
+
+def _checked_port(port, row: Endpoint) -> int:
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 0xFFFF:
+        raise PortsError(f"port {port!r} is not in 0..65535 ({_row_text(row)})")
+    return port
+
+
+def _checked_pid(pid, row: Endpoint) -> int:
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 0 <= pid < 1 << 32:
+        raise PortsError(f"pid {pid!r} is not a DWORD ({_row_text(row)})")
+    return pid
 
 
 def live_table(proto: str, family: int, table_class: int) -> List[Endpoint]:

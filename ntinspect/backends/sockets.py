@@ -16,7 +16,7 @@ cannot be taken from the tables (under Wine they also list the Linux host's sock
 from __future__ import annotations
 
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
@@ -26,7 +26,7 @@ from .._native import process as native_process
 from .._native.worker import TIMED_OUT, run_bounded
 from ..errors import NtInspectError
 from ..models import NameStatus
-from .endpoints import HANDLE, Endpoint, peer
+from .endpoints import BOUND, HANDLE, LISTENING, Endpoint, peer
 from .live import TYPES, system_handle_columns
 from .live_names import AFD_DEVICE, object_name, open_owners, status_of
 
@@ -35,7 +35,7 @@ SCAN_WORKERS = 2
 Wine: round trips to the single-threaded wineserver); two threads overlap one's wait with
 the other's work (1.4x measured under Wine on 2 cores), more gain nothing there."""
 
-__all__ = ["HandleScan", "status_word", "file_type_index", "file_handles", "open_processes", "probe_socket", "live_handle_scan"]
+__all__ = ["BOUND", "listening_states", "HandleScan", "status_word", "file_type_index", "file_handles", "open_processes", "probe_socket", "live_handle_scan"]
 
 
 @dataclass
@@ -121,3 +121,30 @@ def live_handle_scan(pids: Optional[Iterable[int]] = None, protos=("tcp", "udp")
         elif isinstance(result, str):
             failures.setdefault(pid, result)
     return HandleScan(rows, failures, timeouts, errors)
+
+
+def listening_states(rows: List[Endpoint], timeout: float = 2.0) -> List[Endpoint]:
+    """``rows`` (TCP socket-handle rows without a peer that no table lists) with their state
+    asked of the socket: LISTENING, or BOUND for a socket only bound. A row whose socket
+    cannot be asked (gone, Windows) is returned as it is."""
+    wine = wine_version() is not None
+    if not rows or not wine:
+        return list(rows)
+
+    def ask(row: Endpoint):
+        status, owned = native_process.try_duplicate(processes[row.pid].value, row.handle)
+        if owned is None:
+            return None
+        with owned:
+            return afd.listening(owned.value, wine)[1]
+
+    with ExitStack() as stack:
+        processes, _ = open_processes({row.pid for row in rows}, stack)
+        askable = [row for row in rows if row.pid in processes]
+        answers = dict(zip(map(id, askable), run_bounded(ask, askable, timeout, workers=SCAN_WORKERS)))
+    states = {True: LISTENING, False: BOUND}
+    result = []
+    for row in rows:
+        ok, answer = answers.get(id(row), (False, None))
+        result.append(replace(row, state=states[answer]) if ok and answer in states else row)
+    return result

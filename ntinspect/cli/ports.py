@@ -43,8 +43,10 @@ def fport_rows(ports: Sequence[Port]) -> List[Dict[str, Any]]:
     """One row per owner (an inherited socket shows under each process), like fport."""
     rows = []
     for p in ports:
+        named = dict(zip(p.owners, p.owner_processes))
         for pid in p.owners or (p.pid,):
-            rows.append({"pid": pid, "process": p.process if pid == p.pid else "", "port": p.local_port,
+            process = named.get(pid) or (p.process if pid == p.pid else None)
+            rows.append({"pid": pid, "process": process or "", "port": p.local_port,
                          "proto": f"{p.proto}{'6' if p.family == 6 else ''}",
                          "address": _address(p.local_addr, p.local_port, p.family)})
     return rows

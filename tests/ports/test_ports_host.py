@@ -442,7 +442,7 @@ def test_cli_fport_columns_one_line_per_owner(cli):
     assert code == 0 and calls == [("all", ["parent", "300"])]
     assert lines[0].split() == ["PID", "PROCESS", "PORT", "PROTO", "ADDRESS"]
     assert [line.split() for line in lines[1:]] == [
-        ["200", "parent.exe", "5000", "tcp", "127.0.0.1:5000"], ["300", "5000", "tcp", "127.0.0.1:5000"],
+        ["200", "parent.exe", "5000", "tcp", "127.0.0.1:5000"], ["300", "child.exe", "5000", "tcp", "127.0.0.1:5000"],
         ["200", "parent.exe", "53", "udp6", "[::1]:53"]]
 
 
