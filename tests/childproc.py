@@ -50,3 +50,32 @@ def child(body: str, timeout: float = 60) -> Iterator[Tuple[subprocess.Popen, di
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout)
+
+
+class Child:
+    """A child process started with ``code`` (and ``args``); its first stdout line (JSON) is
+    ``info``. ``stop()`` sends a line to its stdin, waits, and kills it if it does not end;
+    a grandchild it reported as ``info["grandchild"]`` is terminated too."""
+
+    def __init__(self, code: str, *args: str) -> None:
+        self.process = subprocess.Popen([sys.executable, "-c", code, *args], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+        self.info = json.loads(self.process.stdout.readline())
+        self.pid = self.process.pid
+
+    def stop(self) -> None:
+        import os
+        import signal
+
+        if self.process.poll() is None:
+            try:
+                self.process.communicate("\n", timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.communicate()
+        stray = self.info.get("grandchild")
+        if stray:
+            try:
+                os.kill(stray, signal.SIGTERM)
+            except OSError:
+                pass  # already gone: the normal case

@@ -2,14 +2,13 @@
 (also under Wine, whose tables say pid 0), the cross-view must stay quiet about them, and a
 process that exits during the enumeration must not fail the call."""
 import json
-import os
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 
 import pytest
+
+from childproc import Child
 
 pytestmark = pytest.mark.windows
 
@@ -53,30 +52,6 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
 print(json.dumps({"pid": os.getpid(), "port": s.getsockname()[1]}), flush=True)
 sys.stdin.readline()
 """
-
-
-class Child:
-    """A child process started with ``code``; its first stdout line (JSON) is ``info``."""
-
-    def __init__(self, code, *args):
-        self.process = subprocess.Popen([sys.executable, "-c", code, *args], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
-        self.info = json.loads(self.process.stdout.readline())
-        self.pid = self.process.pid
-
-    def stop(self):
-        if self.process.poll() is None:
-            try:
-                self.process.communicate("\n", timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.communicate()
-        for stray in [self.info.get("grandchild")]:
-            if stray:
-                try:
-                    os.kill(stray, signal.SIGTERM)
-                except OSError:
-                    pass  # already gone: the normal case
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ UDP on one port number, connected UDP, half-closed connections, sockets pushed w
 DuplicateHandle, SO_REUSEADDR sockets in two processes, a socket only bound, many
 processes, pid filters, processes exiting while scans run, and the CLI."""
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -11,6 +10,8 @@ import threading
 import time
 
 import pytest
+
+from childproc import Child
 
 pytestmark = pytest.mark.windows
 
@@ -83,22 +84,6 @@ u.bind(("0.0.0.0", int(sys.argv[1])))
 print(json.dumps(dict(pid=os.getpid(), port=u.getsockname()[1])), flush=True)
 sys.stdin.readline()
 """
-
-
-class Child:
-    def __init__(self, code, *args):
-        self.process = subprocess.Popen([sys.executable, "-c", code, *args], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
-        self.info = json.loads(self.process.stdout.readline())
-        self.pid = self.process.pid
-
-    def stop(self):
-        if self.process.poll() is None:
-            try:
-                self.process.communicate("\n", timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.communicate()
 
 
 @pytest.fixture(scope="module")
