@@ -45,14 +45,14 @@ def _pid_list(pid: Union[None, int, Iterable[int]]) -> Optional[List[int]]:
     items = [pid] if isinstance(pid, (int, np.integer, str, bytes)) else list(pid)
     if not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) and p >= 0 for p in items):
         raise TypeError(f"pid takes a process id (int >= 0) or a collection of them, not {pid!r}")
-    return [int(p) for p in items]
+    return list(dict.fromkeys(int(p) for p in items))  # each pid once, in the order given
 
 
 def _per_process_columns(live, pids: Optional[List[int]]):
     """Columns from the per-process query (class 51) for a few pids, or None where the
     system-wide table is the way (no pids, many pids, or the OS refuses the class)."""
-    if pids is None or len(pids) > PER_PROCESS_LIMIT:
-        return None
+    if pids is None or not pids or len(pids) > PER_PROCESS_LIMIT:
+        return None  # no pids: the system-wide table, filtered to nothing
     parts = []
     for one in pids:
         part = live.process_handle_columns(one)

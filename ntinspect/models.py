@@ -272,13 +272,16 @@ class HandleTable:
         return names[inverse.reshape(-1)]
 
     def type_mask(self, type: Any) -> np.ndarray:
-        """Rows whose type is one of ``type`` (names, case-insensitive, or indices)."""
+        """Rows whose type is one of ``type`` (names, case-insensitive, or indices; ``"#N"``,
+        as an unnamed index is shown, is index N)."""
         wanted = set()
         by_name = {name.lower(): index for index, name in self.type_names.items()}
         for item in _as_set(type):
             if isinstance(item, str):
                 if item.lower() in by_name:
                     wanted.add(by_name[item.lower()])
+                elif item.startswith("#") and item[1:].isdigit():
+                    wanted.add(int(item[1:]))
             elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
                 wanted.add(int(item))
             else:
@@ -302,7 +305,10 @@ class HandleTable:
         if type is not None:
             mask &= self.type_mask(type)
         if access is not None:
-            bits = np.uint32(_ints(access, "access", 32)[0])
+            wanted = _ints(access, "access", 32)  # one mask, or several bits that must all be granted
+            if not len(wanted):
+                raise ValueError("access takes a mask or a non-empty collection of bits, not an empty one")
+            bits = np.uint32(np.bitwise_or.reduce(wanted))
             mask &= (self.columns["access"] & bits) == bits
         if object is not None:
             mask &= np.isin(self.columns["object"], _ints(object, "object"))

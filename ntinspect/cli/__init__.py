@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import json
 import sys
 from collections import Counter
 from typing import List, Optional
@@ -16,6 +17,30 @@ PLUGINS = ("ns", "ports")  # subcommands that live in their own modules (cli/ns.
 
 def _pid_or_name(value: str):
     return int(value) if value.isdigit() else value
+
+
+def _seconds(value: str) -> float:
+    """A positive, finite number of seconds (argparse type)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"timeout must be a positive number of seconds, not {value!r}")
+    return seconds
+
+
+def _known_types(selectors):
+    """``-t`` values, each checked against the live object types (names or ``#N``)."""
+    if not selectors:
+        return None
+    from ..api import object_types
+
+    known = {t.name.lower() for t in object_types()}
+    missing = [s for s in selectors if s.lower() not in known and not (s.startswith("#") and s[1:].isdigit())]
+    if missing:
+        raise CliError(f"no object type is named {', '.join(missing)} (see: ntinspect types)")
+    return selectors
 
 
 def _resolve_pids(selectors):
@@ -48,15 +73,23 @@ def cmd_summary(args) -> int:
     from .._native import wine_version
 
     wine = wine_version()
-    print(f"{len(table)} handles in {len(set(table.columns['pid'].tolist()))} processes"
-          f" ({len(procs)} running){f', under Wine {wine}' if wine else ''}")
-    by_type = Counter(table.type.tolist())
-    rows = [{"type": t, "handles": n} for t, n in by_type.most_common()]
-    print("\n" + render(rows, ["type", "handles"], args.format))
-    by_pid = Counter(table.columns["pid"].tolist())
-    rows = [{"pid": pid, "process": procs[pid].name if pid in procs else "", "handles": n}
-            for pid, n in by_pid.most_common(args.top)]
-    print("\n" + render(rows, ["pid", "process", "handles"], args.format))
+    by_type = [{"type": t, "handles": n} for t, n in Counter(table.type.tolist()).most_common()]
+    by_pid = [{"pid": pid, "process": procs[pid].name if pid in procs else "", "handles": n}
+              for pid, n in Counter(table.columns["pid"].tolist()).most_common(args.top)]
+    owners = len(set(table.columns["pid"].tolist()))
+    if args.format == "table":
+        print(f"{len(table)} handles in {owners} processes ({len(procs)} running)"
+              f"{f', under Wine {wine}' if wine else ''}")
+        print("\n" + render(by_type, ["type", "handles"], args.format))
+        print("\n" + render(by_pid, ["pid", "process", "handles"], args.format))
+    elif args.format == "json":  # one document
+        print(json.dumps({"handles": len(table), "processes_with_handles": owners, "processes": len(procs),
+                          "wine": wine, "by_type": by_type, "by_process": by_pid}, indent=2))
+    else:  # jsonl and csv: one row per count, tagged with what it counts
+        rows = [{"group": "type", "key": r["type"], "process": "", "handles": r["handles"]} for r in by_type]
+        rows += [{"group": "process", "key": r["pid"], "process": r["process"], "handles": r["handles"]}
+                 for r in by_pid]
+        print(render(rows, ["group", "key", "process", "handles"], args.format))
     return 0
 
 
@@ -66,7 +99,7 @@ HANDLE_COLUMNS = ["pid", "process", "value", "type", "access", "name"]
 def cmd_handles(args) -> int:
     from .. import api
 
-    table = api.handles(pid=_resolve_pids(args.pid), type=args.type or None, names=args.names,
+    table = api.handles(pid=_resolve_pids(args.pid), type=_known_types(args.type), names=args.names,
                         name_timeout=args.timeout)
     if args.name:
         table = table.filter(name=args.name)
@@ -110,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-t", "--type", action="append", help="object type name (repeatable)")
     p.add_argument("-n", "--names", action="store_true", help="resolve object names (bounded in time)")
     p.add_argument("--name", help="keep handles whose name contains this text (implies --names)")
-    p.add_argument("--timeout", type=float, default=1.0, help="seconds a name query may take (default 1)")
+    p.add_argument("--timeout", type=_seconds, default=1.0, help="seconds a name query may take (default 1)")
     p.add_argument("--dos", action="store_true", help="also show DOS paths for NT names")
     add_format_option(p)
     p.set_defaults(run=cmd_handles)

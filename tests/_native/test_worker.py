@@ -75,3 +75,40 @@ def test_workers_must_be_positive():
 
     with pytest.raises(ValueError, match="workers"):
         run_bounded(lambda x: x, [1], timeout=1, workers=0)
+
+
+def test_jobs_that_hang_together_cost_one_timeout_not_one_each():
+    release = threading.Event()
+    hung = {2, 5, 7, 11, 13, 17}
+
+    def job(x):
+        if x in hung:
+            release.wait(30)  # six pipes that never answer
+        return x
+
+    started = time.monotonic()
+    try:
+        results = run_bounded(job, list(range(20)), timeout=1.0)
+    finally:
+        release.set()
+    elapsed = time.monotonic() - started
+    assert [i for i, (ok, r) in enumerate(results) if r is TIMED_OUT] == sorted(hung)
+    assert [r for ok, r in results if ok] == [x for x in range(20) if x not in hung]
+    assert elapsed < 3.0  # one after the other they would take 6 s
+
+
+def test_a_slow_job_does_not_hold_up_the_next_ones():
+    release = threading.Event()
+    order = []
+
+    def job(x):
+        if x == 0:
+            release.wait(2)  # slow, but within the timeout
+        order.append(x)
+        if x == 3:
+            release.set()
+        return x
+
+    results = run_bounded(job, list(range(4)), timeout=5, stall=0.05)
+    assert results == [(True, x) for x in range(4)]
+    assert order[-1] == 0  # the others ran while job 0 was stalled, and let it finish
