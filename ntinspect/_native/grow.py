@@ -55,7 +55,7 @@ def query_grow(
     """
     allocate = _allocator()
     grow = WIN32_GROW if win32 else NT_GROW
-    size = max(initial, 16)
+    size = min(max(initial, 16), max_bytes)  # a start size past the cap starts at the cap
     status = 0
     for _ in range(attempts):
         buffer = allocate("char[]", size)

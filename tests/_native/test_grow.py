@@ -62,3 +62,9 @@ def test_win32_codes():
     with pytest.raises(Win32Error) as caught:
         grow.query_grow(scripted([(87, 0)], []), "GetExtendedTcpTable", win32=True)
     assert caught.value.name == "ERROR_INVALID_PARAMETER"
+
+
+def test_a_start_size_past_the_cap_starts_at_the_cap():
+    sizes = []
+    grow.query_grow(scripted([(0, 16)], sizes), "op", initial=1 << 40, max_bytes=1 << 20)
+    assert sizes == [1 << 20]
