@@ -138,9 +138,11 @@ def _with_listening_states(rows: List[Endpoint], table: List[Endpoint], tcp_read
 
 def ports(kind: str = "all", pid: PidFilter = None) -> List[Port]:
     """Every TCP/UDP endpoint of ``kind`` (all, tcp, udp, tcp4, tcp6, udp4, udp6, inet4,
-    inet6) with its owner(s), optionally only those of ``pid`` (ids or process names).
+    inet6) with its owner(s), optionally only those of ``pid`` (ids or process names; an
+    endpoint shared with other processes keeps all its owners).
 
-    Table rows that no socket handle accounts for are kept, with no owner (on Windows:
+    TCP states come from the tables; a TCP socket only bound (in no table) is ``BOUND``
+    under Wine, where the socket itself is asked whether it listens. Table rows that no socket handle accounts for are kept, with no owner (on Windows:
     endpoints of processes that could not be opened). Under Wine the tables are the Linux
     host's and only their TCP state is read (BASIC tables, for the families where the
     handle path found TCP sockets), so the host's own TCP sockets appear that way;

@@ -64,7 +64,9 @@ class SocketInfo(NamedTuple):
 
 @lru_cache(maxsize=4096)
 def _ip_text(family: int, raw: bytes) -> str:
-    return str(ipaddress.IPv4Address(raw) if family == 4 else ipaddress.IPv6Address(raw))
+    from ..layouts.iphlp import ip_text
+
+    return ip_text(ipaddress.IPv4Address(raw) if family == 4 else ipaddress.IPv6Address(raw))
 
 
 def parse_sockaddr(data: Union[bytes, bytearray, memoryview]) -> SockAddr:

@@ -62,7 +62,7 @@ def _fields(table: Construct) -> Dict[str, str]:
 @lru_cache(maxsize=4096)
 def _address(value) -> str:
     """The text of an address field: a DWORD (IPv4) or 16 bytes (IPv6)."""
-    return str(L.ipv4(value) if isinstance(value, int) else L.ipv6(value))
+    return L.ip_text(L.ipv4(value) if isinstance(value, int) else L.ipv6(value))
 
 
 def _column(entries, name: str) -> List:

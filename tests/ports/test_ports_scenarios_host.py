@@ -135,3 +135,16 @@ def test_pid_filters_take_numpy_integers_ranges_and_arrays():
     for bad in (b"5", 4.0, np.float64(5), [True], np.bool_(True), [None]):
         with pytest.raises(PortsError):
             _resolve_pids(bad, names)
+
+
+def test_ipv4_mapped_addresses_read_the_same_on_every_python():
+    import ipaddress
+
+    from ntinspect._native import afd
+
+    mapped = ipaddress.IPv6Address("::ffff:127.0.0.1").packed
+    row = t.parse_table(t.build_table([ep("tcp", "::ffff:127.0.0.1", 80, "::ffff:10.0.0.2", 5000, "ESTABLISHED",
+                                          pid=4)], O), "tcp", 6, O)[0]
+    assert (row.local_addr, row.remote_addr) == ("::ffff:127.0.0.1", "::ffff:10.0.0.2")
+    v6 = b"\x17\x00" + (80).to_bytes(2, "big") + bytes(4) + mapped + bytes(4)
+    assert afd.parse_sockaddr(v6) == afd.SockAddr(6, "::ffff:127.0.0.1", 80)
