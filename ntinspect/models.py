@@ -5,12 +5,26 @@ on columns; a :class:`Handle` record is built only when a row is asked for.
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["NameStatus", "EntryStatus", "NamespaceEntry", "Process", "ObjectType", "Handle", "HandleTable", "Port"]
+__all__ = ["ip_text", "is_decimal", "NameStatus", "EntryStatus", "NamespaceEntry", "Process", "ObjectType", "Handle", "HandleTable", "Port"]
+
+
+def ip_text(address: Union[ipaddress.IPv4Address, ipaddress.IPv6Address]) -> str:
+    """An address as text, the same on every Python: an IPv4-mapped IPv6 address is
+    ``::ffff:127.0.0.1`` (as the socket module and netstat write it; ``str()`` gives
+    ``::ffff:7f00:1`` before Python 3.13)."""
+    mapped = getattr(address, "ipv4_mapped", None)
+    return f"::ffff:{mapped}" if mapped is not None else str(address)
+
+
+def is_decimal(text: str) -> bool:
+    """Whether ``text`` is a plain decimal number ``int()`` reads ("12"; not "²" or "١٢")."""
+    return text.isascii() and text.isdigit()
 
 
 class NameStatus:
@@ -280,7 +294,7 @@ class HandleTable:
             if isinstance(item, str):
                 if item.lower() in by_name:
                     wanted.add(by_name[item.lower()])
-                elif item.startswith("#") and item[1:].isdigit():
+                elif item.startswith("#") and is_decimal(item[1:]):
                     wanted.add(int(item[1:]))
             elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
                 wanted.add(int(item))

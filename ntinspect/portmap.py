@@ -17,7 +17,7 @@ import numpy as np
 
 from .backends import endpoints, iptables
 from .backends.endpoints import HANDLE, REASONS, TABLE, TDI, Endpoint, PortsError, kind_filter, merge, select
-from .models import Port
+from .models import Port, is_decimal
 
 __all__ = ["ports", "crossview", "scan", "resolve_pids", "discrepancies", "Discrepancy", "PortScan", "PortsError", "REASONS", "KINDS"]
 
@@ -40,7 +40,9 @@ class Discrepancy:
 class PortScan:
     """A full result: the merged ports, the raw rows per path, how each path fared
     (``ok``/``unsupported``/...), and processes whose handles could not be read (pid ->
-    ``gone``/``access_denied``), e.g. one that exited during the enumeration."""
+    ``gone``/``access_denied``), e.g. one that exited during the enumeration. With a pid
+    filter, every process is still scanned (so a shared endpoint keeps all its owners):
+    the raw rows and the failures are those of the whole system."""
 
     ports: List[Port]
     rows: Dict[str, List[Endpoint]]
@@ -64,7 +66,7 @@ def _resolve_pids(pid: PidFilter, names: Dict[int, str]) -> Optional[set]:
     for item in items:
         if isinstance(item, (bool, np.bool_)) or not isinstance(item, (numbers.Integral, str)):
             raise PortsError(f"pid must be a process id or name, not {item!r}")
-        if not isinstance(item, str) or item.isdigit():
+        if not isinstance(item, str) or is_decimal(item):
             if int(item) < 0:
                 raise PortsError(f"pid must not be negative: {item}")
             wanted.add(int(item))
@@ -139,7 +141,8 @@ def _with_listening_states(rows: List[Endpoint], table: List[Endpoint], tcp_read
 def ports(kind: str = "all", pid: PidFilter = None) -> List[Port]:
     """Every TCP/UDP endpoint of ``kind`` (all, tcp, udp, tcp4, tcp6, udp4, udp6, inet4,
     inet6) with its owner(s), optionally only those of ``pid`` (ids or process names; an
-    endpoint shared with other processes keeps all its owners).
+    endpoint shared with other processes keeps all its owners, so the filter does not make
+    the scan cheaper: every socket handle is still asked).
 
     TCP states come from the tables; a TCP socket only bound (in no table) is ``BOUND``
     under Wine, where the socket itself is asked whether it listens. Table rows that no socket handle accounts for are kept, with no owner (on Windows:

@@ -73,3 +73,13 @@ def test_cli_bad_timeout_is_a_usage_error(capsys):
             code = stop.code
         assert code == 2
         assert "timeout" in capsys.readouterr().err
+
+
+def test_digits_int_cannot_read_are_not_numbers():
+    from ntinspect.models import is_decimal
+    from ntinspect.portmap import PortsError, _resolve_pids
+
+    assert is_decimal("12") and not is_decimal("²") and not is_decimal("١٢") and not is_decimal("")
+    assert make_table().filter(type="#²").columns["value"].tolist() == []  # a name no type has
+    with pytest.raises(PortsError, match="no running process is named"):
+        _resolve_pids("²", {})

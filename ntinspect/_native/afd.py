@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple, Optional, Tuple, Union
 
 from ..errors import LayoutError
+from ..models import ip_text
 from .files import DEFAULT_WAIT, device_io_control
 
 IOCTL_AFD_GET_ADDRESS = 0x1202F
@@ -64,8 +65,6 @@ class SocketInfo(NamedTuple):
 
 @lru_cache(maxsize=4096)
 def _ip_text(family: int, raw: bytes) -> str:
-    from ..layouts.iphlp import ip_text
-
     return ip_text(ipaddress.IPv4Address(raw) if family == 4 else ipaddress.IPv6Address(raw))
 
 

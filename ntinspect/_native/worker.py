@@ -6,7 +6,8 @@ thread takes the next jobs, so jobs that hang at once wait out their timeouts to
 not one after another. A job that outlives ``timeout`` is abandoned: its pending
 synchronous I/O is cancelled with CancelSynchronousIo and whatever it returns later is
 dropped. So the caller's wall time is the ordinary work plus about one ``timeout``, however
-many jobs hang (up to ``MAX_STALLED`` threads wait at once; more wait their turn).
+many jobs hang (up to ``MAX_STALLED`` stalled jobs are waited out at once; more wait their
+turn). A thread whose call ignores the cancel stays blocked, abandoned, until it returns.
 
 The caller sleeps until the next job could stall or time out, not once per job: a job
 costs its thread one uncontended lock, which keeps thousands of short native calls cheap.
@@ -44,7 +45,7 @@ class _Runner(threading.Thread):
         self.started_at = 0.0
         self.stalled = False  # its job ran past the stall time: it takes no further jobs
         self.abandoned = False
-        self.thread_id = 0
+        self.cancel_handle: Any = None  # a handle to this thread, to cancel its I/O (Windows)
 
     def claim(self) -> bool:
         """Take the next job (called with the pool's lock held)."""
@@ -59,7 +60,17 @@ class _Runner(threading.Thread):
         return True
 
     def run(self) -> None:
-        self.thread_id = threading.get_native_id()  # GetCurrentThreadId() on Windows
+        handle = _own_thread_handle()
+        with self.pool.lock:
+            self.cancel_handle = handle
+        try:
+            self._work()
+        finally:
+            with self.pool.lock:  # the caller cancels only under the lock: never a closed handle
+                handle, self.cancel_handle = self.cancel_handle, None
+            _close_thread_handle(handle)
+
+    def _work(self) -> None:
         pool = self.pool
         with pool.lock:
             if not self.claim():
@@ -77,20 +88,33 @@ class _Runner(threading.Thread):
                     return
 
 
-def _cancel_io(thread_id: int) -> None:
+def _own_thread_handle() -> Any:
+    """A real handle to the calling thread (Windows), for CancelSynchronousIo; else None.
+
+    Opened by the thread itself while it runs, so its id cannot belong to another thread,
+    and kept until it ends: a cancel never reaches a thread that reused the id."""
     import sys
 
+    if sys.platform != "win32":
+        return None
     from . import dlls
 
-    if not thread_id or sys.platform != "win32":
-        return
-    kernel32 = dlls().kernel32
-    thread = kernel32.OpenThread(THREAD_TERMINATE, 0, thread_id)
-    if thread:
-        try:
-            kernel32.CancelSynchronousIo(thread)
-        finally:
-            kernel32.CloseHandle(thread)
+    return dlls().kernel32.OpenThread(THREAD_TERMINATE, 0, threading.get_native_id()) or None
+
+
+def _close_thread_handle(handle: Any) -> None:
+    if handle is not None:
+        from . import dlls
+
+        dlls().kernel32.CloseHandle(handle)
+
+
+def _cancel_io(runner: "_Runner") -> None:
+    """Cancel the abandoned runner's pending synchronous I/O (called with the pool's lock)."""
+    if runner.cancel_handle is not None:
+        from . import dlls
+
+        dlls().kernel32.CancelSynchronousIo(runner.cancel_handle)
 
 
 def run_bounded(fn: Callable[[Any], Any], jobs: Sequence, timeout: float,
@@ -106,7 +130,6 @@ def run_bounded(fn: Callable[[Any], Any], jobs: Sequence, timeout: float,
         raise ValueError(f"workers must be at least 1, not {workers}")
     stall = min(timeout / 10, 0.05) if stall is None else stall
     pool = _Pool(fn, jobs)
-    abandoned: List[_Runner] = []
 
     def spawn() -> None:
         runner = _Runner(pool)
@@ -121,7 +144,7 @@ def run_bounded(fn: Callable[[Any], Any], jobs: Sequence, timeout: float,
             for runner in [r for r in pool.runners if r.index is not None and now - r.started_at >= timeout]:
                 runner.abandoned = True
                 pool.runners.remove(runner)
-                abandoned.append(runner)
+                _cancel_io(runner)  # now: its thread is released while the others go on
             stalled = [r for r in pool.runners if r.stalled]
             for runner in pool.runners:
                 if (runner.index is not None and not runner.stalled and now - runner.started_at >= stall
@@ -132,11 +155,10 @@ def run_bounded(fn: Callable[[Any], Any], jobs: Sequence, timeout: float,
             for _ in range(min(workers - len(active), len(jobs) - pool.next)):
                 spawn()
             # a fresh thread has not taken its job yet: look again after a stall's time
-            deadlines = [now + stall if r.index is None else
-                         r.started_at + (stall if not r.stalled and now - r.started_at < stall else timeout)
+            first = min(stall, timeout)
+            deadlines = [now + first if r.index is None else
+                         r.started_at + (first if not r.stalled and now - r.started_at < first else timeout)
                          for r in pool.runners]
             if deadlines:
                 pool.lock.wait(max(min(deadlines) - now, 0.001))
-    for runner in abandoned:
-        _cancel_io(runner.thread_id)
     return pool.results

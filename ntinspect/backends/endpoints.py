@@ -190,8 +190,11 @@ def _listed_twice(rows: Sequence[Endpoint], handles: Sequence[Endpoint]) -> bool
     """Whether the table lists one endpoint more often than there are sockets behind it.
 
     Several sockets may share an endpoint (SO_REUSEADDR, e.g. two processes on UDP 5353):
-    one row each is right. With owners in the table, a pid listed more often than it holds
-    handles there is a duplicate; without (pid 0, BASIC tables), more rows than handles."""
+    one row each is right. Sockets are counted by their handles, an upper bound (one
+    socket may have several handles), so a double listing of a socket held twice by one
+    process goes unflagged. With owners in the table, a pid listed more often than it
+    holds handles there is a duplicate; without (pid 0, BASIC tables), more rows than
+    handles."""
     if len(rows) < 2:
         return False
     if all(row.pid for row in rows):

@@ -19,6 +19,7 @@ from .. import layouts as L
 from .._native import calls
 from .._native.calls import TCP_TABLE_BASIC_ALL, TCP_TABLE_OWNER_PID_ALL, UDP_TABLE_BASIC, UDP_TABLE_OWNER_PID
 from ..layouts.iphlp import BASIC_TABLES, TABLES as OWNER_TABLES
+from ..models import ip_text, is_decimal
 from .endpoints import LISTENING, TABLE, TCP_STATES, Endpoint, PortsError, peer
 
 __all__ = ["TABLE_LAYOUTS", "table_layout", "parse_table", "build_table", "live_table", "plan_tables",
@@ -62,7 +63,7 @@ def _fields(table: Construct) -> Dict[str, str]:
 @lru_cache(maxsize=4096)
 def _address(value) -> str:
     """The text of an address field: a DWORD (IPv4) or 16 bytes (IPv6)."""
-    return L.ip_text(L.ipv4(value) if isinstance(value, int) else L.ipv6(value))
+    return ip_text(L.ipv4(value) if isinstance(value, int) else L.ipv6(value))
 
 
 def _column(entries, name: str) -> List:
@@ -140,7 +141,7 @@ def _state_code(row: Endpoint) -> int:
     state = row.state
     if isinstance(state, str) and state in _STATE_CODES:
         return _STATE_CODES[state]
-    if isinstance(state, str) and state.startswith("STATE_") and state[6:].isdigit() and int(state[6:]) < 1 << 32:
+    if isinstance(state, str) and state.startswith("STATE_") and is_decimal(state[6:]) and int(state[6:]) < 1 << 32:
         return int(state[6:])
     raise PortsError(f"TCP state {state!r} is not one of {', '.join(_STATE_CODES)} or STATE_n ({_row_text(row)})")
 

@@ -4,18 +4,68 @@ exist (Vista and later, Wine). Name checks and queries run on the bounded worker
 """
 from __future__ import annotations
 
+import ipaddress
+import struct
 from contextlib import ExitStack
 from typing import List, Tuple
 
+from .. import layouts as L
 from .._native import process as native_process
 from .._native import tdi
+from .._native.afd import SockAddr, parse_tdi_ip
+from .._native.tdi import TDI_QUERY_ADDRESS_INFO
 from .._native.worker import run_bounded
+from ..errors import LayoutError
 from .endpoints import TDI, Endpoint
 from .live import WIDTH
 from .live_names import object_name
 from .sockets import file_handles, open_processes
 
-__all__ = ["live_tdi_scan"]
+__all__ = ["live_tdi_scan", "query_request", "parse_request", "build_address_info", "parse_address_info"]
+
+TDI_ADDRESS_TYPES = {4: 2, 6: 23}  # family -> TDI_ADDRESS_TYPE_IP / TDI_ADDRESS_TYPE_IP6
+
+
+def _layouts(width: int):
+    if width not in (4, 8):
+        raise ValueError(f"pointer width must be 4 or 8, not {width!r}")
+    return L.layouts(width)
+
+
+def query_request(width: int, query_type: int = TDI_QUERY_ADDRESS_INFO) -> bytes:
+    """The input buffer of IOCTL_TDI_QUERY_INFORMATION (TDI_REQUEST_QUERY_INFORMATION) for a
+    ``width``-byte pointer system."""
+    return _layouts(width).TDI_REQUEST_QUERY_INFORMATION.build({
+        "Request": {"Handle": {"ControlChannel": 0}, "RequestNotifyObject": 0, "RequestContext": 0,
+                    "TdiStatus": 0},
+        "QueryType": query_type, "RequestConnectionInformation": 0})
+
+
+def parse_request(data: bytes, width: int) -> int:
+    """The QueryType of a built request (the round trip of :func:`query_request`)."""
+    layout = _layouts(width).TDI_REQUEST_QUERY_INFORMATION
+    if len(data) != layout.sizeof():
+        raise LayoutError("TDI_REQUEST_QUERY_INFORMATION", 0, f"{len(data)} bytes, expected {layout.sizeof()}")
+    return layout.parse(data).QueryType
+
+
+def build_address_info(address: SockAddr, activity: int = 1) -> bytes:
+    """A TDI_ADDRESS_INFO holding one IP/IP6 TA_ADDRESS (for tests and recorded data)."""
+    raw = ipaddress.ip_address(address.addr).packed
+    body = struct.pack(">H", address.port) + (raw + bytes(8) if address.family == 4 else bytes(4) + raw + bytes(4))
+    return _layouts(8).TDI_ADDRESS_INFO.build({
+        "ActivityCount": activity,
+        "Address": {"TAAddressCount": 1, "Address": [
+            {"AddressLength": len(body), "AddressType": TDI_ADDRESS_TYPES[address.family], "Address": body}]}})
+
+
+def parse_address_info(data: bytes) -> Tuple[int, SockAddr]:
+    """(ActivityCount, first IP or IP6 address) of a TDI_ADDRESS_INFO (same on both widths)."""
+    info = L.parse(_layouts(8).TDI_ADDRESS_INFO, bytes(data))
+    for entry in info.Address.Address:
+        if entry.AddressType in TDI_ADDRESS_TYPES.values():
+            return info.ActivityCount, parse_tdi_ip(entry.AddressType, entry.Address)
+    raise LayoutError("TDI_ADDRESS_INFO", 4, f"no IP address among {info.Address.TAAddressCount} TA_ADDRESS entries")
 
 
 def live_tdi_scan(timeout: float = 2.0) -> Tuple[str, List[Endpoint]]:
@@ -41,8 +91,12 @@ def _tdi_rows(timeout: float) -> List[Endpoint]:
             proto = devices.get(object_name(owned.value).lower())
             if proto is None:
                 return None
-            status, address = tdi.query_address(owned.value, WIDTH)
-        if address is None:
+            status, data = tdi.query_information(owned.value, query_request(WIDTH))
+        if status >= 0x80000000:
+            return None
+        try:
+            address = parse_address_info(data)[1]
+        except LayoutError:
             return None
         return Endpoint(proto, address.family, address.addr, address.port, None, None, None, pid, TDI, value)
 

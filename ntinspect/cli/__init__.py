@@ -7,16 +7,18 @@ import importlib
 import json
 import sys
 from collections import Counter
+from contextlib import contextmanager
 from typing import List, Optional
 
 from ..errors import NtInspectError
+from ..models import is_decimal
 from .render import add_format_option, hex_fields, render
 
 PLUGINS = ("ns", "ports")  # subcommands that live in their own modules (cli/ns.py, cli/ports.py)
 
 
 def _pid_or_name(value: str):
-    return int(value) if value.isdigit() else value
+    return int(value) if is_decimal(value) else value
 
 
 def _seconds(value: str) -> float:
@@ -37,7 +39,7 @@ def _known_types(selectors):
     from ..api import object_types
 
     known = {t.name.lower() for t in object_types()}
-    missing = [s for s in selectors if s.lower() not in known and not (s.startswith("#") and s[1:].isdigit())]
+    missing = [s for s in selectors if s.lower() not in known and not (s.startswith("#") and is_decimal(s[1:]))]
     if missing:
         raise CliError(f"no object type is named {', '.join(missing)} (see: ntinspect types)")
     return selectors
@@ -168,9 +170,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
-    for stream in (sys.stdout, sys.stderr):
-        if hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="backslashreplace")
+    with _printable_streams():
+        return _run(parser, argv)
+
+
+@contextmanager
+def _printable_streams():
+    """stdout and stderr write what their encoding lacks as escapes (a name outside the
+    console's code page never ends the command), for the command only."""
+    streams = [s for s in (sys.stdout, sys.stderr) if hasattr(s, "reconfigure") and hasattr(s, "errors")]
+    before = [s.errors for s in streams]
+    for stream in streams:
+        stream.reconfigure(errors="backslashreplace")
+    try:
+        yield
+    finally:
+        for stream, errors in zip(streams, before):
+            stream.reconfigure(errors=errors)
+
+
+def _run(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "name", None) or getattr(args, "dos", False):
         args.names = True

@@ -13,10 +13,10 @@ This package imports only construct, numpy, the standard library and ``ntinspect
 """
 from . import enums, paging
 from .afd import Endpoint, endpoint, parse_sockaddr
-from .base import CountedArray, align_up, c_struct, offset_of
+from .base import CountedArray, align_up, c_sizeof, c_struct, offset_of
 from .bulk import handle_table, numpy_dtype, table_array, table_plan
 from .factory import Layouts, layouts
-from .iphlp import ip_text, ipv4, ipv6, port
+from .iphlp import ipv4, ipv6, port
 from .ntdef import initialize_object_attributes, object_attributes_bytes
 from .objects import object_name, object_type_name, walk_directory, walk_object_types
 from .parsing import parse, read_unicode_string
@@ -32,6 +32,6 @@ __all__ = [
     "handle_table", "table_array", "numpy_dtype", "table_plan",
     "walk_processes", "walk_object_types", "object_name", "object_type_name", "walk_directory",
     "initialize_object_attributes", "object_attributes_bytes", "read_unicode_string",
-    "Endpoint", "endpoint", "parse_sockaddr", "port", "ipv4", "ipv6", "ip_text",
-    "CountedArray", "c_struct", "offset_of", "align_up",
+    "Endpoint", "endpoint", "parse_sockaddr", "port", "ipv4", "ipv6",
+    "CountedArray", "c_struct", "c_sizeof", "offset_of", "align_up",
 ]

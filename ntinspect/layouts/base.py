@@ -156,7 +156,7 @@ def unwrap(con: Construct) -> Construct:
 def static_size(con: Construct) -> Optional[int]:
     """``con.sizeof()``, or None for a variable-size construct (cached: layouts are immutable)."""
     try:
-        return Construct.sizeof(con)  # construct's own: a Layout's sizeof() falls back to C's
+        return con.sizeof()
     except SizeofError:
         return None
 
@@ -199,14 +199,8 @@ def alignment_of(con: Construct) -> int:
 class Layout(Renamed):
     """A named C structure. Its ``parse()`` is :func:`ntinspect.layouts.parse`: the size and
     counts are checked first and any failure is a :class:`~ntinspect.errors.LayoutError`
-    with the offset. ``sizeof()`` of a variable structure is C's (one element for a
-    ``[1]`` array); build and compile are construct's own."""
-
-    def sizeof(self, **contextkw):
-        if contextkw:
-            return super().sizeof(**contextkw)
-        size = static_size(self)
-        return size if size is not None else c_sizeof(self)
+    with the offset. ``sizeof()``, build and compile are construct's own (``sizeof()`` of a
+    variable structure raises SizeofError; :func:`c_sizeof` gives C's)."""
 
     def parse(self, data, **contextkw):
         if contextkw:  # construct's context arguments: its own parser

@@ -7,13 +7,13 @@ memory order (:func:`ipv4`); an IPv6 address is 16 bytes (:func:`ipv6`).
 from __future__ import annotations
 
 import ipaddress
-from typing import Dict, Union
+from typing import Dict
 
 from construct import Bytes, Construct
 
 from .base import DWORD, CountedArray, Primitives, c_struct
 
-__all__ = ["define", "TABLES", "BASIC_TABLES", "port", "ipv4", "ipv6", "ip_text"]
+__all__ = ["define", "TABLES", "BASIC_TABLES", "port", "ipv4", "ipv6"]
 
 TABLES = {
     ("tcp", 4): "MIB_TCPTABLE_OWNER_PID",
@@ -120,11 +120,3 @@ def ipv4(dword: int) -> ipaddress.IPv4Address:
 def ipv6(raw: bytes) -> ipaddress.IPv6Address:
     """The address of a ``ucLocalAddr``/``ucRemoteAddr`` value."""
     return ipaddress.IPv6Address(bytes(raw))
-
-
-def ip_text(address: Union[ipaddress.IPv4Address, ipaddress.IPv6Address]) -> str:
-    """An address as text, the same on every Python: an IPv4-mapped IPv6 address is
-    ``::ffff:127.0.0.1`` (as the socket module and netstat write it; ``str()`` gives
-    ``::ffff:7f00:1`` before Python 3.13)."""
-    mapped = getattr(address, "ipv4_mapped", None)
-    return f"::ffff:{mapped}" if mapped is not None else str(address)

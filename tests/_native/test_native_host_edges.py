@@ -25,12 +25,13 @@ def _ta_ip(port, address):
 
 
 def test_tdi_address_info_with_two_addresses_gives_the_first():
-    from ntinspect._native import tdi
+    from ntinspect._native.afd import SockAddr
+    from ntinspect.backends import tdi_scan
 
     raw = struct.pack("<Ii", 1, 2) + _ta_ip(8080, 0x7F000001) + _ta_ip(8081, 0x7F000002)
     first = x64.TDI_ADDRESS_INFO.parse(raw).Address.Address[0]
     assert struct.unpack(">H", first.Address[:2])[0] == 8080  # the layout reads it right
-    assert tdi.parse_address_info(raw)[1] == tdi.SockAddr(4, "127.0.0.1", 8080)
+    assert tdi_scan.parse_address_info(raw)[1] == SockAddr(4, "127.0.0.1", 8080)
 
 
 def test_object_attributes_take_the_names_the_layouts_decode():

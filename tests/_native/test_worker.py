@@ -50,24 +50,22 @@ def test_several_workers_keep_the_jobs_order():
     assert len(seen) > 1  # the jobs really were shared out
 
 
-def test_a_hung_job_holds_up_one_worker_only():
-    release = threading.Event()
-    done_while_hung = []
+def test_a_blocked_job_holds_up_one_worker_only():
+    others_done = threading.Event()
 
     def job(x):
         if x == 0:
-            release.wait(30)
-        elif not release.is_set():
-            done_while_hung.append(x)
+            return others_done.wait(30)  # blocked until the last job has run
+        if x == 49:
+            others_done.set()
         return x
 
-    try:
-        results = run_bounded(job, list(range(50)), timeout=0.5, workers=2)
-    finally:
-        release.set()
-    assert results[0] == (False, TIMED_OUT)
-    assert [r for ok, r in results if ok] == list(range(1, 50))
-    assert len(done_while_hung) == 49  # the other worker went on meanwhile
+    # no stall relief (stall past the timeout): only the second worker can run the others
+    results = run_bounded(job, list(range(50)), timeout=5, workers=2, stall=10)
+    assert results == [(True, True)] + [(True, x) for x in range(1, 50)]
+    others_done.clear()
+    alone = run_bounded(job, list(range(50)), timeout=0.3, workers=1, stall=10)
+    assert alone[0] == (False, TIMED_OUT)  # one worker: job 0 waits out its timeout first
 
 
 def test_workers_must_be_positive():

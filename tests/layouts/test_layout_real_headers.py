@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from ntinspect.layouts import layouts, offset_of
+from ntinspect.layouts import c_sizeof, layouts, offset_of
 from ntinspect.layouts.base import unwrap
 
 COMPILERS = {4: "i686-w64-mingw32-gcc", 8: "x86_64-w64-mingw32-gcc"}
@@ -97,7 +97,7 @@ def test_offsets_and_sizes_match_the_mingw_headers(width, group, tmp_path):
         if kind == "S":
             if name in SIZE_SKIP:
                 continue
-            actual = struct.sizeof()  # C's sizeof also for the variable ones (one [1] element)
+            actual = c_sizeof(struct)  # C's sizeof also for the variable ones (one [1] element)
         else:
             actual = offset_of(struct, field[0])
         if actual != expected:

@@ -10,6 +10,7 @@ from ntinspect._native import afd, tdi
 from ntinspect._native.worker import run_bounded
 from ntinspect.backends import endpoints as b
 from ntinspect.backends import iptables as t
+from ntinspect.backends import tdi_scan
 from ntinspect.errors import LayoutError, NtInspectError, UnsupportedPlatform
 from ntinspect.portmap import Discrepancy, PortsError, discrepancies
 
@@ -332,7 +333,7 @@ def test_sockaddr_in_and_in6():
 
 
 def test_transport_address_form():
-    info = tdi.build_address_info(afd.SockAddr(4, "10.0.0.1", 139))
+    info = tdi_scan.build_address_info(afd.SockAddr(4, "10.0.0.1", 139))
     assert afd.parse_sockaddr(info[4:]) == afd.SockAddr(4, "10.0.0.1", 139)
 
 
@@ -357,38 +358,38 @@ def test_socket_info_dialects_and_protocols():
 
 @pytest.mark.parametrize("width,size,query_type_at", [(4, 24, 16), (8, 48, 32)])
 def test_tdi_request_layout_and_round_trip(width, size, query_type_at):
-    request = tdi.query_request(width)
+    request = tdi_scan.query_request(width)
     assert len(request) == size
     assert struct.unpack_from("<I", request, query_type_at)[0] == tdi.TDI_QUERY_ADDRESS_INFO
-    assert tdi.parse_request(request, width) == tdi.TDI_QUERY_ADDRESS_INFO
+    assert tdi_scan.parse_request(request, width) == tdi.TDI_QUERY_ADDRESS_INFO
     with pytest.raises(LayoutError):
-        tdi.parse_request(request[:-1], width)
+        tdi_scan.parse_request(request[:-1], width)
 
 
 def test_tdi_request_bad_width():
     with pytest.raises(ValueError, match="4 or 8"):
-        tdi.query_request(6)
+        tdi_scan.query_request(6)
 
 
 @pytest.mark.parametrize("address", [afd.SockAddr(4, "0.0.0.0", 135), afd.SockAddr(6, "fe80::1", 5355)])
 def test_tdi_address_info_round_trip(address):
-    data = tdi.build_address_info(address, activity=3)
-    assert tdi.parse_address_info(data) == (3, address)
+    data = tdi_scan.build_address_info(address, activity=3)
+    assert tdi_scan.parse_address_info(data) == (3, address)
 
 
 def test_tdi_address_info_matches_what_fport_read():
     # fport read TDI_CONNECTION_INFO.ReceivedTsdus (offset 12) and applied ntohs: the port.
-    data = tdi.build_address_info(afd.SockAddr(4, "0.0.0.0", 1367))
+    data = tdi_scan.build_address_info(afd.SockAddr(4, "0.0.0.0", 1367))
     assert struct.unpack(">H", data[12:14])[0] == 1367
 
 
 def test_tdi_address_info_with_several_addresses_takes_the_first_ip():
     netbios = struct.pack("<HH", 4, 17) + b"NBNS"  # TA_ADDRESS of another type comes first
-    ip = tdi.build_address_info(afd.SockAddr(4, "10.1.2.3", 8080), activity=2)[8:]
+    ip = tdi_scan.build_address_info(afd.SockAddr(4, "10.1.2.3", 8080), activity=2)[8:]
     data = struct.pack("<Ii", 2, 2) + netbios + ip
-    assert tdi.parse_address_info(data) == (2, afd.SockAddr(4, "10.1.2.3", 8080))
-    twice = struct.pack("<Ii", 1, 2) + ip + tdi.build_address_info(afd.SockAddr(6, "::1", 1))[8:]
-    assert tdi.parse_address_info(twice) == (1, afd.SockAddr(4, "10.1.2.3", 8080))
+    assert tdi_scan.parse_address_info(data) == (2, afd.SockAddr(4, "10.1.2.3", 8080))
+    twice = struct.pack("<Ii", 1, 2) + ip + tdi_scan.build_address_info(afd.SockAddr(6, "::1", 1))[8:]
+    assert tdi_scan.parse_address_info(twice) == (1, afd.SockAddr(4, "10.1.2.3", 8080))
 
 
 @pytest.mark.parametrize("data,reason", [(bytes(6), "offset 0x6"), (struct.pack("<Ii", 1, 0) + bytes(8), "no IP address"),
@@ -396,7 +397,7 @@ def test_tdi_address_info_with_several_addresses_takes_the_first_ip():
                                          (struct.pack("<Ii", 1, 2) + bytes(8), "offset")])
 def test_tdi_address_info_bad_input(data, reason):
     with pytest.raises(LayoutError, match=reason):
-        tdi.parse_address_info(data)
+        tdi_scan.parse_address_info(data)
 
 
 def test_tdi_statuses_that_mean_unsupported():
