@@ -59,7 +59,8 @@ def bare_tcp_table():
 def address_floor(workers: int):
     """Duplicate every File handle, ask IOCTL_AFD_GET_ADDRESS, close: the least work any owner
     map built from socket handles does (it does not yet tell TCP from UDP, nor find peers)."""
-    from ntinspect._native import afd, process as native
+    from ntinspect._native import process as native
+    from ntinspect.backends.afd_replies import local_address
     from ntinspect._native.worker import run_bounded
     from ntinspect.backends.sockets import file_handles, open_processes
 
@@ -67,7 +68,7 @@ def address_floor(workers: int):
         status, owned = native.try_duplicate(*item)
         if owned is not None:
             with owned:
-                afd.local_address(owned.value)
+                local_address(owned.value)
 
     def call():
         owners, values = file_handles()

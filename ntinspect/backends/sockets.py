@@ -21,11 +21,12 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
-from .._native import afd, wine_version
+from .._native import wine_version
 from .._native import process as native_process
 from .._native.worker import TIMED_OUT, run_bounded
 from ..errors import NtInspectError
 from ..models import NameStatus
+from . import afd_replies as afd
 from .endpoints import BOUND, HANDLE, LISTENING, Endpoint, peer
 from .live import TYPES, system_handle_columns
 from .live_names import AFD_DEVICE, object_name, open_owners, status_of

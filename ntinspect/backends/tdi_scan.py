@@ -12,10 +12,10 @@ from typing import List, Tuple
 from .. import layouts as L
 from .._native import process as native_process
 from .._native import tdi
-from .._native.afd import SockAddr, parse_tdi_ip
 from .._native.tdi import TDI_QUERY_ADDRESS_INFO
 from .._native.worker import run_bounded
 from ..errors import LayoutError
+from .afd_replies import SockAddr, parse_ta_address
 from .endpoints import TDI, Endpoint
 from .live import WIDTH
 from .live_names import object_name
@@ -64,7 +64,7 @@ def parse_address_info(data: bytes) -> Tuple[int, SockAddr]:
     info = L.parse(_layouts(8).TDI_ADDRESS_INFO, bytes(data))
     for entry in info.Address.Address:
         if entry.AddressType in TDI_ADDRESS_TYPES.values():
-            return info.ActivityCount, parse_tdi_ip(entry.AddressType, entry.Address)
+            return info.ActivityCount, parse_ta_address(entry.AddressType, entry.Address)
     raise LayoutError("TDI_ADDRESS_INFO", 4, f"no IP address among {info.Address.TAAddressCount} TA_ADDRESS entries")
 
 

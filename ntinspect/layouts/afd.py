@@ -69,6 +69,13 @@ def define(p: Primitives, known: Dict[str, Construct]) -> Dict[str, Construct]:
             "GroupPriority" / LONG,
             "LastError" / LONG,
         ),
+        # Wine's own reply to IOCTL_AFD_WINE_GET_INFO (include/wine/afd.h), for the Wine dialect
+        "afd_get_info_params": c_struct(
+            "afd_get_info_params",
+            "family" / LONG,
+            "type" / LONG,
+            "protocol" / LONG,
+        ),
         # union { BOOLEAN Boolean; ULONG Ulong; LARGE_INTEGER LargeInteger; } Information:
         # the narrower members overlay the low bytes (parsed, not built: building writes
         # LargeInteger).

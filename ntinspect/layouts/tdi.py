@@ -2,8 +2,8 @@
 
 TA_ADDRESS, TRANSPORT_ADDRESS and TDI_ADDRESS_INFO are variable: ``Address`` holds
 ``AddressLength`` bytes and a TRANSPORT_ADDRESS holds ``TAAddressCount`` of them, packed
-back to back. TDI_ADDRESS_IP is byte-packed in tdi.h (14 bytes); its port and address are
-in network order, so they parse big-endian (``in_addr`` is ``int(IPv4Address)``).
+back to back. TDI_ADDRESS_IP and TDI_ADDRESS_IP6 are byte-packed in tdi.h (14 and 26 bytes); their ports
+and addresses are in network order, so they parse big-endian (``in_addr`` is ``int(IPv4Address)``).
 """
 from __future__ import annotations
 
@@ -54,6 +54,14 @@ def define(p: Primitives, known: Dict[str, Construct]) -> Dict[str, Construct]:
         "sin_zero" / Bytes(8),
         packed=True,
     )
+    address_ip6 = c_struct(  # also inside tdi.h's #include <pshpack1.h>: 26 bytes
+        "TDI_ADDRESS_IP6",
+        "sin6_port" / USHORT_BE,
+        "sin6_flowinfo" / ULONG_BE,
+        "sin6_addr" / Bytes(16),
+        "sin6_scope_id" / ULONG,
+        packed=True,
+    )
     return {
         "TDI_REQUEST": request,
         "TDI_CONNECTION_INFORMATION": c_struct(
@@ -93,6 +101,7 @@ def define(p: Primitives, known: Dict[str, Construct]) -> Dict[str, Construct]:
         "TA_ADDRESS": ta_address,
         "TRANSPORT_ADDRESS": transport_address,
         "TDI_ADDRESS_IP": address_ip,
+        "TDI_ADDRESS_IP6": address_ip6,
         "TDI_ADDRESS_INFO": c_struct(
             "TDI_ADDRESS_INFO",
             "ActivityCount" / ULONG,

@@ -25,7 +25,7 @@ def _ta_ip(port, address):
 
 
 def test_tdi_address_info_with_two_addresses_gives_the_first():
-    from ntinspect._native.afd import SockAddr
+    from ntinspect.backends.afd_replies import SockAddr
     from ntinspect.backends import tdi_scan
 
     raw = struct.pack("<Ii", 1, 2) + _ta_ip(8080, 0x7F000001) + _ta_ip(8081, 0x7F000002)

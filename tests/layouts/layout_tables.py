@@ -268,6 +268,13 @@ OFFSETS = [
     ("TDI_ADDRESS_IP", "sin_port", 0x0, 0x0, 2, 2),
     ("TDI_ADDRESS_IP", "in_addr", 0x2, 0x2, 4, 4),
     ("TDI_ADDRESS_IP", "sin_zero", 0x6, 0x6, 8, 8),
+    ("TDI_ADDRESS_IP6", "sin6_port", 0x0, 0x0, 2, 2),
+    ("TDI_ADDRESS_IP6", "sin6_flowinfo", 0x2, 0x2, 4, 4),
+    ("TDI_ADDRESS_IP6", "sin6_addr", 0x6, 0x6, 16, 16),
+    ("TDI_ADDRESS_IP6", "sin6_scope_id", 0x16, 0x16, 4, 4),
+    ("afd_get_info_params", "family", 0x0, 0x0, 4, 4),  # Wine's include/wine/afd.h, not in mingw
+    ("afd_get_info_params", "type", 0x4, 0x4, 4, 4),
+    ("afd_get_info_params", "protocol", 0x8, 0x8, 4, 4),
 ]
 
 # sizeof() in C, 32-bit and 64-bit; for a structure ending in a variable array, the C size
@@ -320,4 +327,6 @@ SIZES = {
     "MIB_UDP6ROW": (24, 24),
     "MIB_UDP6TABLE": (28, 28),
     "TDI_ADDRESS_IP": (14, 14),
+    "TDI_ADDRESS_IP6": (26, 26),
+    "afd_get_info_params": (12, 12),
 }

@@ -34,7 +34,7 @@ def c_layouts():
     natural, packed = cffi.FFI(), cffi.FFI()
     natural.cdef((HERE / "windows_layouts.h").read_text())
     packed.cdef((HERE / "windows_layouts_packed.h").read_text(), packed=True)
-    return {name: (packed if name == "TDI_ADDRESS_IP" else natural) for name in x64.structs}
+    return {name: (packed if name in ("TDI_ADDRESS_IP", "TDI_ADDRESS_IP6") else natural) for name in x64.structs}
 
 
 @pytest.fixture

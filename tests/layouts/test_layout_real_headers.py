@@ -40,7 +40,8 @@ GROUPS = [
             "MIB_UDP6TABLE_OWNER_PID", "MIB_TCPTABLE", "MIB_TCP6TABLE", "MIB_UDPTABLE", "MIB_UDP6TABLE",
             ("sockaddr_in", "struct sockaddr_in"), ("sockaddr_in6", "struct sockaddr_in6"), "LINGER"]),
     (TDI, ["TDI_REQUEST", "TDI_CONNECTION_INFORMATION", "TDI_REQUEST_QUERY_INFORMATION",
-           "TDI_CONNECTION_INFO", "TA_ADDRESS", "TRANSPORT_ADDRESS", "TDI_ADDRESS_IP", "TDI_ADDRESS_INFO"]),
+           "TDI_CONNECTION_INFO", "TA_ADDRESS", "TRANSPORT_ADDRESS", "TDI_ADDRESS_IP", "TDI_ADDRESS_IP6",
+           "TDI_ADDRESS_INFO"]),
 ]
 # mingw declares SYSTEM_PROCESS_INFORMATION through IoCounters (with reserved names):
 # its size differs from the layout by design and is not compared.

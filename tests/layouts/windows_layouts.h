@@ -274,6 +274,13 @@ struct LINGER {
     uint16_t l_linger;
 };
 
+/* Wine's reply to IOCTL_AFD_WINE_GET_INFO (include/wine/afd.h). */
+struct afd_get_info_params {
+    int32_t family;
+    int32_t type;
+    int32_t protocol;
+};
+
 /* The leading fields of SOCK_SHARED_INFO, through LastError. */
 struct SOCK_SHARED_INFO {
     int32_t State;

@@ -6,3 +6,10 @@ struct TDI_ADDRESS_IP {
     uint32_t in_addr;
     uint8_t sin_zero[8];
 };
+
+struct TDI_ADDRESS_IP6 {
+    uint16_t sin6_port;
+    uint32_t sin6_flowinfo;
+    uint8_t sin6_addr[16];
+    uint32_t sin6_scope_id;
+};

@@ -6,8 +6,9 @@ import sys
 import pytest
 
 from ntinspect import layouts as L
-from ntinspect._native import afd, tdi
+from ntinspect._native import tdi
 from ntinspect._native.worker import run_bounded
+from ntinspect.backends import afd_replies as afd
 from ntinspect.backends import endpoints as b
 from ntinspect.backends import iptables as t
 from ntinspect.backends import tdi_scan

@@ -188,7 +188,8 @@ def test_process_exiting_during_enumeration_is_reported_gone(monkeypatch, childr
 
 
 def test_afd_queries_on_our_own_sockets():
-    from ntinspect._native import afd, ffi, wine_version
+    from ntinspect._native import ffi, wine_version
+    from ntinspect.backends import afd_replies as afd
 
     wine = wine_version() is not None
     with socket.socket() as listener, socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as udp6:
@@ -211,7 +212,8 @@ def test_afd_queries_on_our_own_sockets():
 def test_afd_query_on_a_plain_file_fails_at_once():
     import msvcrt
 
-    from ntinspect._native import afd, ffi
+    from ntinspect._native import ffi
+    from ntinspect.backends import afd_replies as afd
 
     with tempfile.TemporaryFile() as file:
         status, address = afd.local_address(ffi().cast("void *", msvcrt.get_osfhandle(file.fileno())))

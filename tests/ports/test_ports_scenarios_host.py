@@ -140,7 +140,7 @@ def test_pid_filters_take_numpy_integers_ranges_and_arrays():
 def test_ipv4_mapped_addresses_read_the_same_on_every_python():
     import ipaddress
 
-    from ntinspect._native import afd
+    from ntinspect.backends import afd_replies as afd
 
     mapped = ipaddress.IPv6Address("::ffff:127.0.0.1").packed
     row = t.parse_table(t.build_table([ep("tcp", "::ffff:127.0.0.1", 80, "::ffff:10.0.0.2", 5000, "ESTABLISHED",
