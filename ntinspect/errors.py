@@ -6,6 +6,7 @@ All exceptions pickle (their constructor arguments are kept in ``args``).
 """
 from __future__ import annotations
 
+import errno
 from typing import Optional, Sequence
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "NtStatusError",
     "Win32Error",
     "AccessDenied",
+    "Win32AccessDenied",
     "UnsupportedPlatform",
     "LayoutError",
     "InvalidAddress",
@@ -88,9 +90,19 @@ class Win32Error(OsCallError):
 
 
 class AccessDenied(NtStatusError, PermissionError):
-    """The caller lacks the rights for the object (STATUS_ACCESS_DENIED)."""
+    """The caller lacks the rights for the object (STATUS_ACCESS_DENIED). Also a
+    PermissionError with ``errno`` EACCES, ``strerror`` the message and ``winerror`` 5."""
 
     def __init__(self, code: int = STATUS_ACCESS_DENIED, operation: str = "") -> None:
+        super().__init__(code, operation)
+        self.errno, self.strerror, self.winerror = errno.EACCES, str(self), ERROR_ACCESS_DENIED
+
+
+class Win32AccessDenied(Win32Error, AccessDenied):
+    """ERROR_ACCESS_DENIED from a Win32 call: its code and name stay the Win32 ones, and
+    ``except AccessDenied`` (or PermissionError) catches it with the native kind."""
+
+    def __init__(self, code: int = ERROR_ACCESS_DENIED, operation: str = "") -> None:
         super().__init__(code, operation)
 
 
@@ -106,9 +118,9 @@ class UnsupportedPlatform(NtInspectError):
 
     def __str__(self) -> str:
         return (
-            f"{self.what} needs the live Windows API, which platform {self.platform!r} does not have. "
-            "Run it on Windows, or on Linux inside the Wine bench (`make demo`, `make test`); "
-            "recorded snapshots and memory images work on any OS."
+            f"{self.what} needs the Windows API, which platform {self.platform!r} does not have: run it "
+            "on Windows, or on Linux inside the Wine bench (in a source checkout: `tools/bench demo`, "
+            "`tools/bench test`). The layouts and parsing of recorded buffers work on any OS."
         )
 
 
@@ -164,7 +176,6 @@ class SymbolicLinkLoop(NtInspectError):
         return f"{self.path!r}: symbolic links that do not end: " + " -> ".join(self.chain)
 
 
-
 def error_from_status(status: int, operation: str = "") -> NtStatusError:
     """The exception for a failing NTSTATUS: the one place statuses become exceptions."""
     status &= 0xFFFFFFFF
@@ -173,8 +184,10 @@ def error_from_status(status: int, operation: str = "") -> NtStatusError:
     return NtStatusError(status, operation)
 
 
-def error_from_win32(code: int, operation: str = "") -> NtInspectError:
-    """The exception for a failing Win32 error code; access denied becomes :class:`AccessDenied`."""
+def error_from_win32(code: int, operation: str = "") -> Win32Error:
+    """The exception for a failing Win32 error code; access denied becomes
+    :class:`Win32AccessDenied` (an :class:`AccessDenied` that keeps the Win32 code)."""
+    code &= 0xFFFFFFFF
     if code == ERROR_ACCESS_DENIED:
-        return AccessDenied(STATUS_ACCESS_DENIED, operation)
+        return Win32AccessDenied(code, operation)
     return Win32Error(code, operation)

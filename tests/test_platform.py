@@ -44,4 +44,4 @@ def test_cli_says_why_and_exits_1(argv, capsys):
 
     assert main(argv) == 1
     error = capsys.readouterr().err
-    assert error.startswith("ntinspect: ") and "needs the live Windows API" in error
+    assert error.startswith("ntinspect: ") and "this live call needs the Windows API" in error

