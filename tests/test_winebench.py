@@ -68,7 +68,7 @@ def test_sdist_without_data_zip_is_refused(bench):
 
 
 def test_paths_as_wine_sees_them(bench):
-    assert bench.windows_path(Path("/work/x/tests")) == "Z:\\work\\x\\tests"
+    assert bench.windows_path(Path("/src/checkout/tests")) == "Z:\\src\\checkout\\tests"
     assert bench.bench_path("tests/api/test_a.py::test_b").endswith("\\tests\\api\\test_a.py::test_b")
     assert bench.bench_path("-q") == "-q"
 
