@@ -51,7 +51,7 @@ def _pid_list(pid: Union[None, int, Iterable[int]]) -> Optional[List[int]]:
 def _per_process_columns(live, pids: Optional[List[int]]):
     """Columns from the per-process query (class 51) for a few pids, or None where the
     system-wide table is the way (no pids, many pids, or the OS refuses the class)."""
-    if pids is None or not pids or len(pids) > PER_PROCESS_LIMIT:
+    if not pids or len(pids) > PER_PROCESS_LIMIT:
         return None  # no pids: the system-wide table, filtered to nothing
     parts = []
     for one in pids:

@@ -131,11 +131,8 @@ def _with_listening_states(rows: List[Endpoint], table: List[Endpoint], tcp_read
                 and row.state is None and row.family in tcp_read and row.key not in listed]
     if not unlisted:
         return rows
-    asked = listening_states([rows[i] for i in unlisted], timeout)
-    updated = list(rows)
-    for i, row in zip(unlisted, asked):
-        updated[i] = row
-    return updated
+    asked = dict(zip(unlisted, listening_states([rows[i] for i in unlisted], timeout)))
+    return [asked.get(i, row) for i, row in enumerate(rows)]
 
 
 def ports(kind: str = "all", pid: PidFilter = None) -> List[Port]:
@@ -145,8 +142,9 @@ def ports(kind: str = "all", pid: PidFilter = None) -> List[Port]:
     the scan cheaper: every socket handle is still asked).
 
     TCP states come from the tables; a TCP socket only bound (in no table) is ``BOUND``
-    under Wine, where the socket itself is asked whether it listens. Table rows that no socket handle accounts for are kept, with no owner (on Windows:
-    endpoints of processes that could not be opened). Under Wine the tables are the Linux
+    under Wine, where the socket itself is asked whether it listens. Table rows that no
+    socket handle accounts for are kept, with no owner (on Windows: endpoints of processes
+    that could not be opened). Under Wine the tables are the Linux
     host's and only their TCP state is read (BASIC tables, for the families where the
     handle path found TCP sockets), so the host's own TCP sockets appear that way;
     :func:`crossview` reads every table and flags each such row.

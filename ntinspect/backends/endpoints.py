@@ -117,14 +117,14 @@ def merge(rows: Iterable[Endpoint], names: Mapping[int, str] = {}) -> List[Port]
         owners = tuple(dict.fromkeys(pid for pid, _ in held))
         pid = next((p for p in table_pids if p in owners), owners[0] if owners else table_pid)
         holders = tuple((holder, value) for holder, value in held if value is not None)
+        owners = owners or ((pid,) if pid else ())
         proto, family, laddr, lport, raddr, rport = key
         ports.append(Port(proto=proto, family=family, local_addr=laddr, local_port=lport, remote_addr=raddr,
                           remote_port=rport, state=state, pid=pid,
                           process=names.get(pid) if pid is not None else None,
                           handles=tuple(value for _, value in holders),
                           sources=tuple(s for s in SOURCES if s in seen),
-                          owners=owners or ((pid,) if pid else ()), holders=holders,
-                          owner_processes=tuple(names.get(owner) for owner in (owners or ((pid,) if pid else ())))))
+                          owners=owners, holders=holders, owner_processes=tuple(names.get(o) for o in owners)))
     ports.sort(key=lambda p: (p.proto, p.family, p.local_port, p.local_addr, p.remote_port or 0, p.pid or 0))
     return ports
 

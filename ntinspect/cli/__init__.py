@@ -76,9 +76,10 @@ def cmd_summary(args) -> int:
 
     wine = wine_version()
     by_type = [{"type": t, "handles": n} for t, n in Counter(table.type.tolist()).most_common()]
+    per_pid = Counter(table.columns["pid"].tolist())
     by_pid = [{"pid": pid, "process": procs[pid].name if pid in procs else "", "handles": n}
-              for pid, n in Counter(table.columns["pid"].tolist()).most_common(args.top)]
-    owners = len(set(table.columns["pid"].tolist()))
+              for pid, n in per_pid.most_common(args.top)]
+    owners = len(per_pid)
     if args.format == "table":
         print(f"{len(table)} handles in {owners} processes ({len(procs)} running)"
               f"{f', under Wine {wine}' if wine else ''}")

@@ -2,8 +2,9 @@
 
 TA_ADDRESS, TRANSPORT_ADDRESS and TDI_ADDRESS_INFO are variable: ``Address`` holds
 ``AddressLength`` bytes and a TRANSPORT_ADDRESS holds ``TAAddressCount`` of them, packed
-back to back. TDI_ADDRESS_IP and TDI_ADDRESS_IP6 are byte-packed in tdi.h (14 and 26 bytes); their ports
-and addresses are in network order, so they parse big-endian (``in_addr`` is ``int(IPv4Address)``).
+back to back. TDI_ADDRESS_IP and TDI_ADDRESS_IP6 are byte-packed in tdi.h (14 and 26
+bytes); their ports and addresses are in network order, so they parse big-endian
+(``in_addr`` is ``int(IPv4Address)``).
 """
 from __future__ import annotations
 
