@@ -26,16 +26,10 @@ __all__ = ["live_tdi_scan", "query_request", "parse_request", "build_address_inf
 TDI_ADDRESS_TYPES = {4: 2, 6: 23}  # family -> TDI_ADDRESS_TYPE_IP / TDI_ADDRESS_TYPE_IP6
 
 
-def _layouts(width: int):
-    if width not in (4, 8):
-        raise ValueError(f"pointer width must be 4 or 8, not {width!r}")
-    return L.layouts(width)
-
-
 def query_request(width: int, query_type: int = TDI_QUERY_ADDRESS_INFO) -> bytes:
     """The input buffer of IOCTL_TDI_QUERY_INFORMATION (TDI_REQUEST_QUERY_INFORMATION) for a
     ``width``-byte pointer system."""
-    return _layouts(width).TDI_REQUEST_QUERY_INFORMATION.build({
+    return L.layouts(width).TDI_REQUEST_QUERY_INFORMATION.build({
         "Request": {"Handle": {"ControlChannel": 0}, "RequestNotifyObject": 0, "RequestContext": 0,
                     "TdiStatus": 0},
         "QueryType": query_type, "RequestConnectionInformation": 0})
@@ -43,7 +37,7 @@ def query_request(width: int, query_type: int = TDI_QUERY_ADDRESS_INFO) -> bytes
 
 def parse_request(data: bytes, width: int) -> int:
     """The QueryType of a built request (the round trip of :func:`query_request`)."""
-    layout = _layouts(width).TDI_REQUEST_QUERY_INFORMATION
+    layout = L.layouts(width).TDI_REQUEST_QUERY_INFORMATION
     if len(data) != layout.sizeof():
         raise LayoutError("TDI_REQUEST_QUERY_INFORMATION", 0, f"{len(data)} bytes, expected {layout.sizeof()}")
     return layout.parse(data).QueryType
@@ -53,7 +47,7 @@ def build_address_info(address: SockAddr, activity: int = 1) -> bytes:
     """A TDI_ADDRESS_INFO holding one IP/IP6 TA_ADDRESS (for tests and recorded data)."""
     raw = ipaddress.ip_address(address.addr).packed
     body = struct.pack(">H", address.port) + (raw + bytes(8) if address.family == 4 else bytes(4) + raw + bytes(4))
-    return _layouts(8).TDI_ADDRESS_INFO.build({
+    return L.x64.TDI_ADDRESS_INFO.build({
         "ActivityCount": activity,
         "Address": {"TAAddressCount": 1, "Address": [
             {"AddressLength": len(body), "AddressType": TDI_ADDRESS_TYPES[address.family], "Address": body}]}})
@@ -61,7 +55,7 @@ def build_address_info(address: SockAddr, activity: int = 1) -> bytes:
 
 def parse_address_info(data: bytes) -> Tuple[int, SockAddr]:
     """(ActivityCount, first IP or IP6 address) of a TDI_ADDRESS_INFO (same on both widths)."""
-    info = L.parse(_layouts(8).TDI_ADDRESS_INFO, bytes(data))
+    info = L.parse(L.x64.TDI_ADDRESS_INFO, bytes(data))
     for entry in info.Address.Address:
         if entry.AddressType in TDI_ADDRESS_TYPES.values():
             return info.ActivityCount, parse_ta_address(entry.AddressType, entry.Address)
