@@ -19,8 +19,8 @@ from .._native.files import DEFAULT_WAIT
 from ..errors import LayoutError
 from ..models import ip_text
 
-__all__ = ["SockAddr", "SocketInfo", "parse_sockaddr", "parse_ta_address", "parse_socket_info", "parse_accepting",
-           "proto_name",
+__all__ = ["SockAddr", "SocketInfo", "parse_sockaddr", "first_ip_address", "parse_ta_address", "parse_socket_info",
+           "parse_accepting", "proto_name",
            "local_address", "peer_address", "socket_info", "listening", "AF_INET", "AF_INET6"]
 
 AF_INET = L.afd.AF_INET
@@ -31,7 +31,8 @@ IPPROTO_TCP = 6
 IPPROTO_UDP = 17
 _FAMILY = {AF_INET: 4, AF_INET6: 6}
 _TA_ADDRESS = {AF_INET: "TDI_ADDRESS_IP", AF_INET6: "TDI_ADDRESS_IP6"}  # TDI_ADDRESS_TYPE_IP(6) = AF_*
-SOCKADDR_IN6, SOCKADDR_IN6_OLD = 28, 24
+SOCKADDR_IN6 = L.x64.sockaddr_in6.sizeof()
+SOCKADDR_IN6_OLD = L.offset_of(L.x64.sockaddr_in6, "sin6_scope_id")  # before sin6_scope_id was added
 
 
 class SockAddr(NamedTuple):
@@ -64,12 +65,16 @@ def parse_sockaddr(data) -> SockAddr:
             raw += bytes(SOCKADDR_IN6 - len(raw))  # the old sockaddr_in6, without sin6_scope_id
         found = L.parse_sockaddr(raw)
         return SockAddr(_FAMILY[found.family], _ip_text(found.address.packed), found.port)
-    transport = L.parse(L.x64.TRANSPORT_ADDRESS, raw, aligned=False)
+    return first_ip_address(L.parse(L.x64.TRANSPORT_ADDRESS, raw, aligned=False), "sockaddr", 0)
+
+
+def first_ip_address(transport, structure: str, offset: int) -> SockAddr:
+    """The first IP or IP6 entry of a parsed TRANSPORT_ADDRESS; a LayoutError naming
+    ``structure`` at ``offset`` (where the TRANSPORT_ADDRESS starts) when it has none."""
     for entry in transport.Address:
         if entry.AddressType in _TA_ADDRESS:
             return parse_ta_address(entry.AddressType, entry.Address)
-    raise LayoutError("sockaddr", 0, f"neither an IPv4/IPv6 sockaddr nor a TRANSPORT_ADDRESS with one: "
-                                     f"{len(raw)} bytes")
+    raise LayoutError(structure, offset, f"no IP address among {transport.TAAddressCount} TA_ADDRESS entries")
 
 
 def parse_ta_address(address_type: int, body) -> SockAddr:

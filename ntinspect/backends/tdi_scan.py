@@ -15,7 +15,7 @@ from .._native import tdi
 from .._native.tdi import TDI_QUERY_ADDRESS_INFO
 from .._native.worker import run_bounded
 from ..errors import LayoutError
-from .afd_replies import SockAddr, parse_ta_address
+from .afd_replies import SockAddr, first_ip_address
 from .endpoints import TDI, Endpoint
 from .live import WIDTH
 from .live_names import object_name
@@ -55,11 +55,9 @@ def build_address_info(address: SockAddr, activity: int = 1) -> bytes:
 
 def parse_address_info(data: bytes) -> Tuple[int, SockAddr]:
     """(ActivityCount, first IP or IP6 address) of a TDI_ADDRESS_INFO (same on both widths)."""
-    info = L.parse(L.x64.TDI_ADDRESS_INFO, bytes(data))
-    for entry in info.Address.Address:
-        if entry.AddressType in TDI_ADDRESS_TYPES.values():
-            return info.ActivityCount, parse_ta_address(entry.AddressType, entry.Address)
-    raise LayoutError("TDI_ADDRESS_INFO", 4, f"no IP address among {info.Address.TAAddressCount} TA_ADDRESS entries")
+    layout = L.x64.TDI_ADDRESS_INFO
+    info = L.parse(layout, bytes(data))
+    return info.ActivityCount, first_ip_address(info.Address, "TDI_ADDRESS_INFO", L.offset_of(layout, "Address"))
 
 
 def live_tdi_scan(timeout: float = 2.0) -> Tuple[str, List[Endpoint]]:
