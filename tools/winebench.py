@@ -259,6 +259,8 @@ def ensure_dependencies(version: str) -> None:
     stamp = site / ".bench-requirements"
     if stamp.exists() and stamp.read_text() == wanted:
         return
+    lines = requirement_lines()
+    pinned = dict(pin(line) for line in lines)  # checked before anything is downloaded
     wheels = CACHE / "wheels" / f"cp{version.replace('.', '')}"
     wheels.mkdir(parents=True, exist_ok=True)
     log(f"downloading win_amd64 wheels for CPython {version}")
@@ -266,8 +268,7 @@ def ensure_dependencies(version: str) -> None:
     # and miss Windows-only dependencies such as colorama.
     pip_download(["--no-deps", "--only-binary=:all:", "--platform", "win_amd64",
                   "--python-version", version, "--implementation", "cp", "-d", wheels,
-                  *requirement_lines()], f"the win_amd64 wheels for CPython {version}")
-    pinned = dict(pin(line) for line in requirement_lines())
+                  *lines], f"the win_amd64 wheels for CPython {version}")
     shutil.rmtree(site)  # the pins changed: start from an empty site-packages
     site.mkdir(parents=True)
     for wheel in sorted(wheels.glob("*.whl")):
