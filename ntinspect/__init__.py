@@ -19,7 +19,7 @@ from .errors import (
 
 __version__ = "0.1.0"
 
-from .models import EntryStatus, Handle, HandleTable, NameStatus, ObjectType, Port, Process
+from .models import EntryStatus, Handle, HandleTable, NameStatus, ObjectType, OwnerStatus, Port, Process
 from .objspace import DriveMap, NamespaceEntry, dos_path, namespace, nt_path, refresh_dos_devices, resolve
 from .portmap import Discrepancy, PortScan, PortsError, crossview, ports, scan
 
@@ -42,6 +42,7 @@ __all__ = [
     "DriveMap",
     "NameStatus",
     "EntryStatus",
+    "OwnerStatus",
     "Handle",
     "HandleTable",
     "ObjectType",

@@ -11,7 +11,7 @@ from typing import Any, Callable, Collection, Dict, Iterator, List, Mapping, Opt
 
 import numpy as np
 
-__all__ = ["ip_text", "is_decimal", "NameStatus", "EntryStatus", "NamespaceEntry", "Process", "ObjectType", "Handle", "HandleTable", "Port"]
+__all__ = ["ip_text", "is_decimal", "NameStatus", "EntryStatus", "NamespaceEntry", "Process", "ObjectType", "Handle", "HandleTable", "Port", "OwnerStatus"]
 
 
 def ip_text(address: Union[ipaddress.IPv4Address, ipaddress.IPv6Address]) -> str:
@@ -110,8 +110,53 @@ class Handle:
     dos_name: Optional[str] = None
 
 
+class OwnerStatus:
+    """How a :class:`Port` got its owner, or why it has none. Values are plain strings.
+
+    - ``ok``: socket handles name the owner(s) (``owners``, ``holders``)
+    - ``table``: only the IP Helper table names it (Windows; no socket handle seen, e.g. the
+      owner could not be opened)
+    - ``listener``: a connection waiting in a listener's accept queue (no handle exists
+      until ``accept()``), owned by the listening socket's process(es); under Wine, whose
+      tables say pid 0, inferred from the listening socket (``sources`` then has
+      ``listener``)
+    - ``closed``: a state a connection keeps after its socket closed (TIME_WAIT, ...):
+      no process owns it
+    - ``access_denied``: no socket handle has it, and some processes' handles could not be
+      read (``PortScan.failures``): the owner may be among them
+    - ``unknown``: no socket handle has it although every process was read (under Wine:
+      the Linux host's own sockets)
+
+    "No owner" is one convention everywhere: ``pid`` None and ``owners`` empty in the API,
+    ``null`` in JSON, an empty CSV cell, ``-`` in tables (never 0: pid 0 is the Idle
+    process, and the tables' pid 0 means "none" and is read as None).
+    """
+
+    OK = "ok"
+    TABLE = "table"
+    LISTENER = "listener"
+    CLOSED = "closed"
+    ACCESS_DENIED = "access_denied"
+    UNKNOWN = "unknown"
+    ALL = (OK, TABLE, LISTENER, CLOSED, ACCESS_DENIED, UNKNOWN)
+
+
 @dataclass(frozen=True)
 class Port:
+    """One TCP/UDP endpoint and its owner(s).
+
+    ``remote_addr``/``remote_port`` are None where there is no peer (listeners, unconnected
+    UDP; a connected UDP socket has its peer). ``pid`` is the main owner (the table's, when
+    it is among the handle owners), ``owners`` every process holding a socket handle to it
+    (several for inherited or duplicated sockets), ``holders`` each (pid, handle value);
+    ``owner_status`` (:class:`OwnerStatus`) says where the owner came from or why there is
+    none. ``sources`` are the paths that saw it (``table``, ``handle``, ``tdi``) and
+    ``listener`` when the owner was inferred from a listening socket. ``dual_stack``: an
+    IPv6 socket carrying IPv4 traffic (a ``[::]`` listener the IPv4 table also lists, or
+    IPv4-mapped ``::ffff:a.b.c.d`` addresses, which Windows lists in its IPv4 table): one
+    endpoint, shown in the socket's own (IPv6) form, and selected by IPv4 kinds too.
+    """
+
     proto: str  # "tcp" or "udp"
     family: int  # 4 or 6
     local_addr: str
@@ -126,6 +171,8 @@ class Port:
     owners: Tuple[int, ...] = field(default=())
     holders: Tuple[Tuple[int, int], ...] = ()  # (pid, handle value) for every socket handle
     owner_processes: Tuple[Optional[str], ...] = ()  # image name of each owner, in owners' order
+    owner_status: str = OwnerStatus.OK
+    dual_stack: bool = False
 
 
 COLUMNS = ("pid", "value", "type_index", "access", "object", "attributes")

@@ -28,12 +28,18 @@ PidFilter = Union[None, int, str, Sequence[Union[int, str]]]
 @dataclass(frozen=True)
 class Discrepancy:
     """One disagreement between the views: ``reason`` (one of :data:`REASONS`), a readable
-    ``detail``, the merged ``ports`` concerned and the raw ``rows`` from each path."""
+    ``detail``, the merged ``ports`` concerned and the raw ``rows`` from each path, with
+    what the claim rests on: ``visible``, the paths that list the endpoint (``table``,
+    ``handle``, ``tdi``), and ``unreadable``, the pids whose handles could not be read at
+    the time (a claim that no handle has an endpoint covers every other process; where
+    the owner may be one of them the reason is ``incomplete``)."""
 
     reason: str
     detail: str
     ports: Tuple[Port, ...]
     rows: Tuple[Endpoint, ...]
+    visible: Tuple[str, ...] = ()
+    unreadable: Tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,8 @@ class PortScan:
     (``ok``/``unsupported``/...), and processes whose handles could not be read (pid ->
     ``gone``/``access_denied``), e.g. one that exited during the enumeration. With a pid
     filter, every process is still scanned (so a shared endpoint keeps all its owners):
-    the raw rows and the failures are those of the whole system."""
+    the raw rows and the failures are those of the whole system. ``tables``: the
+    (proto, family) IP Helper tables that were read."""
 
     ports: List[Port]
     rows: Dict[str, List[Endpoint]]
@@ -50,6 +57,18 @@ class PortScan:
     failures: Dict[int, str] = field(default_factory=dict)
     timeouts: int = 0
     errors: int = 0
+    tables: Tuple[Tuple[str, int], ...] = ()
+
+    @property
+    def unreadable(self) -> Dict[int, str]:
+        """The failures that hide handles: processes alive but not readable (a process
+        ``gone`` holds no handles any more)."""
+        return unreadable_processes(self.failures)
+
+
+def unreadable_processes(failures: Dict[int, str]) -> Dict[int, str]:
+    """{pid: status} of the processes whose handles could not be read, ``gone`` left out."""
+    return {pid: status for pid, status in failures.items() if status != "gone"}
 
 
 def _resolve_pids(pid: PidFilter, names: Dict[int, str]) -> Optional[set]:
@@ -107,17 +126,19 @@ def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeou
                  for key in iptables.plan_tables(protos, families, wine, full)}
         # every process, also with a pid filter: a filtered endpoint keeps all its owners
         handles = live_handle_scan(None, protos, timeout)
-        needed = iptables.plan_tables(protos, families, wine, full, handles.rows)
+        blind = unreadable_processes(handles.failures)
+        needed = iptables.plan_tables(protos, families, wine, full, handles.rows, bool(blind))
         for key in needed:
             table += early[key].result() if key in early else iptables.live_table(*key)
     paths[TABLE] = "ok"
     handles.rows = _with_listening_states(handles.rows, table, {f for p, f, _ in needed if p == "tcp"}, timeout)
     paths[TDI], tdi_rows = live_tdi_scan()
     rows = {TABLE: table, HANDLE: handles.rows, TDI: tdi_rows}
-    merged = select(merge(table + handles.rows + tdi_rows, names), kind)
+    merged = select(merge(table + handles.rows + tdi_rows, names, blind), kind)
     if pids is not None:
         merged = [p for p in merged if pids & set(p.owners or ((p.pid,) if p.pid is not None else ()))]
-    return PortScan(merged, rows, paths, handles.failures, handles.timeouts, handles.errors)
+    return PortScan(merged, rows, paths, handles.failures, handles.timeouts, handles.errors,
+                    tuple((p, f) for p, f, _ in needed))
 
 
 def _with_listening_states(rows: List[Endpoint], table: List[Endpoint], tcp_read: set,
@@ -141,31 +162,49 @@ def ports(kind: str = "all", pid: PidFilter = None) -> List[Port]:
     endpoint shared with other processes keeps all its owners, so the filter does not make
     the scan cheaper: every socket handle is still asked).
 
-    TCP states come from the tables; a TCP socket only bound (in no table) is ``BOUND``
-    under Wine, where the socket itself is asked whether it listens. Table rows that no
-    socket handle accounts for are kept, with no owner (on Windows: endpoints of processes
-    that could not be opened). Under Wine the tables are the Linux
-    host's and only their TCP state is read (BASIC tables, for the families where the
-    handle path found TCP sockets), so the host's own TCP sockets appear that way;
+    Each :class:`Port` says where its owner came from (``owner_status``, see
+    :class:`~ntinspect.models.OwnerStatus`): socket handles; the table; the listening
+    socket, for a connection waiting in its accept queue; or why there is none (closed,
+    ``access_denied`` when some processes could not be read, unknown). No owner is
+    ``pid`` None and ``owners`` empty. A connected UDP socket has its peer. TCP states
+    come from the tables; a TCP socket only bound (in no table) is ``BOUND`` under Wine,
+    where the socket itself is asked whether it listens. Table rows that no socket handle
+    accounts for are kept. Under Wine the tables are the Linux host's and only their TCP
+    state is read (BASIC tables, for the families where the handle path found TCP
+    sockets; every BASIC table when some process could not be read, so that its
+    endpoints are still listed), so the host's own sockets appear that way;
     :func:`crossview` reads every table and flags each such row.
     """
     return scan(kind, pid).ports
 
 
-def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint],
-                  merged: Sequence[Port] = ()) -> List[Discrepancy]:
-    """The cross-view over given rows (pure: recorded or crafted tables work on any OS)."""
-    by_key = {(p.proto, p.family, p.local_addr, p.local_port, p.remote_addr, p.remote_port): p for p in merged}
+def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint], merged: Sequence[Port] = (),
+                  unreadable: Dict[int, str] = {},
+                  tables_read: Optional[Sequence[Tuple[str, int]]] = None) -> List[Discrepancy]:
+    """The cross-view over given rows (pure: recorded or crafted tables work on any OS);
+    ``unreadable`` and ``tables_read`` as :func:`ntinspect.backends.endpoints.crossview`
+    takes them (default: every process read, every table read)."""
+    by_key = {endpoints.identity(p): p for p in merged}
+
+    def port_of(row: Endpoint) -> Optional[Port]:  # a dual-stack socket's IPv4 row: its IPv6 Port
+        key = endpoints.identity(row)
+        return by_key.get(key) or by_key.get(endpoints.dual_stack_twin(key))
+
     found = []
-    for finding in endpoints.crossview(table, handles):
-        concerned = tuple(dict.fromkeys(by_key[r.key] for r in finding.rows if r.key in by_key))
-        found.append(Discrepancy(finding.reason, finding.detail, concerned, finding.rows))
+    for finding in endpoints.crossview(table, handles, unreadable, tables_read):
+        concerned = tuple(dict.fromkeys(port_of(r) for r in finding.rows))
+        found.append(Discrepancy(finding.reason, finding.detail, tuple(p for p in concerned if p is not None),
+                                 finding.rows, finding.visible, finding.unreadable))
     return found
 
 
 def crossview(kind: str = "all") -> List[Discrepancy]:
-    """Where the tables and the socket handles disagree, each with its reason."""
-    result = scan(kind, full=True)
-    table = select(result.rows[TABLE], kind)
-    handles = select(result.rows[HANDLE] + result.rows[TDI], kind)
-    return discrepancies(table, handles, result.ports)
+    """Where the tables and the socket handles disagree, each with its reason and what it
+    rests on (see :class:`Discrepancy`). Every table of ``kind``'s protocols is read, both
+    families (a dual-stack socket is in both); the findings are those about ``kind``."""
+    protos, families = kind_filter(kind)
+    result = scan(protos[0] if len(protos) == 1 else "all", full=True)
+    findings = discrepancies(result.rows[TABLE], result.rows[HANDLE] + result.rows[TDI], result.ports,
+                             result.unreadable, result.tables)
+    return [d for d in findings if any(r.proto in protos and (r.family in families or endpoints.identity(r)[1]
+                                                              in families) for r in d.rows)]

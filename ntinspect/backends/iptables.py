@@ -83,7 +83,8 @@ def parse_table(data, proto: str, family: int, table_class: int) -> List[Endpoin
     count = len(entries)
     local = [_address(a) for a in _column(entries, fields["local"])]
     lport = L.port(entries[fields["lport"]]).tolist()
-    pids = entries[fields["pid"]].tolist() if "pid" in fields else [None] * count
+    # pid 0 is "no owner" (TIME_WAIT on Windows, every row under Wine): None, as for BASIC tables
+    pids = [pid or None for pid in entries[fields["pid"]].tolist()] if "pid" in fields else [None] * count
     if proto != "tcp":
         return [Endpoint(proto, family, local[i], lport[i], None, None, None, pids[i], TABLE) for i in range(count)]
     states = [TCP_STATES.get(s, f"STATE_{s}") for s in entries[fields["state"]].tolist()]
@@ -166,19 +167,22 @@ def live_table(proto: str, family: int, table_class: int) -> List[Endpoint]:
 
 
 def plan_tables(protos: Sequence[str], families: Sequence[int], wine: bool, full: bool,
-                handle_rows: Optional[Sequence[Endpoint]] = None) -> List[Tuple[str, int, int]]:
+                handle_rows: Optional[Sequence[Endpoint]] = None,
+                unreadable: bool = False) -> List[Tuple[str, int, int]]:
     """Which tables to read. ``full`` (cross-view): every table with owners. Otherwise on
     Windows the owner tables (cheap there). Under Wine only what the handle path cannot
     give, the TCP state: TCP BASIC_ALL, for the families where it found TCP sockets (Wine's
     owner tables cost seconds and say pid 0; its tables are the host's, so rows without a
     Windows socket behind them belong to Linux processes). ``handle_rows`` None: before
-    the handle path ran (every family may be needed)."""
+    the handle path ran (every family may be needed). ``unreadable``: some process's
+    handles could not be read, so the handle path cannot say which endpoints exist: every
+    BASIC table of ``protos`` and ``families`` (its endpoints are listed without owner)."""
     tcp_seen = {4, 6} if handle_rows is None else {row.family for row in handle_rows if row.proto == "tcp"}
     plan = []
     for proto in protos:
         for family in families:
             if full or not wine:
                 plan.append((proto, family, OWNER_CLASS[proto]))
-            elif proto == "tcp" and family in tcp_seen:
+            elif unreadable or (proto == "tcp" and family in tcp_seen):
                 plan.append((proto, family, BASIC_CLASS[proto]))
     return plan

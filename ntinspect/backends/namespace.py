@@ -240,6 +240,11 @@ WIN32_DEVICE_ALIASES = frozenset({"??", "dosdevices"})
 """Where ``\\\\.\\NAME`` (the Win32 device namespace) points: the caller's ``\\??``."""
 DOS_DEVICE_ALIASES = frozenset({"??", "dosdevices", "global??"})
 MUP = "\\Device\\Mup"
+WIN32_DEVICES = {"\\device\\namedpipe": "pipe", "\\device\\mailslot": "mailslot"}
+"""Devices whose objects have Win32 names under ``\\\\.\\`` (folded NT path -> the ``\\??``
+link to it): ``\\GLOBAL??\\PIPE`` -> ``\\Device\\NamedPipe`` and ``\\GLOBAL??\\MAILSLOT`` ->
+``\\Device\\Mailslot`` on every Windows NT; Wine names a live pipe handle
+``\\Device\\NamedPipe\\X``."""
 
 
 def is_drive(name: str) -> bool:
@@ -293,7 +298,9 @@ class DriveMap:
         ``\\??\\C:\\x`` (also under ``\\DosDevices`` and ``\\GLOBAL??``, the form Wine gives
         file handle names) is ``C:\\x``; ``\\??\\UNC\\s\\x`` and ``\\Device\\Mup\\s\\x`` are
         ``\\\\s\\x``; any other ``\\??\\NAME`` is the Win32 device path ``\\\\.\\NAME``
-        (``\\??\\pipe\\p`` is ``\\\\.\\pipe\\p``). Otherwise the longest drive target that is a
+        (``\\??\\pipe\\p`` is ``\\\\.\\pipe\\p``), and so are the named pipe and mailslot
+        devices' objects (``\\Device\\NamedPipe\\p`` is ``\\\\.\\pipe\\p``, ``\\Device\\Mailslot\\m``
+        is ``\\\\.\\mailslot\\m``). Otherwise the longest drive target that is a
         prefix on a component boundary, case-insensitively, wins. The device alone maps to
         ``C:``, its root to ``C:\\``.
         """
@@ -307,6 +314,9 @@ class DriveMap:
                 return _unc(names[3:])
             if names[1].casefold() in WIN32_DEVICE_ALIASES and names[2]:
                 return "\\\\.\\" + SEP.join(names[2:])  # \??\pipe\x is \\.\pipe\x, as nt_path reads it
+        device = WIN32_DEVICES.get(SEP.join(names[:3]).casefold())
+        if device is not None:  # \Device\NamedPipe\x is \\.\pipe\x, \Device\Mailslot\x is \\.\mailslot\x
+            return "\\\\.\\" + device + _tail(names[3:])
         folded = [name.casefold() for name in names[:self._depth]]
         for used in range(len(folded), 1, -1):
             drive = self._by_target.get(SEP.join(folded[:used]))

@@ -96,7 +96,7 @@ def probe_socket(process, pid: int, value: int, wine: bool, protos=("tcp", "udp"
         proto = afd.proto_name(info) if info is not None else None
         if proto is None or proto not in protos:
             return None
-        far = afd.peer_address(owned.value, wine)[1] if proto == "tcp" else None
+        far = afd.peer_address(owned.value, wine)[1]  # TCP, and UDP after connect()
     remote, rport = peer(*(far.addr, far.port) if far is not None else (None, None))
     return Endpoint(proto, local.family, local.addr, local.port, remote, rport, None, pid, HANDLE, value)
 

@@ -1,7 +1,11 @@
 """``ntinspect ports [KIND] [-p PID|NAME] [--netstat] [--crossview] [--format ...]``: TCP/UDP
 endpoints and the processes that own them, in fport columns (pid, process, port, proto,
 address) or netstat -ano columns; ``--crossview`` lists where the IP Helper tables and the
-socket handles disagree."""
+socket handles disagree.
+
+No owner (a closed connection, the host's sockets under Wine, an endpoint of a process
+that could not be read) is one convention: ``-`` in tables, an empty CSV cell, ``null``
+in JSON (``pid``), with ``owner_status`` saying why; never 0, the Idle process's pid."""
 from __future__ import annotations
 
 import argparse
@@ -63,6 +67,17 @@ def netstat_rows(ports: Sequence[Port]) -> List[Dict[str, Any]]:
     return rows
 
 
+NO_OWNER = "-"
+"""How a table shows a missing pid (CSV: empty, JSON: null)."""
+
+
+def _no_owner(rows: List[Dict[str, Any]], fmt: str) -> List[Dict[str, Any]]:
+    """``rows`` with a missing pid shown as :data:`NO_OWNER` in table output."""
+    if fmt != "table":
+        return rows
+    return [{**row, "pid": NO_OWNER} if row.get("pid") is None else row for row in rows]
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``ntinspect ports``; library errors (bad kind, unknown process) reach main's handler."""
     from .. import portmap as api
@@ -72,14 +87,14 @@ def run(args: argparse.Namespace) -> int:
         if args.pid:
             wanted = api.resolve_pids(args.pid)
             found = [d for d in found if any(r.pid in wanted for r in d.rows)]
-        rows = [{"reason": d.reason, "detail": d.detail,
-                 "rows": [dataclasses.asdict(r) for r in d.rows]} for d in found]
+        rows = [{"reason": d.reason, "detail": d.detail, "visible": list(d.visible),
+                 "unreadable": list(d.unreadable), "rows": [dataclasses.asdict(r) for r in d.rows]} for d in found]
         print(render(rows, CROSSVIEW_COLUMNS, args.format))
         return 0
     found = api.ports(args.kind, pid=args.pid)
     if args.format in ("json", "jsonl"):
         print(render([dataclasses.asdict(p) for p in found], RECORD_COLUMNS, args.format))
     else:
-        print(render(netstat_rows(found) if args.netstat else fport_rows(found),
+        print(render(_no_owner(netstat_rows(found) if args.netstat else fport_rows(found), args.format),
                      NETSTAT_COLUMNS if args.netstat else FPORT_COLUMNS, args.format))
     return 0

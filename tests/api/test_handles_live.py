@@ -28,11 +28,16 @@ if adv.RegCreateKeyExW(ctypes.c_void_p(0x80000001), "Software\\" + tag, 0, None,
     raise SystemExit("RegCreateKeyEx failed")
 pipe = check(k32.CreateNamedPipeW("\\\\.\\pipe\\" + tag + "-pipe", 3, 0, 1, 4096, 4096, 0, None), "CreateNamedPipe")
 threading.Thread(target=k32.ConnectNamedPipe, args=(pipe, None), daemon=True).start()  # waits forever
+k32.CreateMailslotW.restype = ctypes.c_void_p
+k32.CreateMailslotW.argtypes = [wintypes.LPCWSTR, wintypes.DWORD, wintypes.DWORD, ctypes.c_void_p]
+mailslot = k32.CreateMailslotW("\\\\.\\mailslot\\" + tag + "-slot", 0, 0, None)
+if mailslot in (None, ctypes.c_void_p(-1).value):
+    raise SystemExit(f"CreateMailslot failed: {ctypes.get_last_error()}")
 process = check(k32.OpenProcess(0x1000 | 0x100000, False, %(parent)d), "OpenProcess")
 thread = check(k32.OpenThread(0x0800 | 0x100000, False, threading.get_native_id()), "OpenThread")
 listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen()
 ready(event=event, mutex=mutex, semaphore=semaphore, section=section, file=file_handle, file_path=path, key=key.value,
-      pipe=pipe, process=process, thread=thread, thread_id=threading.get_native_id(), socket=listener.fileno(),
+      pipe=pipe, mailslot=mailslot, process=process, thread=thread, thread_id=threading.get_native_id(), socket=listener.fileno(),
       parent=%(parent)d)
 file.close(); os.remove(path); adv.RegDeleteKeyW(ctypes.c_void_p(0x80000001), "Software\\" + tag)
 ''' % {"tag": TAG, "parent": os.getpid()}
@@ -84,6 +89,17 @@ def test_file_name_and_access(table, held):
     assert handle.name.lower().endswith(os.path.basename(held["file_path"]).lower())
     assert handle.dos_name is not None and handle.dos_name.lower() == held["file_path"].lower()
     assert "FILE_WRITE_DATA" in handle.access_names
+
+
+@pytest.mark.parametrize("what, win32", [("pipe", "\\\\.\\pipe\\" + TAG + "-pipe"),
+                                         ("mailslot", "\\\\.\\mailslot\\" + TAG + "-slot")])
+def test_pipes_and_mailslots_have_their_win32_names(table, held, what, win32):
+    handle = row(table, held[what])
+    assert handle.type == "File" and handle.name_status == "ok", handle
+    assert handle.dos_name is not None and handle.dos_name.lower() == win32.lower(), handle
+    import ntinspect
+
+    assert ntinspect.nt_path(handle.dos_name) is not None  # and back to an NT path that names it
 
 
 def test_process_and_thread_handles_named_by_target(table, held):

@@ -322,6 +322,12 @@ DRIVES = DriveMap({"C:": "\\Device\\HarddiskVolume1", "d:": "\\Device\\HarddiskV
     ("\\Device\\Mup\\server\\share\\f", "\\\\server\\share\\f"),
     ("\\Device\\Mup\\;LanmanRedirector\\;X:0000\\server\\share", "\\\\server\\share"),
     ("\\Device\\Mup", None),
+    ("\\Device\\NamedPipe\\x", "\\\\.\\pipe\\x"),  # a live pipe handle's name
+    ("\\device\\NAMEDPIPE\\a\\b", "\\\\.\\pipe\\a\\b"),
+    ("\\Device\\NamedPipe\\", "\\\\.\\pipe\\"),  # the pipe root kernel32 keeps open
+    ("\\Device\\Mailslot\\m", "\\\\.\\mailslot\\m"),
+    ("\\Device\\MailSlot\\dir\\m", "\\\\.\\mailslot\\dir\\m"),
+    ("\\Device\\NamedPipeX\\x", None),  # a component boundary, not a prefix
     ("\\Device\\LanmanRedirector\\;N:0000abcd\\srv\\share\\doc.txt", "N:\\doc.txt"),
     ("\\", None),
     ("\\Device", None),

@@ -43,7 +43,8 @@ def test_table_build_parse_round_trip(proto, family, table_class):
     rows = ROWS[(proto, family)]
     parsed = t.parse_table(t.build_table(rows, table_class), proto, family, table_class)
     with_pid = "dwOwningPid" in L.table_plan(t.TABLE_LAYOUTS[(proto, family, table_class)]).dtype.names
-    assert parsed == [r if with_pid else b.Endpoint(**{**r.__dict__, "pid": None}) for r in rows]
+    # pid 0 ("no owner", TIME_WAIT) reads as None, the one "no owner" convention
+    assert parsed == [r if with_pid and r.pid else b.Endpoint(**{**r.__dict__, "pid": None}) for r in rows]
 
 
 def test_table_port_is_ntohs_of_the_low_word():
@@ -95,14 +96,14 @@ def recorded_table():
             + t.parse_table(RECORDED_UDP4_OWNER, "udp", 4, t.UDP_TABLE_OWNER_PID))
 
 
-def test_recorded_wine_tables_parse_with_pid_zero():
+def test_recorded_wine_tables_parse_with_pid_zero_as_no_owner():
     assert [(r.proto, r.local_addr, r.local_port, r.remote_port, r.state, r.pid) for r in recorded_table()] == [
-        ("tcp", "0.0.0.0", 2024, None, "LISTENING", 0),
-        ("tcp", "127.0.0.1", 43001, None, "LISTENING", 0),
-        ("tcp", "127.0.0.1", 35322, 35457, "TIME_WAIT", 0),
-        ("tcp", "127.0.0.1", 43001, 54314, "ESTABLISHED", 0),
-        ("tcp", "127.0.0.1", 54314, 43001, "ESTABLISHED", 0),
-        ("udp", "127.0.0.1", 42296, None, None, 0),
+        ("tcp", "0.0.0.0", 2024, None, "LISTENING", None),
+        ("tcp", "127.0.0.1", 43001, None, "LISTENING", None),
+        ("tcp", "127.0.0.1", 35322, 35457, "TIME_WAIT", None),
+        ("tcp", "127.0.0.1", 43001, 54314, "ESTABLISHED", None),
+        ("tcp", "127.0.0.1", 54314, 43001, "ESTABLISHED", None),
+        ("udp", "127.0.0.1", 42296, None, None, None),
     ]
 
 
@@ -112,7 +113,10 @@ def test_recorded_tables_crossview_and_merge_with_true_owners():
     found = discrepancies(table, RECORDED_HANDLES, merged)
     # pid 0 (Wine: unknown) is no mismatch, TIME_WAIT needs no handle: only the host's listener.
     assert [(d.reason, d.rows[0].local_port) for d in found] == [(b.UNACCOUNTED, 2024)]
-    assert all(isinstance(d, Discrepancy) for d in found) and found[0].ports[0].pid == 0
+    assert all(isinstance(d, Discrepancy) for d in found)
+    (host,) = found[0].ports
+    assert (host.pid, host.owners, host.owner_status) == (None, (), "unknown")
+    assert (found[0].visible, found[0].unreadable) == (("table",), ())
     ours = [p for p in merged if p.handles]
     assert [(p.proto, p.local_port, p.remote_port, p.state, p.pid, p.process, p.handles) for p in ours] == [
         ("tcp", 43001, None, "LISTENING", 256, "python.exe", (0x28,)),

@@ -127,8 +127,8 @@ def test_udp6_wildcard_and_connected_udp(endpoints):
     child, result = endpoints
     u6 = one(result.ports, "udp", 6, child.info["u6"])
     assert (u6.local_addr, u6.owners, u6.state) == ("::", (child.pid,), None)
-    connected = one(result.ports, "udp", 4, child.info["cu"])
-    assert (connected.local_addr, connected.owners, connected.remote_addr) == ("127.0.0.1", (child.pid,), None)
+    connected = one(result.ports, "udp", 4, child.info["cu"], child.info["P"])
+    assert (connected.local_addr, connected.owners, connected.remote_addr) == ("127.0.0.1", (child.pid,), "127.0.0.1")
 
 
 def test_half_closed_connection_states_come_from_the_table(endpoints):
@@ -140,16 +140,16 @@ def test_half_closed_connection_states_come_from_the_table(endpoints):
     assert (peer.state, peer.owners) == ("CLOSE_WAIT", (child.pid,))
 
 
-def test_unaccepted_connection_has_no_owner_and_crossview_says_unaccounted(endpoints):
+def test_unaccepted_connection_is_the_listeners_and_no_crossview_finding(endpoints):
     from ntinspect import portmap
 
     child, result = endpoints
     info = child.info
     backlog = one(result.ports, "tcp", 4, info["P"], info["pending"])
-    assert backlog.owners == () and backlog.sources == ("table",) and backlog.state == "ESTABLISHED"
+    assert (backlog.owners, backlog.owner_status, backlog.state) == ((child.pid,), "listener", "ESTABLISHED")
     about = [d.reason for d in portmap.crossview("tcp4")
              if any((r.local_port, r.remote_port) == (info["P"], info["pending"]) for r in d.rows)]
-    assert about == ["unaccounted"]
+    assert about == []
 
 
 def test_a_socket_only_bound_is_bound_not_hidden(endpoints):
@@ -162,14 +162,13 @@ def test_a_socket_only_bound_is_bound_not_hidden(endpoints):
     assert not [d for d in portmap.crossview("tcp4") if any(r.local_port == port for r in d.rows)]
 
 
-def test_crossview_quiet_about_every_child_endpoint_but_the_backlog(endpoints):
+def test_crossview_quiet_about_every_child_endpoint(endpoints):
     from ntinspect import portmap
 
     child, _ = endpoints
     info = child.info
-    ports = {info[k] for k in ("P", "DS", "c4", "u6", "cu", "hc", "bound")}
-    about = [(d.reason, d.detail) for d in portmap.crossview()
-             if any(r.local_port in ports and r.remote_port != info["pending"] for r in d.rows)]
+    ports = {info[k] for k in ("P", "DS", "c4", "u6", "cu", "hc", "pending", "bound")}
+    about = [(d.reason, d.detail) for d in portmap.crossview() if any(r.local_port in ports for r in d.rows)]
     assert about == []
 
 
