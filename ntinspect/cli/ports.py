@@ -1,7 +1,14 @@
-"""``ntinspect ports [KIND] [-p PID|NAME] [--netstat] [--crossview] [--format ...]``: TCP/UDP
-endpoints and the processes that own them, in fport columns (pid, process, port, proto,
-address) or netstat -ano columns; ``--crossview`` lists where the IP Helper tables and the
-socket handles disagree.
+"""``ntinspect ports [KIND] [-p PID|NAME] [--fport | --netstat [-b]] [--crossview] [--watch SECONDS]
+[--format ...]``: TCP/UDP endpoints and the processes that own them.
+
+Views: by default TCPView's columns (process, pid, proto, local, remote, state), one row per
+endpoint and owner, so a listener and the connection it accepted are two distinct rows;
+``--fport`` fport's (pid, process, port, proto, address); ``--netstat`` netstat -ano's
+(proto, local, foreign, state, pid), ``-b`` adding the process name. ``--crossview`` lists
+where the IP Helper tables and the socket handles disagree (reason, detail; with
+``--netstat``, each finding's rows in netstat columns after the reason). ``--watch
+SECONDS`` refreshes every SECONDS (``--count`` bounds the refreshes; Ctrl-C ends it, exit
+0) and marks each row: ``+`` appeared, ``-`` closed since the last refresh (shown once).
 
 No owner (a closed connection, the host's sockets under Wine, an endpoint of a process
 that could not be read) is one convention: ``-`` in tables, an empty CSV cell, ``null``
@@ -10,15 +17,40 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Any, Dict, List, Optional, Sequence
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..models import Port
 from .render import add_format_option, render
 
+VIEW_COLUMNS = ["process", "pid", "proto", "local", "remote", "state"]
 FPORT_COLUMNS = ["pid", "process", "port", "proto", "address"]
 NETSTAT_COLUMNS = ["proto", "local", "foreign", "state", "pid"]
 CROSSVIEW_COLUMNS = ["reason", "detail"]
 RECORD_COLUMNS = [f.name for f in dataclasses.fields(Port)]
+CHANGE = "change"  # the --watch column: "+" appeared, "-" closed, "" unchanged
+WATCH_LIMIT = 86400.0  # --watch takes up to a day between refreshes
+
+
+def _watch_seconds(value: str) -> float:
+    """A refresh interval: a finite number of seconds, more than 0 and at most a day."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= WATCH_LIMIT:
+        raise argparse.ArgumentTypeError(f"--watch takes seconds, more than 0 and at most {WATCH_LIMIT:g}, "
+                                         f"not {value!r}")
+    return seconds
+
+
+def _count(value: str) -> int:
+    """A positive number of refreshes."""
+    if not value.isascii() or not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"--count takes a positive number of refreshes, not {value!r}")
+    return int(value)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -26,13 +58,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     from ..portmap import KINDS
 
     parser = subparsers.add_parser("ports", help="TCP/UDP endpoints and the processes that own them",
-                                   description=__doc__)
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", nargs="?", default="all", choices=KINDS, help="which endpoints (default: all)")
     parser.add_argument("-p", "--pid", action="append", metavar="PID|NAME",
                         help="only these processes (repeatable; a name matches with or without .exe)")
-    parser.add_argument("--netstat", action="store_true", help="netstat -ano columns instead of fport's")
+    view = parser.add_mutually_exclusive_group()
+    view.add_argument("--fport", action="store_true", help="fport columns: pid, process, port, proto, address")
+    view.add_argument("--netstat", action="store_true", help="netstat -ano columns: proto, local, foreign, state, pid")
+    parser.add_argument("-b", "--process", action="store_true",
+                        help="with --netstat: add the process name column (netstat -b)")
     parser.add_argument("--crossview", action="store_true",
                         help="where the tables and the socket handles disagree, with the reason")
+    parser.add_argument("--watch", type=_watch_seconds, metavar="SECONDS",
+                        help="refresh every SECONDS, marking rows that appeared (+) or closed (-); Ctrl-C ends it")
+    parser.add_argument("--count", type=_count, metavar="N", help="with --watch: stop after N refreshes")
     add_format_option(parser)
     return parser
 
@@ -43,27 +82,47 @@ def _address(addr: Optional[str], port: Optional[int], family: int) -> str:
     return f"[{addr}]:{port}" if family == 6 else f"{addr}:{port}"
 
 
+def _proto(p: Port) -> str:
+    return f"{p.proto}{'6' if p.family == 6 else ''}"
+
+
+def _foreign(p) -> str:
+    """The remote end of a Port or Endpoint as netstat writes it: ``*:*`` for UDP without a
+    peer, the unspecified address and port 0 for TCP without one."""
+    if p.remote_addr is not None:
+        return _address(p.remote_addr, p.remote_port, p.family)
+    return "*:*" if p.proto == "udp" else _address("0.0.0.0" if p.family == 4 else "::", 0, p.family)
+
+
+def _per_owner(p: Port) -> List[Tuple[Optional[int], str]]:
+    """(pid, process name) for each owner of ``p`` (one row each; ``(None, "")`` for none)."""
+    named = dict(zip(p.owners, p.owner_processes))
+    return [(pid, named.get(pid) or (p.process if pid == p.pid else None) or "") for pid in p.owners or (p.pid,)]
+
+
+def view_rows(ports: Sequence[Port]) -> List[Dict[str, Any]]:
+    """TCPView's rows: one per endpoint and owner."""
+    return [{"process": process, "pid": pid, "proto": _proto(p),
+             "local": _address(p.local_addr, p.local_port, p.family), "remote": _foreign(p), "state": p.state or ""}
+            for p in ports for pid, process in _per_owner(p)]
+
+
 def fport_rows(ports: Sequence[Port]) -> List[Dict[str, Any]]:
     """One row per owner (an inherited socket shows under each process), like fport."""
-    rows = []
-    for p in ports:
-        named = dict(zip(p.owners, p.owner_processes))
-        for pid in p.owners or (p.pid,):
-            process = named.get(pid) or (p.process if pid == p.pid else None)
-            rows.append({"pid": pid, "process": process or "", "port": p.local_port,
-                         "proto": f"{p.proto}{'6' if p.family == 6 else ''}",
-                         "address": _address(p.local_addr, p.local_port, p.family)})
-    return rows
+    return [{"pid": pid, "process": process, "port": p.local_port, "proto": _proto(p),
+             "address": _address(p.local_addr, p.local_port, p.family)}
+            for p in ports for pid, process in _per_owner(p)]
 
 
-def netstat_rows(ports: Sequence[Port]) -> List[Dict[str, Any]]:
+def netstat_rows(ports: Sequence[Port], process: bool = False) -> List[Dict[str, Any]]:
+    """netstat -ano's rows, one per endpoint (the main owner), with the process name when asked."""
     rows = []
     for p in ports:
-        unspecified = "0.0.0.0" if p.family == 4 else "::"
-        foreign = ("*:*" if p.proto == "udp" else _address(unspecified, 0, p.family)) if p.remote_addr is None \
-            else _address(p.remote_addr, p.remote_port, p.family)
-        rows.append({"proto": p.proto.upper(), "local": _address(p.local_addr, p.local_port, p.family),
-                     "foreign": foreign, "state": p.state or "", "pid": p.pid})
+        row = {"proto": p.proto.upper(), "local": _address(p.local_addr, p.local_port, p.family),
+               "foreign": _foreign(p), "state": p.state or "", "pid": p.pid}
+        if process:
+            row["process"] = p.process or ""
+        rows.append(row)
     return rows
 
 
@@ -78,8 +137,25 @@ def _no_owner(rows: List[Dict[str, Any]], fmt: str) -> List[Dict[str, Any]]:
     return [{**row, "pid": NO_OWNER} if row.get("pid") is None else row for row in rows]
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``ntinspect ports``; library errors (bad kind, unknown process) reach main's handler."""
+def _crossview_rows(found, netstat: bool) -> Tuple[List[Dict[str, Any]], List[str]]:
+    """Findings as rows: reason and detail (with the raw rows and what was visible, for
+    JSON); with ``netstat``, one row per raw row of each finding, in netstat columns."""
+    if not netstat:
+        return [{"reason": d.reason, "detail": d.detail, "visible": list(d.visible),
+                 "unreadable": list(d.unreadable), "rows": [dataclasses.asdict(r) for r in d.rows]}
+                for d in found], CROSSVIEW_COLUMNS
+    rows = []
+    for d in found:
+        for r in d.rows:
+            rows.append({"reason": d.reason, "source": r.source, "proto": r.proto.upper(),
+                         "local": _address(r.local_addr, r.local_port, r.family),
+                         "foreign": _foreign(r),
+                         "state": r.state or "", "pid": r.pid})
+    return rows, ["reason", "source"] + NETSTAT_COLUMNS
+
+
+def _snapshot(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], List[str]]:
+    """One look at the system in the view ``args`` asks for: (rows, columns)."""
     from .. import portmap as api
 
     if args.crossview:
@@ -87,14 +163,70 @@ def run(args: argparse.Namespace) -> int:
         if args.pid:
             wanted = api.resolve_pids(args.pid)
             found = [d for d in found if any(r.pid in wanted for r in d.rows)]
-        rows = [{"reason": d.reason, "detail": d.detail, "visible": list(d.visible),
-                 "unreadable": list(d.unreadable), "rows": [dataclasses.asdict(r) for r in d.rows]} for d in found]
-        print(render(rows, CROSSVIEW_COLUMNS, args.format))
-        return 0
+        return _crossview_rows(found, args.netstat)
     found = api.ports(args.kind, pid=args.pid)
     if args.format in ("json", "jsonl"):
-        print(render([dataclasses.asdict(p) for p in found], RECORD_COLUMNS, args.format))
-    else:
-        print(render(_no_owner(netstat_rows(found) if args.netstat else fport_rows(found), args.format),
-                     NETSTAT_COLUMNS if args.netstat else FPORT_COLUMNS, args.format))
+        return [dataclasses.asdict(p) for p in found], RECORD_COLUMNS
+    if args.netstat:
+        return netstat_rows(found, args.process), NETSTAT_COLUMNS + (["process"] if args.process else [])
+    if args.fport:
+        return fport_rows(found), FPORT_COLUMNS
+    return view_rows(found), VIEW_COLUMNS
+
+
+def _key(row: Dict[str, Any]) -> Tuple:
+    """What makes a row the same row in the next refresh: every field but the state (a
+    connection that changes state is the same endpoint)."""
+    return tuple((k, repr(v)) for k, v in row.items() if k not in ("state", CHANGE))
+
+
+def changes(before: Optional[List[Dict[str, Any]]], now: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """``now``'s rows marked ``+`` where they were not in ``before``, then ``before``'s rows
+    gone since, marked ``-``; unchanged rows have an empty mark. The first refresh
+    (``before`` None) marks nothing."""
+    if before is None:
+        return [{CHANGE: "", **row} for row in now]
+    old = {_key(row) for row in before}
+    new = {_key(row) for row in now}
+    marked = [{CHANGE: "" if _key(row) in old else "+", **row} for row in now]
+    return marked + [{CHANGE: "-", **row} for row in before if _key(row) not in new]
+
+
+def watch(args: argparse.Namespace, sleep: Optional[Callable[[float], None]] = None) -> int:
+    """Refresh until ``args.count`` refreshes were shown or Ctrl-C (exit 0 either way);
+    ``sleep`` waits between refreshes (default :func:`time.sleep`)."""
+    sleep = sleep or time.sleep
+    before = None
+    shown = 0
+    try:
+        while True:
+            rows, columns = _snapshot(args)
+            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            if args.format == "table":
+                print(f"-- {stamp}: {len(rows)} rows (+ appeared, - closed since the last refresh)")
+            marked = [{**row, "time": stamp} for row in changes(before, rows)] \
+                if args.format in ("json", "jsonl") else changes(before, rows)
+            print(render(_no_owner(marked, args.format), [CHANGE] + columns, args.format), flush=True)
+            before, shown = rows, shown + 1
+            if args.count is not None and shown >= args.count:
+                return 0
+            sleep(args.watch)
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``ntinspect ports``; library errors (bad kind, unknown process) reach main's
+    handler, usage mistakes are a CliError (exit 2)."""
+    from . import CliError
+
+    if args.process and not args.netstat:
+        raise CliError("-b/--process adds the process column to --netstat; the other views show it already")
+    if args.count is not None and args.watch is None:
+        raise CliError("--count bounds --watch: give --watch SECONDS too")
+    if args.watch is not None:
+        return watch(args)
+    rows, columns = _snapshot(args)
+    print(render(_no_owner(rows, args.format), columns, args.format))
     return 0

@@ -443,7 +443,7 @@ def cli(monkeypatch, capsys):
 
 
 def test_cli_fport_columns_one_line_per_owner(cli):
-    code, out, calls = cli("-p", "parent", "-p", "300")
+    code, out, calls = cli("--fport", "-p", "parent", "-p", "300")
     lines = out.out.splitlines()
     assert code == 0 and calls == [("all", ["parent", "300"])]
     assert lines[0].split() == ["PID", "PROCESS", "PORT", "PROTO", "ADDRESS"]
@@ -466,7 +466,7 @@ def test_cli_json_and_csv(cli):
     code, out, _ = cli("udp6", "--json")
     (record,) = json.loads(out.out)
     assert (record["local_port"], record["owners"], record["handles"], record["sources"]) == (53, [200], [0x90], ["handle"])
-    code, out, _ = cli("--format", "csv")
+    code, out, _ = cli("--fport", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out.out)))
     assert [r["pid"] for r in rows] == ["200", "300", "200"] and rows[0]["address"] == "127.0.0.1:5000"
 

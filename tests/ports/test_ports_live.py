@@ -224,7 +224,7 @@ def test_cli_fport_and_crossview(children, capsys):
     from ntinspect.cli import main
 
     child = children[0]
-    assert main(["ports", "tcp4", "-p", str(child.pid)]) == 0
+    assert main(["ports", "tcp4", "--fport", "-p", str(child.pid)]) == 0
     lines = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
     assert [str(child.pid), "python.exe", str(child.info["listen"]), "tcp", f"127.0.0.1:{child.info['listen']}"] in lines
     assert {line[0] for line in lines} == {str(child.pid)}

@@ -235,7 +235,9 @@ def ownerless(monkeypatch):
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["ports"], [["PID", "PROCESS", "PORT", "PROTO", "ADDRESS"], ["-", "9000", "tcp", "127.0.0.1:9000"]]),
+    (["ports"], [["PROCESS", "PID", "PROTO", "LOCAL", "REMOTE", "STATE"],
+                 ["-", "tcp", "127.0.0.1:9000", "0.0.0.0:0", "LISTENING"]]),
+    (["ports", "--fport"], [["PID", "PROCESS", "PORT", "PROTO", "ADDRESS"], ["-", "9000", "tcp", "127.0.0.1:9000"]]),
     (["ports", "--netstat"], [["PROTO", "LOCAL", "FOREIGN", "STATE", "PID"],
                               ["TCP", "127.0.0.1:9000", "0.0.0.0:0", "LISTENING", "-"]]),
 ])
@@ -249,8 +251,10 @@ def test_no_owner_in_tables_is_a_dash(ownerless, capsys, argv, expected):
 def test_no_owner_in_csv_is_empty_and_in_json_null(ownerless, capsys):
     from ntinspect.cli import main
 
-    assert main(["ports", "--format", "csv"]) == 0
+    assert main(["ports", "--fport", "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[1] == ",,9000,tcp,127.0.0.1:9000"
+    assert main(["ports", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == ",,tcp,127.0.0.1:9000,0.0.0.0:0,LISTENING"
     assert main(["ports", "--json"]) == 0
     (record,) = json.loads(capsys.readouterr().out)
     assert (record["pid"], record["owners"], record["owner_status"]) == (None, [], "access_denied")

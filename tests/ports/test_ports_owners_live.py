@@ -243,7 +243,7 @@ def test_no_owner_is_one_convention_in_json_crossview_and_tables(denied):
         assert pids == {None}
         rows = [line.split() for line in cli("tcp4", "--netstat").splitlines()]
         assert ["TCP", f"127.0.0.1:{info['tcp']}", "0.0.0.0:0", "LISTENING", "-"] in rows
-        csv_rows = [line.split(",") for line in cli("tcp4", "--format", "csv").splitlines()]
+        csv_rows = [line.split(",") for line in cli("tcp4", "--fport", "--format", "csv").splitlines()]
         assert ["", "", str(info["tcp"]), "tcp", f"127.0.0.1:{info['tcp']}"] in csv_rows
 
 

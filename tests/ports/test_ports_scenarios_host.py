@@ -94,7 +94,7 @@ def test_cli_fport_names_every_owner(monkeypatch, capsys):
     merged = b.merge([sock("tcp", "127.0.0.1", 5000, pid=200, handle=0x88),
                       sock("tcp", "127.0.0.1", 5000, pid=300, handle=0x88)], {200: "parent.exe", 300: "child.exe"})
     monkeypatch.setattr(api, "ports", lambda kind="all", pid=None: merged)
-    assert main(["ports"]) == 0
+    assert main(["ports", "--fport"]) == 0
     lines = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
     assert lines == [["200", "parent.exe", "5000", "tcp", "127.0.0.1:5000"],
                      ["300", "child.exe", "5000", "tcp", "127.0.0.1:5000"]]

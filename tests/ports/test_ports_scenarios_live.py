@@ -294,7 +294,7 @@ def test_cli_formats_with_a_live_child(endpoints):
     assert rows[0] == ["PROTO", "LOCAL", "FOREIGN", "STATE", "PID"]
     assert ["UDP", f"0.0.0.0:{child.info['P']}", "*:*", pid] in rows
     assert ["UDP", f"[::]:{child.info['u6']}", "*:*", pid] in rows
-    code, out, err = cli("udp4", "--format", "csv", "-p", pid)
+    code, out, err = cli("udp4", "--fport", "--format", "csv", "-p", pid)
     assert code == 0, err
     records = list(csv.DictReader(io.StringIO(out)))
     assert {r["address"] for r in records} == {f"0.0.0.0:{child.info['P']}", f"127.0.0.1:{child.info['cu']}"}
