@@ -21,9 +21,21 @@ def _live():
     return live
 
 
-def processes() -> List[Process]:
-    """Every process: pid, ppid, image name, handle and thread counts, session."""
-    return _live().processes()
+def processes(details: bool = True) -> List[Process]:
+    """Every process: pid, ppid, image name, session, thread count, creation time (UTC),
+    ``handle_count`` (its rows in the handle table, so it matches :func:`handles`) and
+    ``os_handle_count`` (the count the process list reports; a power of two under Wine).
+
+    With ``details`` (the default) also the owning user (SID and ``DOMAIN\\user``), the image
+    path (NT and DOS forms), the command line and WoW64, each with a ``*_status``
+    (:class:`~ntinspect.models.ProcessStatus`: ``access_denied`` for a process that refuses
+    to be opened, ``gone``, ``unsupported``, ``timeout``, ``error:<NAME>``): a process that
+    cannot be read never makes the call fail. ``details=False`` skips the per-process
+    queries (their fields are ``not_requested``): one process list and one handle table.
+    Account names are looked up on a bounded worker (at most ``LOOKUP_TIMEOUT`` seconds a
+    SID, ``timeout`` past it) and cached.
+    """
+    return _live().processes(details)
 
 
 def object_types() -> List[ObjectType]:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Collection, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["ip_text", "is_decimal", "NameStatus", "EntryStatus", "NamespaceEntry", "Process", "ObjectType", "Handle", "HandleTable", "Port"]
+__all__ = ["ip_text", "is_decimal", "NameStatus", "EntryStatus", "ProcessStatus", "NamespaceEntry", "Process", "ObjectType", "Handle", "HandleTable", "Port"]
 
 
 def ip_text(address: Union[ipaddress.IPv4Address, ipaddress.IPv6Address]) -> str:
@@ -60,6 +61,26 @@ class EntryStatus:
     ALL = (OK, ACCESS_DENIED, GONE, UNSUPPORTED, SKIPPED)
 
 
+class ProcessStatus(NameStatus):
+    """Why a :class:`Process` field has, or lacks, a value (plain strings).
+
+    - ``ok``: read (the value may still be empty or None where the OS has none, e.g. a DOS
+      path for an image no drive maps)
+    - ``access_denied``: the process or its token refused the query
+    - ``gone``: the process ended between the process list and the query
+    - ``unsupported``: the OS does not implement the query, or the process has no such thing
+      (the idle process: no process object, no creation time)
+    - ``timeout``: the account lookup did not answer in time
+    - ``not_requested``: the field was not asked for
+    - ``error:<NAME>``: any other failure, ``<NAME>`` being the NTSTATUS, Win32 error or
+      exception name (``error:ERROR_NONE_MAPPED``: no account has the SID)
+    """
+
+    ERROR_PREFIX = "error:"
+    ALL = (NameStatus.OK, NameStatus.TIMEOUT, NameStatus.ACCESS_DENIED, NameStatus.GONE,
+           NameStatus.UNSUPPORTED, NameStatus.NOT_REQUESTED)
+
+
 @dataclass(frozen=True)
 class NamespaceEntry:
     """One object of the namespace: its full NT ``path``, ``name``, ``type`` name, a symbolic
@@ -74,12 +95,45 @@ class NamespaceEntry:
 
 @dataclass(frozen=True)
 class Process:
+    """One process, as the process list (SystemProcessInformation) and per-process queries
+    see it. Each field read per process has a ``*_status`` (:class:`ProcessStatus`); the
+    value is None unless the status is ``ok``.
+
+    - ``ppid``: InheritedFromUniqueProcessId (the creator's pid, which may have exited and
+      been reused since); ``session_id``: the Terminal Services session.
+    - ``handle_count``: this process's rows in the system handle table (class 64) taken in
+      the same call, so it matches ``handles(pid=...)``. ``os_handle_count`` is the count
+      the process list reports (SystemProcessInformation.HandleCount): the same on Windows
+      up to handles opened meanwhile; under Wine 8 a power of two (the handle table's
+      allocated size, e.g. 32), not a count (measured).
+    - ``create_time``: CreateTime as a timezone-aware UTC datetime.
+    - ``user_sid`` (``S-1-5-21-...``) and ``user`` (``DOMAIN\\user``), from the process
+      token; ``user_status`` is ``user``'s status: with a SID and no name, the SID was read
+      and the account lookup failed.
+    - ``image_path`` (NT form, ``\\Device\\HarddiskVolume3\\...``; under Wine
+      ``\\??\\C:\\...``) and ``dos_image_path`` (``C:\\...``), status ``image_path_status``.
+    - ``command_line``; ``wow64`` (a 32-bit process on 64-bit Windows).
+    """
+
     pid: int
     ppid: int
     name: str
     handle_count: int
     thread_count: int
     session_id: int
+    os_handle_count: int = 0
+    create_time: Optional[datetime] = None
+    create_time_status: str = NameStatus.NOT_REQUESTED
+    user_sid: Optional[str] = None
+    user: Optional[str] = None
+    user_status: str = NameStatus.NOT_REQUESTED
+    image_path: Optional[str] = None
+    dos_image_path: Optional[str] = None
+    image_path_status: str = NameStatus.NOT_REQUESTED
+    command_line: Optional[str] = None
+    command_line_status: str = NameStatus.NOT_REQUESTED
+    wow64: Optional[bool] = None
+    wow64_status: str = NameStatus.NOT_REQUESTED
 
 
 @dataclass(frozen=True)
