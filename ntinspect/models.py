@@ -162,6 +162,8 @@ class Handle:
     name: Optional[str]
     name_status: str
     dos_name: Optional[str] = None
+    user: Optional[str] = None  # the owner process's DOMAIN\user (handles(users=True)), as handle.exe -u
+    user_status: str = NameStatus.NOT_REQUESTED  # a ProcessStatus value
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,7 @@ class HandleTable:
         access_namer: Optional[AccessNamer] = None,
         dos_namer: Optional[Callable[[str], Optional[str]]] = None,
         identifier: Optional[Callable[["HandleTable"], List[Optional[int]]]] = None,
+        process_users: Optional[Mapping[int, Tuple[Optional[str], str]]] = None,
     ) -> None:
         self.columns: Dict[str, np.ndarray] = {key: columns[key] for key in COLUMNS}
         self.type_names = dict(type_names)
@@ -232,6 +235,8 @@ class HandleTable:
         self._access_namer = access_namer
         self._dos_namer = dos_namer
         self._identifier = identifier
+        self.process_users = dict(process_users) if process_users is not None else None
+        """``{pid: (DOMAIN\\user or None, ProcessStatus value)}`` when users were asked for."""
 
     @property
     def names(self) -> np.ndarray:
@@ -294,7 +299,14 @@ class HandleTable:
             name=name,
             name_status=NameStatus.NOT_REQUESTED if self._name_status is None else self._name_status[row],
             dos_name=self._dos_name(type_name, name),
+            **self._user(pid),
         )
+
+    def _user(self, pid: int) -> Dict[str, Any]:
+        if self.process_users is None:
+            return {}
+        user, status = self.process_users.get(pid, (None, NameStatus.GONE))
+        return {"user": user, "user_status": status}
 
     def _dos_name(self, type_name: str, name: Optional[str]) -> Optional[str]:
         """The DOS path of a File handle's NT name, where a drive or UNC mapping exists."""
@@ -328,7 +340,7 @@ class HandleTable:
             {k: v[key] for k, v in self.columns.items()}, self.type_names, self.process_names,
             None if self._names is None else self._names[key],
             None if self._name_status is None else self._name_status[key],
-            self._access_namer, self._dos_namer, self._identifier,
+            self._access_namer, self._dos_namer, self._identifier, self.process_users,
         )
 
     # --- columns and filters ------------------------------------------------------------
@@ -409,6 +421,13 @@ class HandleTable:
                 rows.setdefault(key, []).append(row)
         return {key: self._take(np.asarray(members, dtype=np.intp)) for key, members in rows.items()}
 
+    def shared(self) -> Dict[int, "HandleTable"]:
+        """The groups of :meth:`by_object` held by more than one process (each holder's
+        pid, handle value and access in the group's rows): System Informer's view of
+        shared objects. Keys as in :meth:`by_object`."""
+        return {key: group for key, group in self.by_object().items()
+                if len(np.unique(group.columns["pid"])) > 1}
+
     def to_pandas(self):
         """A pandas DataFrame of the table (pandas must be installed)."""
         import pandas
@@ -418,6 +437,10 @@ class HandleTable:
         frame.insert(4, "type", self.type)
         frame["name"] = self.names
         frame["name_status"] = self.name_status
+        if self.process_users is not None:
+            users = [self._user(int(p)) for p in self.columns["pid"]]
+            frame["user"] = [u["user"] for u in users]
+            frame["user_status"] = [u["user_status"] for u in users]
         return frame
 
     def to_records(self) -> List[Handle]:
