@@ -170,6 +170,9 @@ PROCESS_STATUS_PAIRS = [("create_time", "create_time_status"), ("user", "user_st
                         ("command_line", "command_line_status")]
 
 
+LINE_ESCAPES = {code: f"\\x{code:02x}" for code in range(32)} | {9: "\\t", 10: "\\n", 13: "\\r"}
+
+
 def cmd_processes(args) -> int:
     from ..api import processes
 
@@ -180,6 +183,9 @@ def cmd_processes(args) -> int:
     if args.format == "table":
         columns = PROCESS_COLUMNS
         rows = with_status(rows, PROCESS_STATUS_PAIRS)
+        for row in rows:  # one line per process: control characters of a command line as escapes
+            if row["command_line"]:
+                row["command_line"] = row["command_line"].translate(LINE_ESCAPES)
     else:  # every field, statuses included
         from ..models import Process
 
