@@ -9,7 +9,7 @@ from typing import Any, Tuple
 
 from ..errors import error_from_status, error_from_win32
 from . import dlls, ffi
-from .grow import query_grow
+from .calls import query_by_handle
 from .owned import OwnedHandle, raw_handle
 from .process import nt_close
 
@@ -34,15 +34,7 @@ def open_process_token(process: Any, access: int = TOKEN_QUERY) -> OwnedHandle:
 
 def query_token(token: Any, info_class: int, initial: int = 0x100) -> memoryview:
     """NtQueryInformationToken(token, info_class) with the grow loop: the filled bytes."""
-    ntdll = dlls().ntdll
-    returned = ffi().new("uint32_t *")
-    token = raw_handle(token)
-
-    def call(buffer, size):
-        returned[0] = 0
-        return ntdll.NtQueryInformationToken(token, info_class, buffer, size, returned), returned[0]
-
-    return query_grow(call, f"NtQueryInformationToken({info_class})", initial=initial)
+    return query_by_handle("NtQueryInformationToken", raw_handle(token), info_class, initial)
 
 
 def token_user_sid(token: Any) -> bytes:

@@ -54,7 +54,7 @@ def _resolve_pids(selectors):
     wanted = {s.lower() for s in selectors if isinstance(s, str)}
     pids = {s for s in selectors if isinstance(s, int)}
     if wanted:
-        listed = processes()
+        listed = processes(details=False)
         matched = {p.pid for p in listed if p.name.lower() in wanted}
         missing = sorted(wanted - {p.name.lower() for p in listed})
         if missing:
@@ -71,7 +71,7 @@ def cmd_summary(args) -> int:
     from .. import api
 
     table = api.handles()
-    procs = {p.pid: p for p in api.processes()}
+    procs = {p.pid: p for p in api.processes(details=False)}
     from .._native import wine_version
 
     wine = wine_version()

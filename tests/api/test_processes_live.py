@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from childproc import PRELUDE, child
+from childproc import DENY_ALL, PRELUDE, child
 
 pytestmark = pytest.mark.windows
 
@@ -42,16 +42,6 @@ ready(command_line=k32.GetCommandLineW(), executable=sys.executable, now=now,
       shared=shared)
 '''
 
-DENY_ALL = r'''
-acl = ctypes.create_string_buffer(64)
-adv.InitializeAcl(acl, 64, 2)
-k32.GetCurrentProcess.restype = ctypes.c_void_p
-# an empty, protected DACL on our own process object: nobody may open it (SE_KERNEL_OBJECT)
-if adv.SetSecurityInfo(ctypes.c_void_p(k32.GetCurrentProcess()), 6, 0x80000004, None, None, acl, None):
-    raise SystemExit("SetSecurityInfo failed")
-event = check(k32.CreateEventW(None, True, False, None), "CreateEvent")
-ready(event=event)
-'''
 
 
 def own_sid() -> str:

@@ -1,6 +1,5 @@
 """Host tests for the process-detail logic: creation times, status words, the bounded account
 lookup, the native structure offsets, shared objects and the CLI's rendering of them."""
-import sys
 import threading
 from datetime import datetime, timedelta, timezone
 
