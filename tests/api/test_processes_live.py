@@ -265,3 +265,15 @@ def test_cli_processes_formats(reporter, capsys):
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:4] == ["PID", "PPID", "SESSION_ID", "WOW64"]
     assert any(line.split()[:1] == [str(reporter["pid"])] and line.endswith("ünïcødé") for line in table[1:])
+
+
+def test_a_pid_without_a_process_is_gone_in_every_field():
+    """A pid no process has (NtOpenProcess: STATUS_INVALID_CID or STATUS_INVALID_PARAMETER).
+    (A process that exited while something still holds a handle to it still opens, on
+    Windows and under Wine, and answers what it can: that is not "gone".)"""
+    from ntinspect.backends import live, process_info
+
+    unused = max(live.process_names()) + 4 * 4096
+    found = process_info.details([unused])[unused]
+    assert unused not in live.process_names()
+    assert found == {field: (None, "gone") for field in process_info.FIELDS}
