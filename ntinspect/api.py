@@ -21,9 +21,21 @@ def _live():
     return live
 
 
-def processes() -> List[Process]:
-    """Every process: pid, ppid, image name, handle and thread counts, session."""
-    return _live().processes()
+def processes(details: bool = True) -> List[Process]:
+    """Every process: pid, ppid, image name, session, thread count, creation time (UTC),
+    ``handle_count`` (its rows in the handle table, so it matches :func:`handles`) and
+    ``os_handle_count`` (the count the process list reports; a power of two under Wine).
+
+    With ``details`` (the default) also the owning user (SID and ``DOMAIN\\user``), the image
+    path (NT and DOS forms), the command line and WoW64, each with a ``*_status``
+    (:class:`~ntinspect.models.ProcessStatus`: ``access_denied`` for a process that refuses
+    to be opened, ``gone``, ``unsupported``, ``timeout``, ``error:<NAME>``): a process that
+    cannot be read never makes the call fail. ``details=False`` skips the per-process
+    queries (their fields are ``not_requested``): one process list and one handle table.
+    Account names are looked up on a bounded worker (at most ``LOOKUP_TIMEOUT`` seconds a
+    SID, ``timeout`` past it) and cached.
+    """
+    return _live().processes(details)
 
 
 def object_types() -> List[ObjectType]:
@@ -68,6 +80,7 @@ def handles(
     names: bool = False,
     name_timeout: float = 1.0,
     debug_privilege: bool = False,
+    users: bool = False,
 ) -> HandleTable:
     """Every handle in the system, or of ``pid`` (one or many), of ``type`` (names,
     case-insensitive, or indices; one or many).
@@ -76,6 +89,10 @@ def handles(
     access_denied, gone, skipped, unsupported); a File name query that does not answer
     within ``name_timeout`` seconds is abandoned (status timeout), so a hung pipe costs the
     caller at most ``name_timeout``.
+
+    With ``users=True`` each handle also gets its owner process's user (``DOMAIN\\user``, as
+    handle.exe ``-u`` shows it) and a ``user_status`` (a
+    :class:`~ntinspect.models.ProcessStatus` value), read once per process.
     """
     if not isinstance(name_timeout, (int, float)) or not 0 < name_timeout <= 3600:
         raise ValueError(f"name_timeout is seconds, more than 0 and at most 3600, not {name_timeout!r}")
@@ -99,6 +116,11 @@ def handles(
                         access_namer=access_names, dos_namer=dos_path, identifier=object_keys)
     if type is not None:
         table = table.filter(type=type)
+    if users:
+        from .backends.process_info import details
+
+        found = details(np.unique(table.columns["pid"]).tolist(), everything=False)
+        table.process_users = {pid: record["user"] for pid, record in found.items()}
     if names:
         from .backends.live_names import resolve_names
 

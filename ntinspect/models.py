@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Collection, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["ip_text", "is_decimal", "NameStatus", "EntryStatus", "NamespaceEntry", "Process", "ObjectType", "Handle", "HandleTable", "Port", "OwnerStatus"]
+__all__ = ["ip_text", "is_decimal", "NameStatus", "EntryStatus", "ProcessStatus", "NamespaceEntry", "Process", "ObjectType", "Handle", "HandleTable", "Port", "OwnerStatus"]
 
 
 def ip_text(address: Union[ipaddress.IPv4Address, ipaddress.IPv6Address]) -> str:
@@ -60,6 +61,26 @@ class EntryStatus:
     ALL = (OK, ACCESS_DENIED, GONE, UNSUPPORTED, SKIPPED)
 
 
+class ProcessStatus(NameStatus):
+    """Why a :class:`Process` field has, or lacks, a value (plain strings).
+
+    - ``ok``: read (the value may still be empty or None where the OS has none, e.g. a DOS
+      path for an image no drive maps)
+    - ``access_denied``: the process or its token refused the query
+    - ``gone``: the process ended between the process list and the query
+    - ``unsupported``: the OS does not implement the query, or the process has no such thing
+      (the idle process: no process object, no creation time)
+    - ``timeout``: the account lookup did not answer in time
+    - ``not_requested``: the field was not asked for
+    - ``error:<NAME>``: any other failure, ``<NAME>`` being the NTSTATUS, Win32 error or
+      exception name (``error:ERROR_NONE_MAPPED``: no account has the SID)
+    """
+
+    ERROR_PREFIX = "error:"
+    ALL = (NameStatus.OK, NameStatus.TIMEOUT, NameStatus.ACCESS_DENIED, NameStatus.GONE,
+           NameStatus.UNSUPPORTED, NameStatus.NOT_REQUESTED)
+
+
 @dataclass(frozen=True)
 class NamespaceEntry:
     """One object of the namespace: its full NT ``path``, ``name``, ``type`` name, a symbolic
@@ -74,12 +95,45 @@ class NamespaceEntry:
 
 @dataclass(frozen=True)
 class Process:
+    """One process, as the process list (SystemProcessInformation) and per-process queries
+    see it. Each field read per process has a ``*_status`` (:class:`ProcessStatus`); the
+    value is None unless the status is ``ok``.
+
+    - ``ppid``: InheritedFromUniqueProcessId (the creator's pid, which may have exited and
+      been reused since); ``session_id``: the Terminal Services session.
+    - ``handle_count``: this process's rows in the system handle table (class 64) taken in
+      the same call, so it matches ``handles(pid=...)``. ``os_handle_count`` is the count
+      the process list reports (SystemProcessInformation.HandleCount): the same on Windows
+      up to handles opened meanwhile; under Wine 8 a power of two (the handle table's
+      allocated size, e.g. 32), not a count (measured).
+    - ``create_time``: CreateTime as a timezone-aware UTC datetime.
+    - ``user_sid`` (``S-1-5-21-...``) and ``user`` (``DOMAIN\\user``), from the process
+      token; ``user_status`` is ``user``'s status: with a SID and no name, the SID was read
+      and the account lookup failed.
+    - ``image_path`` (NT form, ``\\Device\\HarddiskVolume3\\...``; under Wine
+      ``\\??\\C:\\...``) and ``dos_image_path`` (``C:\\...``), status ``image_path_status``.
+    - ``command_line``; ``wow64`` (a 32-bit process on 64-bit Windows).
+    """
+
     pid: int
     ppid: int
     name: str
     handle_count: int
     thread_count: int
     session_id: int
+    os_handle_count: int = 0
+    create_time: Optional[datetime] = None
+    create_time_status: str = NameStatus.NOT_REQUESTED
+    user_sid: Optional[str] = None
+    user: Optional[str] = None
+    user_status: str = NameStatus.NOT_REQUESTED
+    image_path: Optional[str] = None
+    dos_image_path: Optional[str] = None
+    image_path_status: str = NameStatus.NOT_REQUESTED
+    command_line: Optional[str] = None
+    command_line_status: str = NameStatus.NOT_REQUESTED
+    wow64: Optional[bool] = None
+    wow64_status: str = NameStatus.NOT_REQUESTED
 
 
 @dataclass(frozen=True)
@@ -108,6 +162,8 @@ class Handle:
     name: Optional[str]
     name_status: str
     dos_name: Optional[str] = None
+    user: Optional[str] = None  # the owner process's DOMAIN\user (handles(users=True)), as handle.exe -u
+    user_status: str = NameStatus.NOT_REQUESTED  # a ProcessStatus value
 
 
 class OwnerStatus:
@@ -216,6 +272,7 @@ class HandleTable:
         access_namer: Optional[AccessNamer] = None,
         dos_namer: Optional[Callable[[str], Optional[str]]] = None,
         identifier: Optional[Callable[["HandleTable"], List[Optional[int]]]] = None,
+        process_users: Optional[Mapping[int, Tuple[Optional[str], str]]] = None,
     ) -> None:
         self.columns: Dict[str, np.ndarray] = {key: columns[key] for key in COLUMNS}
         self.type_names = dict(type_names)
@@ -225,6 +282,8 @@ class HandleTable:
         self._access_namer = access_namer
         self._dos_namer = dos_namer
         self._identifier = identifier
+        self.process_users = dict(process_users) if process_users is not None else None
+        """``{pid: (DOMAIN\\user or None, ProcessStatus value)}`` when users were asked for."""
 
     @property
     def names(self) -> np.ndarray:
@@ -287,7 +346,14 @@ class HandleTable:
             name=name,
             name_status=NameStatus.NOT_REQUESTED if self._name_status is None else self._name_status[row],
             dos_name=self._dos_name(type_name, name),
+            **self._user(pid),
         )
+
+    def _user(self, pid: int) -> Dict[str, Any]:
+        if self.process_users is None:
+            return {}
+        user, status = self.process_users.get(pid, (None, NameStatus.GONE))
+        return {"user": user, "user_status": status}
 
     def _dos_name(self, type_name: str, name: Optional[str]) -> Optional[str]:
         """The DOS path of a File handle's NT name, where a drive or UNC mapping exists."""
@@ -321,7 +387,7 @@ class HandleTable:
             {k: v[key] for k, v in self.columns.items()}, self.type_names, self.process_names,
             None if self._names is None else self._names[key],
             None if self._name_status is None else self._name_status[key],
-            self._access_namer, self._dos_namer, self._identifier,
+            self._access_namer, self._dos_namer, self._identifier, self.process_users,
         )
 
     # --- columns and filters ------------------------------------------------------------
@@ -402,6 +468,13 @@ class HandleTable:
                 rows.setdefault(key, []).append(row)
         return {key: self._take(np.asarray(members, dtype=np.intp)) for key, members in rows.items()}
 
+    def shared(self) -> Dict[int, "HandleTable"]:
+        """The groups of :meth:`by_object` held by more than one process (each holder's
+        pid, handle value and access in the group's rows): System Informer's view of
+        shared objects. Keys as in :meth:`by_object`."""
+        return {key: group for key, group in self.by_object().items()
+                if len(np.unique(group.columns["pid"])) > 1}
+
     def to_pandas(self):
         """A pandas DataFrame of the table (pandas must be installed)."""
         import pandas
@@ -411,6 +484,10 @@ class HandleTable:
         frame.insert(4, "type", self.type)
         frame["name"] = self.names
         frame["name_status"] = self.name_status
+        if self.process_users is not None:
+            users = [self._user(int(p)) for p in self.columns["pid"]]
+            frame["user"] = [u["user"] for u in users]
+            frame["user_status"] = [u["user_status"] for u in users]
         return frame
 
     def to_records(self) -> List[Handle]:

@@ -32,6 +32,18 @@ PRELUDE = textwrap.dedent(r'''
         sys.stdin.read()
 ''')
 
+DENY_ALL = r'''
+acl = ctypes.create_string_buffer(64)
+adv.InitializeAcl(acl, 64, 2)
+k32.GetCurrentProcess.restype = ctypes.c_void_p
+# an empty, protected DACL on our own process object: nobody may open it (SE_KERNEL_OBJECT)
+if adv.SetSecurityInfo(ctypes.c_void_p(k32.GetCurrentProcess()), 6, 0x80000004, None, None, acl, None):
+    raise SystemExit("SetSecurityInfo failed")
+event = check(k32.CreateEventW(None, True, False, None), "CreateEvent")
+ready(event=event)
+'''
+"""A child body that refuses every open of its process (and reports one event it holds)."""
+
 
 @contextmanager
 def child(body: str, timeout: float = 60) -> Iterator[Tuple[subprocess.Popen, dict]]:

@@ -5,6 +5,8 @@ Blocking calls and how they are guarded (the rest return at once):
   pipe: callers run it on a bounded worker (``ntinspect._native.worker``).
 - NtDeviceIoControlFile on a socket: only non-blocking AFD query codes are sent, and
   also on the bounded worker.
+- LookupAccountSidW may ask a domain controller (seconds, or long network timeouts):
+  ``backends/process_info`` runs it on the bounded worker and caches the answers.
 - GetExtendedTcpTable/GetExtendedUdpTable: return at once on Windows; under Wine they scan
   the host's tables (slow but finite).
 """
@@ -16,7 +18,7 @@ from types import SimpleNamespace
 
 from ..errors import UnsupportedPlatform
 
-DLL_NAMES = ("ntdll", "kernel32", "iphlpapi")
+DLL_NAMES = ("ntdll", "kernel32", "advapi32", "iphlpapi")
 
 
 @lru_cache(maxsize=None)
@@ -41,7 +43,7 @@ def ffi():
 
 @lru_cache(maxsize=None)
 def dlls() -> SimpleNamespace:
-    """The loaded system DLLs as ``.ntdll``, ``.kernel32``, ``.iphlpapi``.
+    """The loaded system DLLs as ``.ntdll``, ``.kernel32``, ``.advapi32``, ``.iphlpapi``.
 
     Raises :class:`~ntinspect.errors.UnsupportedPlatform` where there is no Windows API.
     """

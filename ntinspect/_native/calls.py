@@ -40,17 +40,22 @@ ObjectTypeInformation = 2
 ObjectTypesInformation = 3
 
 
-def query_object(handle, info_class: int, initial: int = 0x200) -> memoryview:
-    """NtQueryObject(handle, info_class) with the grow loop (``handle`` may be NULL for class 3)."""
-    ntdll = dlls().ntdll
+def query_by_handle(function_name: str, handle, info_class: int, initial: int) -> memoryview:
+    """``function_name(handle, info_class, buffer, size, &returned)`` (NtQueryObject,
+    NtQueryInformationProcess, NtQueryInformationToken...) with the grow loop: the filled bytes."""
+    function = getattr(dlls().ntdll, function_name)
     returned = ffi().new("uint32_t *")
-    handle = ffi().NULL if handle is None else raw_handle(handle)
 
     def call(buffer, size):
         returned[0] = 0
-        return ntdll.NtQueryObject(handle, info_class, buffer, size, returned), returned[0]
+        return function(handle, info_class, buffer, size, returned), returned[0]
 
-    return query_grow(call, f"NtQueryObject({info_class})", initial=initial)
+    return query_grow(call, f"{function_name}({info_class})", initial=initial)
+
+
+def query_object(handle, info_class: int, initial: int = 0x200) -> memoryview:
+    """NtQueryObject(handle, info_class) with the grow loop (``handle`` may be NULL for class 3)."""
+    return query_by_handle("NtQueryObject", ffi().NULL if handle is None else raw_handle(handle), info_class, initial)
 
 
 NtQueryObject = ZwQueryObject = query_object
@@ -104,15 +109,7 @@ def nt_status_to_dos_error(status: int) -> int:
 
 def query_information_process(process, info_class: int, initial: int = 0x100) -> memoryview:
     """NtQueryInformationProcess(process, info_class) with the grow loop."""
-    ntdll = dlls().ntdll
-    returned = ffi().new("uint32_t *")
-    process = raw_handle(process)
-
-    def call(buffer, size):
-        returned[0] = 0
-        return ntdll.NtQueryInformationProcess(process, info_class, buffer, size, returned), returned[0]
-
-    return query_grow(call, f"NtQueryInformationProcess({info_class})", initial=initial)
+    return query_by_handle("NtQueryInformationProcess", raw_handle(process), info_class, initial)
 
 
 NtQueryInformationProcess = ZwQueryInformationProcess = query_information_process

@@ -53,6 +53,55 @@ struct THREAD_BASIC_INFORMATION {
     int32_t BasePriority;
 };
 
+/* KERNEL_USER_TIMES (ProcessTimes = 4), 100 ns units since 1601-01-01 UTC. */
+struct KERNEL_USER_TIMES {
+    int64_t CreateTime;
+    int64_t ExitTime;
+    int64_t KernelTime;
+    int64_t UserTime;
+};
+
+/* The start of the PEB, through ProcessParameters (phnt ntpebteb.h: 0x10 on 32-bit, 0x20 on 64-bit). */
+struct PEB_PREFIX {
+    uint8_t InheritedAddressSpace;
+    uint8_t ReadImageFileExecOptions;
+    uint8_t BeingDebugged;
+    uint8_t BitField;
+    void *Mutant;
+    void *ImageBaseAddress;
+    void *Ldr;
+    void *ProcessParameters;
+};
+
+struct CURDIR {
+    struct UNICODE_STRING DosPath;
+    void *Handle;
+};
+
+/* The start of RTL_USER_PROCESS_PARAMETERS, through CommandLine (phnt ntrtl.h: CommandLine
+ * at 0x40 on 32-bit, 0x70 on 64-bit). */
+struct RTL_USER_PROCESS_PARAMETERS_PREFIX {
+    uint32_t MaximumLength;
+    uint32_t Length;
+    uint32_t Flags;
+    uint32_t DebugFlags;
+    void *ConsoleHandle;
+    uint32_t ConsoleFlags;
+    void *StandardInput;
+    void *StandardOutput;
+    void *StandardError;
+    struct CURDIR CurrentDirectory;
+    struct UNICODE_STRING DllPath;
+    struct UNICODE_STRING ImagePathName;
+    struct UNICODE_STRING CommandLine;
+};
+
+/* TOKEN_USER (TokenUser = 1): the SID it points to follows in the same buffer. */
+struct SID_AND_ATTRIBUTES {
+    void *Sid;
+    uint32_t Attributes;
+};
+
 /* ntdll.dll */
 int32_t WINAPI NtQuerySystemInformation(uint32_t SystemInformationClass, void *SystemInformation,
                                  uint32_t SystemInformationLength, uint32_t *ReturnLength);
@@ -97,6 +146,15 @@ int32_t WINAPI NtQuerySymbolicLinkObject(void *LinkHandle, struct UNICODE_STRING
 int32_t WINAPI NtQueryInformationThread(void *ThreadHandle, uint32_t ThreadInformationClass, void *ThreadInformation,
                                          uint32_t ThreadInformationLength, uint32_t *ReturnLength);
 int32_t WINAPI NtWaitForSingleObject(void *Handle, uint8_t Alertable, int64_t *Timeout);
+int32_t WINAPI NtReadVirtualMemory(void *ProcessHandle, void *BaseAddress, void *Buffer, size_t BufferSize,
+                                    size_t *NumberOfBytesRead);
+int32_t WINAPI NtOpenProcessToken(void *ProcessHandle, uint32_t DesiredAccess, void **TokenHandle);
+int32_t WINAPI NtQueryInformationToken(void *TokenHandle, uint32_t TokenInformationClass, void *TokenInformation,
+                                        uint32_t TokenInformationLength, uint32_t *ReturnLength);
+int32_t WINAPI RtlConvertSidToUnicodeString(struct UNICODE_STRING *UnicodeString, void *Sid,
+                                             uint8_t AllocateDestinationString);
+uint8_t WINAPI RtlValidSid(void *Sid);
+uint32_t WINAPI RtlLengthSid(void *Sid);
 uint32_t WINAPI RtlNtStatusToDosError(int32_t Status);
 int32_t WINAPI RtlAdjustPrivilege(uint32_t Privilege, uint8_t Enable, uint8_t CurrentThread, uint8_t *Enabled);
 const char *WINAPI wine_get_version(void);
@@ -120,6 +178,10 @@ int32_t WINAPI TerminateThread(void *Thread, uint32_t ExitCode);
 int32_t WINAPI GetProcessHandleCount(void *Process, uint32_t *HandleCount);
 int32_t WINAPI IsWow64Process(void *Process, int32_t *Wow64Process);
 uint32_t WINAPI QueryDosDeviceW(const uint16_t *DeviceName, uint16_t *TargetPath, uint32_t Max);
+
+/* advapi32.dll */
+int32_t WINAPI LookupAccountSidW(const uint16_t *SystemName, void *Sid, uint16_t *Name, uint32_t *NameLength,
+                                 uint16_t *ReferencedDomainName, uint32_t *DomainLength, uint32_t *Use);
 
 /* iphlpapi.dll */
 uint32_t WINAPI GetExtendedTcpTable(void *TcpTable, uint32_t *SizePointer, int32_t Order, uint32_t AddressFamily,

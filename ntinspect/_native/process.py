@@ -7,6 +7,7 @@ from ..errors import error_from_status
 from . import dlls, ffi
 from .owned import OwnedHandle, raw_handle
 
+PROCESS_VM_READ = 0x0010
 PROCESS_DUP_HANDLE = 0x0040
 PROCESS_QUERY_INFORMATION = 0x0400
 PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
@@ -57,6 +58,59 @@ def duplicate(process: Any, value: int, access: int = 0, options: int = DUPLICAT
     return owned
 
 
+def _read_into(process: Any, address: int, buffer: Any, size: int) -> None:
+    """NtReadVirtualMemory of exactly ``size`` bytes into ``buffer``; a failure or a short
+    read raises the status (STATUS_PARTIAL_COPY for a short one)."""
+    lib = ffi()
+    done = lib.new("size_t *")
+    status = dlls().ntdll.NtReadVirtualMemory(raw_handle(process), lib.cast("void *", address), buffer, size, done)
+    operation = f"NtReadVirtualMemory(address={address:#x}, size={size})"
+    if status < 0:
+        raise error_from_status(status, operation)
+    if done[0] != size:
+        raise error_from_status(STATUS_PARTIAL_COPY, operation)
+
+
+def read_memory(process: Any, address: int, size: int) -> bytes:
+    """``size`` bytes at ``address`` in ``process`` (opened with PROCESS_VM_READ), at most
+    MAX_READ; raises the failing status (STATUS_PARTIAL_COPY for a short read)."""
+    if not 0 <= size <= MAX_READ:
+        raise ValueError(f"read size must be in 0..{MAX_READ}, not {size}")
+    buffer = ffi().new("char[]", max(size, 1))
+    _read_into(process, address, buffer, size)
+    return ffi().buffer(buffer, size)[:]
+
+
+def read_struct(process: Any, address: int, struct: str) -> Any:
+    """The cdef structure ``struct`` (``"struct PEB_PREFIX"``) read from ``address`` in
+    ``process``, in this process's pointer width: the owning pointer (fields read through it;
+    ``[0]`` of it would not keep the memory alive)."""
+    info = ffi().new(f"{struct} *")
+    _read_into(process, address, info, ffi().sizeof(struct))
+    return info
+
+
+MAX_READ = 1 << 20
+"""Largest read :func:`read_memory` makes (a UNICODE_STRING is at most 64 KiB)."""
+STATUS_PARTIAL_COPY = 0x8000000D
+
+
+def query_process_struct(process: Any, info_class: int, struct: str) -> Any:
+    """NtQueryInformationProcess for a fixed-size class into a new ``struct`` (a cdef type
+    such as ``"uintptr_t"`` or ``"struct KERNEL_USER_TIMES"``): the owning pointer to the
+    filled value (``[0]`` for a plain number; a structure's fields read through it).
+    The buffer is exactly the type's size, as Wine requires (a larger one gets
+    STATUS_INFO_LENGTH_MISMATCH there)."""
+    lib = ffi()
+    info = lib.new(f"{struct} *")
+    status = dlls().ntdll.NtQueryInformationProcess(raw_handle(process), info_class, info, lib.sizeof(struct),
+                                                    lib.NULL)
+    if status < 0:
+        raise error_from_status(status, f"NtQueryInformationProcess({info_class})")
+    return info
+
+
 NtOpenProcess = ZwOpenProcess = open_process
 NtClose = ZwClose = nt_close
 NtDuplicateObject = ZwDuplicateObject = duplicate
+NtReadVirtualMemory = ZwReadVirtualMemory = read_memory

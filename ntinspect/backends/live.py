@@ -34,7 +34,7 @@ def base_address(view: memoryview) -> int:
 # --- processes ---------------------------------------------------------------------------
 
 PROCESS_FIELDS = ("NextEntryOffset", "ImageName.Length", "ImageName.Buffer", "UniqueProcessId",
-                  "InheritedFromUniqueProcessId", "HandleCount", "NumberOfThreads", "SessionId")
+                  "InheritedFromUniqueProcessId", "HandleCount", "NumberOfThreads", "SessionId", "CreateTime")
 
 
 @lru_cache(maxsize=None)
@@ -48,7 +48,8 @@ def _process_readers(width: int) -> Tuple[Dict[str, Tuple[struct.Struct, int]], 
         for part in path.split("."):
             field, at = field.fields[part][:2]
             offset += at
-        readers[path] = (struct.Struct("<" + {1: "B", 2: "H", 4: "I", 8: "Q"}[field.itemsize]), offset)
+        code = {1: "B", 2: "H", 4: "I", 8: "Q"}[field.itemsize]
+        readers[path] = (struct.Struct("<" + (code.lower() if field.kind == "i" else code)), offset)
     return readers, dtype.itemsize
 
 
@@ -76,10 +77,32 @@ def process_entries() -> Iterator[Dict[str, object]]:
         offset += entry["NextEntryOffset"]
 
 
-def processes() -> List[Process]:
-    return [Process(pid=e["UniqueProcessId"], ppid=e["InheritedFromUniqueProcessId"], name=e["name"],
-                    handle_count=e["HandleCount"], thread_count=e["NumberOfThreads"], session_id=e["SessionId"])
-            for e in process_entries()]
+def processes(details: bool = True) -> List[Process]:
+    """Every process of one process list, with ``handle_count`` counted from a handle table
+    taken right after it; with ``details``, the per-process fields of
+    :mod:`~ntinspect.backends.process_info` (each process opened once, with its statuses),
+    else those fields are ``not_requested``."""
+    from .process_info import create_time
+    from .process_info import details as read_details
+
+    entries = list(process_entries())
+    pids, counts = np.unique(system_handle_columns()["pid"], return_counts=True)
+    rows = dict(zip(pids.tolist(), counts.tolist()))
+    extra = read_details(e["UniqueProcessId"] for e in entries) if details else {}
+    listed = []
+    for e in entries:
+        pid = e["UniqueProcessId"]
+        made, made_status = create_time(e["CreateTime"])
+        more = {}
+        for field, (value, status) in extra.get(pid, {}).items():
+            more[field] = value
+            if field in ("user", "image_path", "command_line", "wow64"):
+                more[f"{field}_status"] = status
+        listed.append(Process(pid=pid, ppid=e["InheritedFromUniqueProcessId"], name=e["name"],
+                              handle_count=rows.get(pid, 0), thread_count=e["NumberOfThreads"],
+                              session_id=e["SessionId"], os_handle_count=e["HandleCount"],
+                              create_time=made, create_time_status=made_status, **more))
+    return listed
 
 
 def process_names() -> Dict[int, str]:

@@ -54,7 +54,7 @@ def _resolve_pids(selectors):
     wanted = {s.lower() for s in selectors if isinstance(s, str)}
     pids = {s for s in selectors if isinstance(s, int)}
     if wanted:
-        listed = processes()
+        listed = processes(details=False)
         matched = {p.pid for p in listed if p.name.lower() in wanted}
         missing = sorted(wanted - {p.name.lower() for p in listed})
         if missing:
@@ -71,7 +71,7 @@ def cmd_summary(args) -> int:
     from .. import api
 
     table = api.handles()
-    procs = {p.pid: p for p in api.processes()}
+    procs = {p.pid: p for p in api.processes(details=False)}
     from .._native import wine_version
 
     wine = wine_version()
@@ -102,16 +102,55 @@ HANDLE_COLUMNS = ["pid", "process", "value", "type", "access", "name"]
 def cmd_handles(args) -> int:
     from .. import api
 
-    table = api.handles(pid=_resolve_pids(args.pid), type=_known_types(args.type), names=args.names,
-                        name_timeout=args.timeout)
+    pids = _resolve_pids(args.pid)
+    table = api.handles(pid=None if args.shared else pids, type=_known_types(args.type), names=args.names,
+                        name_timeout=args.timeout, users=args.user)
     if args.name:
         table = table.filter(name=args.name)
-    rows = [dataclasses.asdict(h) for h in table]
     columns = HANDLE_COLUMNS + (["name_status"] if args.names else []) + (["dos_name"] if args.dos else [])
+    if args.user:
+        columns.insert(2, "user")
+    if args.shared:
+        rows, columns = shared_rows(table, pids), ["object", "processes"] + columns
+        if args.format == "table":
+            rows = hidden_groups(rows)
+    else:
+        rows = [dataclasses.asdict(h) for h in table]
+    if args.format == "table":
+        rows = with_status(rows, [("user", "user_status")] if args.user else [])
     if args.format in ("table", "csv"):
         rows = hex_fields(rows, "value", "access", "object")
     print(render(rows, columns, args.format))
     return 0
+
+
+def shared_rows(table, pids=None) -> List[dict]:
+    """One row per holder of each object held by more than one process
+    (:meth:`HandleTable.shared`), with ``object`` (the group's key: a kernel address, or a
+    negative group number where the OS hides addresses) and ``processes`` (how many hold
+    it); with ``pids``, only objects one of them holds. Most widely held first."""
+    import numpy as np
+
+    groups = [(key, group) for key, group in table.shared().items()
+              if pids is None or np.isin(group.columns["pid"], pids).any()]
+    groups.sort(key=lambda item: (-len(np.unique(item[1].columns["pid"])), item[0]))
+    rows = []
+    for key, group in groups:
+        holders = len(np.unique(group.columns["pid"]))
+        rows += [{**dataclasses.asdict(h), "object": key, "processes": holders} for h in group]
+    return rows
+
+
+def hidden_groups(rows: List[dict]) -> List[dict]:
+    """Table cells for group keys where the OS hides addresses (negative keys): ``hidden#N``."""
+    return [{**row, "object": f"hidden#{-row['object']}"} if row["object"] < 0 else row for row in rows]
+
+
+def with_status(rows: List[dict], pairs) -> List[dict]:
+    """Rows where each ``(field, status_field)`` pair shows ``<status>`` in place of a value
+    that could not be read (table output: the status column is not shown)."""
+    return [{**row, **{field: f"<{row[status]}>" for field, status in pairs
+                       if row.get(field) is None and row.get(status) not in (None, "ok")}} for row in rows]
 
 
 def cmd_types(args) -> int:
@@ -124,11 +163,34 @@ def cmd_types(args) -> int:
     return 0
 
 
+PROCESS_COLUMNS = ["pid", "ppid", "session_id", "wow64", "handle_count", "thread_count", "create_time", "user",
+                   "name", "command_line"]
+PROCESS_STATUS_PAIRS = [("create_time", "create_time_status"), ("user", "user_status"), ("wow64", "wow64_status"),
+                        ("image_path", "image_path_status"), ("dos_image_path", "image_path_status"),
+                        ("command_line", "command_line_status")]
+
+
+LINE_ESCAPES = {code: f"\\x{code:02x}" for code in range(32)} | {9: "\\t", 10: "\\n", 13: "\\r"}
+
+
 def cmd_processes(args) -> int:
     from ..api import processes
 
     rows = [dataclasses.asdict(p) for p in processes()]
-    print(render(rows, ["pid", "ppid", "name", "handle_count", "thread_count", "session_id"], args.format))
+    for row in rows:  # ISO 8601, UTC; seconds are enough in a table
+        if row["create_time"] is not None:
+            row["create_time"] = row["create_time"].isoformat(timespec="seconds" if args.format == "table" else "auto")
+    if args.format == "table":
+        columns = PROCESS_COLUMNS
+        rows = with_status(rows, PROCESS_STATUS_PAIRS)
+        for row in rows:  # one line per process: control characters of a command line as escapes
+            if row["command_line"]:
+                row["command_line"] = row["command_line"].translate(LINE_ESCAPES)
+    else:  # every field, statuses included
+        from ..models import Process
+
+        columns = [f.name for f in dataclasses.fields(Process)]
+    print(render(rows, columns, args.format))
     return 0
 
 
@@ -148,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="keep handles whose name contains this text (implies --names)")
     p.add_argument("--timeout", type=_seconds, default=1.0, help="seconds a name query may take (default 1)")
     p.add_argument("--dos", action="store_true", help="also show DOS paths for NT names")
+    p.add_argument("-u", "--user", action="store_true", help="show the owner process's user (DOMAIN\\user)")
+    p.add_argument("--shared", action="store_true",
+                   help="only objects held by more than one process, one row per holder with its access "
+                        "(with -p: objects those processes share with others)")
     add_format_option(p)
     p.set_defaults(run=cmd_handles)
 
@@ -155,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_format_option(p)
     p.set_defaults(run=cmd_types)
 
-    p = sub.add_parser("processes", help="running processes")
+    p = sub.add_parser("processes", help="running processes: user, creation time, command line, handles...")
     add_format_option(p)
     p.set_defaults(run=cmd_processes)
 

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from childproc import child
+from childproc import DENY_ALL, child
 
 pytestmark = pytest.mark.windows
 
@@ -229,18 +229,6 @@ def test_debug_privilege_on_request():
     assert isinstance(enabled, bool)
     table = ntinspect.handles(pid=os.getpid(), debug_privilege=True)
     assert len(table) > 0
-
-
-DENY_ALL = r'''
-acl = ctypes.create_string_buffer(64)
-adv.InitializeAcl(acl, 64, 2)
-k32.GetCurrentProcess.restype = ctypes.c_void_p
-# an empty, protected DACL on our own process object: nobody may open it (SE_KERNEL_OBJECT)
-if adv.SetSecurityInfo(ctypes.c_void_p(k32.GetCurrentProcess()), 6, 0x80000004, None, None, acl, None):
-    raise SystemExit("SetSecurityInfo failed")
-event = check(k32.CreateEventW(None, True, False, None), "CreateEvent")
-ready(event=event)
-'''
 
 
 def test_a_process_that_cannot_be_opened_is_reported_per_record():
