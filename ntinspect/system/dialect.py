@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 import re
-from typing import Optional, Tuple
+from typing import Optional
 
 from .info import SystemInfo
 
@@ -42,14 +42,6 @@ class Dialect:
     tdi_devices: bool
     owner_tables: bool
     tables_from_host: bool
-
-    def type_rules(self) -> Tuple[object, ...]:
-        """The calibration candidates (backends/typemap.py), the expected rule first."""
-        from ..backends.typemap import CANDIDATES, TypeRule
-
-        base, _, offset = self.type_numbering.partition("+")
-        expected = TypeRule(base, int(offset or 0))
-        return (expected, *(rule for rule in CANDIDATES if rule != expected))
 
 
 def service_pack(csd: Optional[str]) -> int:

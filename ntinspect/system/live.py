@@ -35,6 +35,11 @@ def _failure(error: BaseException) -> str:
     return InfoStatus.ERROR_PREFIX + getattr(error, "name", type(error).__name__)
 
 
+def _utf16(data: bytes) -> str:
+    """UTF-16-LE text up to its first NUL (unpaired surrogates kept)."""
+    return data.decode("utf-16-le", "surrogatepass").split("\0", 1)[0]
+
+
 def _rtl_version() -> Dict[str, object]:
     from .._native import dlls, ffi
 
@@ -43,9 +48,7 @@ def _rtl_version() -> Dict[str, object]:
     status = dlls().ntdll.RtlGetVersion(info)
     if status < 0:
         raise error_from_status(status, "RtlGetVersion")
-    csd = ffi().string(info.szCSDVersion)  # uint16_t array: a list of code units up to the NUL
-    text = "".join(map(chr, csd)) if isinstance(csd, list) else bytes(
-        ffi().buffer(info.szCSDVersion)).decode("utf-16-le", "replace").split("\0")[0]
+    text = _utf16(ffi().buffer(info.szCSDVersion)[:])
     return dict(major=info.dwMajorVersion, minor=info.dwMinorVersion, build=info.dwBuildNumber,
                 csd_version=text, product_type=info.wProductType)
 
@@ -94,8 +97,7 @@ def _system_directory(wow64: bool) -> str:
     length = dlls().kernel32.GetSystemDirectoryW(buffer, 1024)
     if not 0 < length < 1024:
         raise OSError("GetSystemDirectoryW failed")
-    path = ffi().unpack(ffi().cast("uint16_t *", buffer), length)
-    text = "".join(map(chr, path))
+    text = _utf16(ffi().buffer(buffer, 2 * length)[:])
     return ntpath.join(ntpath.dirname(text), "Sysnative") if wow64 else text
 
 
