@@ -8,7 +8,7 @@ only what it holds.
 """
 from __future__ import annotations
 
-from typing import Any, List, Protocol, runtime_checkable
+from typing import Any, Callable, List, Protocol, runtime_checkable
 
 from ..errors import SourceUnsupported
 from ..models import HandleTable, Process
@@ -52,39 +52,6 @@ class RecordedSource:
     def _refuse(self, function: str) -> SourceUnsupported:
         return SourceUnsupported(function, self.kind, self.path, self.holds)
 
-    def handles(self, *args: Any, **kwargs: Any) -> HandleTable:
-        raise self._refuse("handles")
-
-    def processes(self, *args: Any, **kwargs: Any) -> List[Process]:
-        raise self._refuse("processes")
-
-    def object_types(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._refuse("object_types")
-
-    def ports(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._refuse("ports")
-
-    def crossview(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._refuse("crossview")
-
-    def scan(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._refuse("scan")
-
-    def namespace(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._refuse("namespace")
-
-    def resolve(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._refuse("resolve")
-
-    def dos_path(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._refuse("dos_path")
-
-    def nt_path(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._refuse("nt_path")
-
-    def system_info(self) -> Any:
-        raise self._refuse("system_info")
-
     def close(self) -> None:
         """Release the file; the source answers nothing afterwards."""
 
@@ -96,3 +63,16 @@ class RecordedSource:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.path!r}: {self.holds}>"
+
+
+def _refusing(function: str) -> Callable[..., Any]:
+    def refuse(self: RecordedSource, *args: Any, **kwargs: Any) -> Any:
+        raise self._refuse(function)
+
+    refuse.__name__ = refuse.__qualname__ = function
+    refuse.__doc__ = f"Not held by this kind of source: raises SourceUnsupported (a kind that holds it overrides {function})."
+    return refuse
+
+
+for _function in FUNCTIONS:
+    setattr(RecordedSource, _function, _refusing(_function))

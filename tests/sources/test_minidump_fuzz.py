@@ -14,7 +14,7 @@ import ntinspect
 from ntinspect.errors import NtInspectError
 
 from dumpkit import DATA, build, raw_streams
-from fuzzkit import FUZZ
+from fuzzkit import FUZZ, overwrite
 
 SEEDS = [
     (DATA / "breakpad__tiny-exe-with-cet-xsave.dmp").read_bytes(),
@@ -42,15 +42,7 @@ WORK = Path(tempfile.mkdtemp(prefix="ntinspect-fuzz-"))
 def damaged(draw):
     which = draw(st.integers(0, len(SEEDS) - 1))
     data = bytearray(SEEDS[which])
-    for _ in range(draw(st.integers(1, 12))):
-        if draw(st.booleans()):
-            where = draw(st.sampled_from(HOT[which]))
-        else:
-            where = draw(st.integers(0, len(data) - 1))
-        width = draw(st.sampled_from([1, 2, 4]))
-        value = draw(st.one_of(st.sampled_from([0, 0xFF, 0xFFFF, 0xFFFFFFFF, 0x7FFFFFFF, 0x80000000, 32, 40]),
-                               st.integers(0, 0xFFFFFFFF)))
-        data[where:where + width] = (value & ((1 << 8 * width) - 1)).to_bytes(width, "little")[:len(data) - where]
+    overwrite(draw, st, data, HOT[which], [0, 0xFF, 0xFFFF, 0xFFFFFFFF, 0x7FFFFFFF, 0x80000000, 32, 40])
     if draw(st.integers(0, 4)) == 0:
         del data[draw(st.integers(0, len(data))):]
     return bytes(data)

@@ -24,7 +24,10 @@ def test_the_copied_dumps_are_here():
 
 @pytest.mark.parametrize("path", COPIED, ids=lambda p: p.name)
 def test_every_dump_opens_and_answers_what_it_holds(path):
+    from ntinspect.sources import Source
+
     with ntinspect.open(path) as source:
+        assert isinstance(source, Source) and source.kind == "minidump"
         info = source.system_info()
         assert info.origin == "minidump" and info.version is not None
         (process,) = source.processes()

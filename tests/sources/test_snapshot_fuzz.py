@@ -12,7 +12,7 @@ from hypothesis import given, strategies as st
 from ntinspect.errors import NtInspectError
 from ntinspect.snapshot import open_snapshot, write_snapshot
 
-from fuzzkit import FUZZ
+from fuzzkit import FUZZ, overwrite
 
 WORK = Path(tempfile.mkdtemp(prefix="ntinspect-fuzz-"))
 write_snapshot(WORK / "seed.nts", {"handles/raw": bytes(range(256)) * 64, "info.json": b'{"build": 22631}',
@@ -26,12 +26,7 @@ HOT = sorted({i + d for signature in (b"PK\x03\x04", b"PK\x01\x02", b"PK\x05\x06
 @st.composite
 def damaged(draw):
     data = bytearray(SEED)
-    for _ in range(draw(st.integers(0, 10))):
-        where = draw(st.sampled_from(HOT)) if draw(st.booleans()) else draw(st.integers(0, len(data) - 1))
-        width = draw(st.sampled_from([1, 2, 4]))
-        value = draw(st.one_of(st.sampled_from([0, 0xFF, 0xFFFF, 0xFFFFFFFF, 0x7FFFFFFF, 8, 12, 99]),
-                               st.integers(0, 0xFFFFFFFF)))
-        data[where:where + width] = (value & ((1 << 8 * width) - 1)).to_bytes(width, "little")[:len(data) - where]
+    overwrite(draw, st, data, HOT, [0, 0xFF, 0xFFFF, 0xFFFFFFFF, 0x7FFFFFFF, 8, 12, 99])
     cut = draw(st.integers(0, 6))
     if cut == 0:
         del data[draw(st.integers(0, len(data))):]
