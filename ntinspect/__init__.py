@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 from .models import EntryStatus, Handle, HandleTable, NameStatus, ObjectType, Port, Process
 from .objspace import DriveMap, NamespaceEntry, dos_path, namespace, nt_path, refresh_dos_devices, resolve
 from .portmap import Discrepancy, PortScan, PortsError, crossview, ports, scan
-from .sources import open_source as open
+from .sources import open_source as open  # ntinspect.open(path); not in __all__: a star import would shadow open()
 from .system import SystemInfo, system_info
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "processes",
     "object_types",
     "enable_debug_privilege",
-    "open",
     "system_info",
     "SystemInfo",
     "ports",
