@@ -9,9 +9,13 @@ from .errors import (
     InvalidAddress,
     InvalidPath,
     LayoutError,
+    MinidumpError,
     NtInspectError,
     NtStatusError,
     OsCallError,
+    SnapshotError,
+    SourceFormatError,
+    SourceUnsupported,
     SymbolicLinkLoop,
     UnsupportedPlatform,
     Win32Error,
@@ -22,12 +26,16 @@ __version__ = "0.1.0"
 from .models import EntryStatus, Handle, HandleTable, NameStatus, ObjectType, OwnerStatus, Port, Process
 from .objspace import DriveMap, NamespaceEntry, dos_path, namespace, nt_path, refresh_dos_devices, resolve
 from .portmap import Discrepancy, PortScan, PortsError, crossview, ports, scan
+from .sources import open_source as open  # ntinspect.open(path); not in __all__: a star import would shadow open()
+from .system import SystemInfo, system_info
 
 __all__ = [
     "handles",
     "processes",
     "object_types",
     "enable_debug_privilege",
+    "system_info",
+    "SystemInfo",
     "ports",
     "crossview",
     "scan",
@@ -52,10 +60,14 @@ __all__ = [
     "InvalidAddress",
     "InvalidPath",
     "LayoutError",
+    "MinidumpError",
     "NtInspectError",
     "NtStatusError",
     "OsCallError",
     "PortsError",
+    "SnapshotError",
+    "SourceFormatError",
+    "SourceUnsupported",
     "SymbolicLinkLoop",
     "UnsupportedPlatform",
     "Win32Error",

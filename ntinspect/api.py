@@ -51,6 +51,12 @@ def enable_debug_privilege() -> bool:
     return dlls().ntdll.RtlAdjustPrivilege(SE_DEBUG_PRIVILEGE, 1, 0, was) >= 0
 
 
+def check_name_timeout(name_timeout: Any) -> None:
+    """``name_timeout`` must be seconds, more than 0 and at most 3600 (else ValueError)."""
+    if not isinstance(name_timeout, (int, float)) or not 0 < name_timeout <= 3600:
+        raise ValueError(f"name_timeout is seconds, more than 0 and at most 3600, not {name_timeout!r}")
+
+
 def _pid_list(pid: Union[None, int, Iterable[int]]) -> Optional[List[int]]:
     if pid is None:
         return None
@@ -94,8 +100,7 @@ def handles(
     handle.exe ``-u`` shows it) and a ``user_status`` (a
     :class:`~ntinspect.models.ProcessStatus` value), read once per process.
     """
-    if not isinstance(name_timeout, (int, float)) or not 0 < name_timeout <= 3600:
-        raise ValueError(f"name_timeout is seconds, more than 0 and at most 3600, not {name_timeout!r}")
+    check_name_timeout(name_timeout)
     pids = _pid_list(pid)
     live = _live()
     if debug_privilege:

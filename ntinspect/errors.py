@@ -21,6 +21,10 @@ __all__ = [
     "InvalidAddress",
     "InvalidPath",
     "SymbolicLinkLoop",
+    "SourceUnsupported",
+    "SourceFormatError",
+    "MinidumpError",
+    "SnapshotError",
     "status_name",
     "win32_name",
     "error_from_status",
@@ -174,6 +178,63 @@ class SymbolicLinkLoop(NtInspectError):
 
     def __str__(self) -> str:
         return f"{self.path!r}: symbolic links that do not end: " + " -> ".join(self.chain)
+
+
+class SourceUnsupported(NtInspectError):
+    """A recorded source cannot answer this function: ``function``, the source ``kind``
+    and ``path``, and what the source ``holds``."""
+
+    def __init__(self, function: str, kind: str, path: str, holds: str) -> None:
+        self.function = function
+        self.kind = kind
+        self.path = path
+        self.holds = holds
+        super().__init__(function, kind, path, holds)
+
+    def __str__(self) -> str:
+        return (f"{self.function}() cannot be answered from the {self.kind} {self.path!r}: "
+                f"it holds {self.holds}")
+
+
+class SourceFormatError(NtInspectError):
+    """A file is not a source ntinspect reads (``path``, ``reason``: what it looks like)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(path, reason)
+
+    def __str__(self) -> str:
+        return f"{self.path!r}: {self.reason}"
+
+
+class MinidumpError(NtInspectError):
+    """A minidump that is not what it should be: ``path``, the ``stream`` (or ``header``,
+    ``directory``), the file ``offset`` and the ``reason``."""
+
+    def __init__(self, path: str, stream: str, offset: int, reason: str) -> None:
+        self.path = path
+        self.stream = stream
+        self.offset = offset
+        self.reason = reason
+        super().__init__(path, stream, offset, reason)
+
+    def __str__(self) -> str:
+        return f"minidump {self.path!r}, {self.stream} at offset {self.offset:#x}: {self.reason}"
+
+
+class SnapshotError(NtInspectError):
+    """A snapshot file that cannot be read: ``path``, the ``part`` (a member name, or
+    ``container``/``manifest``) and the ``problem``."""
+
+    def __init__(self, path: str, part: str, problem: str) -> None:
+        self.path = path
+        self.part = part
+        self.problem = problem
+        super().__init__(path, part, problem)
+
+    def __str__(self) -> str:
+        return f"snapshot {self.path!r}, part {self.part!r}: {self.problem}"
 
 
 def error_from_status(status: int, operation: str = "") -> NtStatusError:

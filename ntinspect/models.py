@@ -38,7 +38,8 @@ class NameStatus:
     SKIPPED = "skipped"
     UNSUPPORTED = "unsupported"
     NOT_REQUESTED = "not_requested"
-    ALL = (OK, TIMEOUT, ACCESS_DENIED, GONE, SKIPPED, UNSUPPORTED, NOT_REQUESTED)
+    NOT_RECORDED = "not_recorded"  # a recorded source (minidump) holds no name for it
+    ALL = (OK, TIMEOUT, ACCESS_DENIED, GONE, SKIPPED, UNSUPPORTED, NOT_REQUESTED, NOT_RECORDED)
 
 
 class EntryStatus:
@@ -258,7 +259,8 @@ class HandleTable:
     """Every handle of one snapshot, as columns.
 
     ``columns`` holds numpy arrays (``pid``, ``value``, ``type_index``, ``access``,
-    ``object``, ``attributes``); type and process names come from small lookup maps, and
+    ``object``, ``attributes``, and any extra column a source records, such as a
+    minidump's ``handle_count`` and ``pointer_count``); type and process names come from small lookup maps, and
     per-row names (when requested) from ``names``/``name_status`` object arrays.
     """
 
@@ -275,6 +277,8 @@ class HandleTable:
         process_users: Optional[Mapping[int, Tuple[Optional[str], str]]] = None,
     ) -> None:
         self.columns: Dict[str, np.ndarray] = {key: columns[key] for key in COLUMNS}
+        # a source's own extra columns (a minidump's handle_count, pointer_count) follow rows
+        self.columns.update((key, value) for key, value in columns.items() if key not in self.columns)
         self.type_names = dict(type_names)
         self.process_names = dict(process_names)
         self._names = names

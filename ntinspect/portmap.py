@@ -108,15 +108,15 @@ def resolve_pids(pid: PidFilter) -> Optional[set]:
 def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeout: float = 2.0) -> PortScan:
     """Run the paths and merge them. ``full`` reads every table with owners (the cross-view
     needs them); otherwise only the tables worth asking on this platform."""
-    from ._native import wine_version
     from .backends.live import process_names
     from .backends.sockets import live_handle_scan
     from .backends.tdi_scan import live_tdi_scan
+    from .system.dialect import live_dialect
 
     protos, families = kind_filter(kind)
     names = process_names()
     pids = _resolve_pids(pid, names)
-    wine = wine_version() is not None
+    wine = live_dialect().tables_from_host
     table: List[Endpoint] = []
     paths = {HANDLE: "ok"}
     # The tables are read on a second thread while the handle path runs (both mostly wait

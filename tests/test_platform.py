@@ -20,12 +20,13 @@ LIVE_CALLS = {
     "dos_path": lambda: ntinspect.dos_path("\\Device\\HarddiskVolume1\\x"),
     "nt_path": lambda: ntinspect.nt_path("C:\\x"),
     "refresh_dos_devices": ntinspect.refresh_dos_devices,
+    "system_info": ntinspect.system_info,
 }
 
 
 def test_every_public_function_is_covered():
     live = {"handles", "processes", "object_types", "enable_debug_privilege", "ports", "crossview", "scan",
-            "namespace", "resolve", "dos_path", "nt_path", "refresh_dos_devices"}
+            "namespace", "resolve", "dos_path", "nt_path", "refresh_dos_devices", "system_info"}
     public_functions = {name for name in ntinspect.__all__ if callable(getattr(ntinspect, name))
                         and not isinstance(getattr(ntinspect, name), type)}
     assert public_functions == live == set(LIVE_CALLS)
@@ -38,7 +39,7 @@ def test_live_function_raises_unsupported_platform(name):
     assert sys.platform in str(caught.value) and "Wine bench" in str(caught.value)
 
 
-@pytest.mark.parametrize("argv", [["summary"], ["handles"], ["types"], ["processes"], ["ports"], ["ns"]])
+@pytest.mark.parametrize("argv", [["summary"], ["handles"], ["types"], ["processes"], ["ports"], ["ns"], ["info"]])
 def test_cli_says_why_and_exits_1(argv, capsys):
     from ntinspect.cli import main
 

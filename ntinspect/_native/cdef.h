@@ -102,6 +102,34 @@ struct SID_AND_ATTRIBUTES {
     uint32_t Attributes;
 };
 
+struct OSVERSIONINFOEXW {
+    uint32_t dwOSVersionInfoSize;
+    uint32_t dwMajorVersion;
+    uint32_t dwMinorVersion;
+    uint32_t dwBuildNumber;
+    uint32_t dwPlatformId;
+    uint16_t szCSDVersion[128];
+    uint16_t wServicePackMajor;
+    uint16_t wServicePackMinor;
+    uint16_t wSuiteMask;
+    uint8_t wProductType;
+    uint8_t wReserved;
+};
+
+struct SYSTEM_INFO {
+    uint16_t wProcessorArchitecture;
+    uint16_t wReserved;
+    uint32_t dwPageSize;
+    void *lpMinimumApplicationAddress;
+    void *lpMaximumApplicationAddress;
+    uintptr_t dwActiveProcessorMask;
+    uint32_t dwNumberOfProcessors;
+    uint32_t dwProcessorType;
+    uint32_t dwAllocationGranularity;
+    uint16_t wProcessorLevel;
+    uint16_t wProcessorRevision;
+};
+
 /* ntdll.dll */
 int32_t WINAPI NtQuerySystemInformation(uint32_t SystemInformationClass, void *SystemInformation,
                                  uint32_t SystemInformationLength, uint32_t *ReturnLength);
@@ -158,6 +186,8 @@ uint32_t WINAPI RtlLengthSid(void *Sid);
 uint32_t WINAPI RtlNtStatusToDosError(int32_t Status);
 int32_t WINAPI RtlAdjustPrivilege(uint32_t Privilege, uint8_t Enable, uint8_t CurrentThread, uint8_t *Enabled);
 const char *WINAPI wine_get_version(void);
+void wine_get_host_version(const char **sysname, const char **release);  /* cdecl in Wine */
+int32_t WINAPI RtlGetVersion(struct OSVERSIONINFOEXW *VersionInformation);
 
 /* kernel32.dll */
 void *WINAPI OpenProcess(uint32_t DesiredAccess, int32_t InheritHandle, uint32_t ProcessId);
@@ -177,6 +207,9 @@ int32_t WINAPI CancelSynchronousIo(void *Thread);
 int32_t WINAPI TerminateThread(void *Thread, uint32_t ExitCode);
 int32_t WINAPI GetProcessHandleCount(void *Process, uint32_t *HandleCount);
 int32_t WINAPI IsWow64Process(void *Process, int32_t *Wow64Process);
+int32_t WINAPI IsWow64Process2(void *Process, uint16_t *ProcessMachine, uint16_t *NativeMachine);
+void WINAPI GetNativeSystemInfo(struct SYSTEM_INFO *SystemInfo);
+uint32_t WINAPI GetSystemDirectoryW(uint16_t *Buffer, uint32_t Size);
 uint32_t WINAPI QueryDosDeviceW(const uint16_t *DeviceName, uint16_t *TargetPath, uint32_t Max);
 
 /* advapi32.dll */

@@ -15,7 +15,8 @@ from .._native import calls, ffi
 from .._native.process import PROCESS_DUP_HANDLE
 from ..errors import LayoutError, NtStatusError
 from ..models import ObjectType, Process
-from .typemap import CalibrationError, TypeRule, calibrate, lookup_rule
+from ..system.dialect import live_dialect
+from .typemap import CalibrationError, TypeRule, calibrate, candidates_for, lookup_rule
 
 WIDTH = 8 if ffi().sizeof("void *") == 8 else 4
 ProcessHandleInformation = 51
@@ -154,7 +155,8 @@ class TypeResolver:
         listed = [(int(t.info.TypeIndex), t.name) for t in raw]
         for attempt in range(CALIBRATION_ATTEMPTS):
             try:
-                self.rule, mapping = calibrate(listed, type_observations(columns))
+                self.rule, mapping = calibrate(listed, type_observations(columns),
+                                               candidates_for(live_dialect().type_numbering))
                 break
             except CalibrationError:
                 if self.rule is not None:

@@ -86,10 +86,10 @@ def file_name(handle) -> Tuple[str, bool]:
 def is_socket(handle) -> bool:
     """Does the AFD driver answer for this file? (Windows names sockets \\Device\\Afd; Wine
     leaves the name empty, so ask AFD itself.)"""
-    from .._native import wine_version
+    from ..system.dialect import live_dialect
     from .afd_replies import socket_info
 
-    status, _ = socket_info(handle, wine=wine_version() is not None)
+    status, _ = socket_info(handle, wine=live_dialect().afd_wine_codes)
     return status == 0
 
 

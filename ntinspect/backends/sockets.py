@@ -21,11 +21,11 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
-from .._native import wine_version
 from .._native import process as native_process
 from .._native.worker import TIMED_OUT, run_bounded
 from ..errors import NtInspectError
 from ..models import NameStatus
+from ..system.dialect import live_dialect
 from . import afd_replies as afd
 from .endpoints import BOUND, HANDLE, LISTENING, Endpoint, peer
 from .live import TYPES, system_handle_columns
@@ -105,7 +105,7 @@ def live_handle_scan(pids: Optional[Iterable[int]] = None, protos=("tcp", "udp")
                      workers: int = SCAN_WORKERS) -> HandleScan:
     """Every socket handle (of ``pids``, or of all processes) with its endpoint and owner,
     probed by ``workers`` threads."""
-    wine = wine_version() is not None
+    wine = live_dialect().afd_wine_codes
     owners, values = file_handles(pids)
     with ExitStack() as stack:
         processes, failures = open_processes(owners, stack)
@@ -129,7 +129,7 @@ def listening_states(rows: List[Endpoint], timeout: float = 2.0) -> List[Endpoin
     """``rows`` (TCP socket-handle rows without a peer that no table lists) with their state
     asked of the socket: LISTENING, or BOUND for a socket only bound. A row whose socket
     cannot be asked (gone, Windows) is returned as it is."""
-    wine = wine_version() is not None
+    wine = live_dialect().afd_wine_codes
     if not rows or not wine:
         return list(rows)
 

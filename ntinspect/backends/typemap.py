@@ -34,6 +34,14 @@ CANDIDATES: Tuple[TypeRule, ...] = (
 )
 
 
+def candidates_for(numbering: str) -> Tuple[TypeRule, ...]:
+    """:data:`CANDIDATES` with the rule a dialect expects first (``"type_index"``,
+    ``"position+2"``, ``"position"``: :attr:`ntinspect.system.Dialect.type_numbering`)."""
+    base, _, offset = numbering.partition("+")
+    expected = TypeRule(base, int(offset or 0))
+    return (expected, *(rule for rule in CANDIDATES if rule != expected))
+
+
 class CalibrationError(NtInspectError):
     """No candidate rule explains the observed handle types."""
 

@@ -15,7 +15,8 @@ __all__ = [
     "EventAccess", "MutantAccess", "SemaphoreAccess", "SectionAccess", "KeyAccess",
     "TokenAccess", "DirectoryAccess", "SymbolicLinkAccess", "JobObjectAccess", "TimerAccess",
     "IoCompletionAccess", "DesktopAccess", "WindowStationAccess", "DebugObjectAccess",
-    "KeyedEventAccess", "ObjectTypeAccess", "HandleAttributes", "ObjectAttributes",
+    "KeyedEventAccess", "ObjectTypeAccess", "WorkerFactoryAccess", "AlpcPortAccess",
+    "WaitCompletionPacketAccess", "HandleAttributes", "ObjectAttributes",
     "MIB_TCP_STATE", "TCP_TABLE_CLASS", "UDP_TABLE_CLASS", "SOCKET_STATE", "SockSharedFlags",
     "SPECIFIC_RIGHTS", "COMPOSITES", "access_names", "specific_rights",
 ]
@@ -259,6 +260,32 @@ class ObjectTypeAccess(IntFlag):
     OBJECT_TYPE_CREATE = 0x0001
 
 
+class WorkerFactoryAccess(IntFlag):
+    """TpWorkerFactory (phnt ntexapi.h). Windows grants 0xF00FF to the thread pool's own
+    handles (seen in a Windows 11 minidump): bits 0x40 and 0x80 have no public name."""
+
+    WORKER_FACTORY_RELEASE_WORKER = 0x0001
+    WORKER_FACTORY_WAIT = 0x0002
+    WORKER_FACTORY_SET_INFORMATION = 0x0004
+    WORKER_FACTORY_QUERY_INFORMATION = 0x0008
+    WORKER_FACTORY_READY_WORKER = 0x0010
+    WORKER_FACTORY_SHUTDOWN = 0x0020
+
+
+class AlpcPortAccess(IntFlag):
+    """ALPC Port (phnt ntlpcapi.h: PORT_ALL_ACCESS = STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x1)."""
+
+    PORT_CONNECT = 0x0001
+
+
+class WaitCompletionPacketAccess(IntFlag):
+    """WaitCompletionPacket (Windows 8+): one specific right, needed to associate and cancel
+    the packet; the thread pool opens its packets with exactly it (0x1 in real dumps).
+    No SDK header names it; the name follows Microsoft's LiteBox NT model (SET_STATE)."""
+
+    WAIT_COMPLETION_PACKET_SET_STATE = 0x0001
+
+
 class HandleAttributes(IntFlag):
     """HandleAttributes of handle-table entries."""
 
@@ -370,6 +397,10 @@ SPECIFIC_RIGHTS: Dict[str, Type[IntFlag]] = {
     "DebugObject": DebugObjectAccess,
     "KeyedEvent": KeyedEventAccess,
     "Type": ObjectTypeAccess,
+    "IRTimer": TimerAccess,  # NtCreateIRTimer: a timer's rights (0x100002 in real dumps)
+    "TpWorkerFactory": WorkerFactoryAccess,
+    "ALPC Port": AlpcPortAccess,
+    "WaitCompletionPacket": WaitCompletionPacketAccess,
 }
 """Object type name (as NtQueryObject reports it) -> its specific-rights flags."""
 

@@ -1,0 +1,59 @@
+"""Sources: where the answers come from. ``ntinspect.open(path)`` picks the reader by content.
+
+Each source offers the package functions as methods (:mod:`.base`); what it cannot
+answer raises :class:`~ntinspect.errors.SourceUnsupported` saying what it holds. Kinds
+are recognised by their first bytes (:data:`KINDS`), never by the file name, so a
+snapshot reader joins by adding one entry.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Tuple
+
+from ..errors import SourceFormatError
+from .base import FUNCTIONS, RecordedSource, Source
+
+__all__ = ["open_source", "KINDS", "Source", "RecordedSource", "FUNCTIONS"]
+
+MAGIC_BYTES = 8
+
+
+def _minidump(path: Any) -> RecordedSource:
+    from .minidump import MinidumpSource
+
+    return MinidumpSource(path)
+
+
+def _snapshot(path: Any) -> RecordedSource:
+    raise SourceFormatError(os.fspath(path), "an ntinspect snapshot container: replaying snapshots as a "
+                                             "source is not implemented yet (ntinspect.snapshot reads its parts)")
+
+
+def _kernel_dump(path: Any) -> RecordedSource:
+    raise SourceFormatError(os.fspath(path), "a Windows kernel crash dump (PAGEDUMP/PAGEDU64): not a source "
+                                             "ntinspect reads; it reads user-mode minidumps (MDMP)")
+
+
+KINDS: Tuple[Tuple[bytes, str, Callable[[Any], RecordedSource]], ...] = (
+    (b"MDMP", "minidump", _minidump),
+    (b"PK\x03\x04", "snapshot", _snapshot),
+    (b"PAGEDU64", "kernel dump", _kernel_dump),
+    (b"PAGEDUMP", "kernel dump", _kernel_dump),
+)
+"""(leading bytes, kind, opener) for each recorded kind, tried in order."""
+
+
+def open_source(path: Any) -> RecordedSource:
+    """The source a file holds, chosen by its first bytes: a minidump (``MDMP``) today.
+
+    Raises SourceFormatError for a file of another kind (saying what it looks like),
+    MinidumpError for a damaged minidump, and ``OSError`` where the file cannot be read.
+    """
+    name = os.fspath(path)
+    with open(name, "rb") as handle:
+        head = handle.read(MAGIC_BYTES)
+    for magic, _, opener in KINDS:
+        if head.startswith(magic):
+            return opener(path)
+    shown = head.hex(" ") if head else "nothing (an empty file)"
+    raise SourceFormatError(name, f"not a minidump or snapshot: it starts with {shown}")

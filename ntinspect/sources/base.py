@@ -1,0 +1,78 @@
+"""The source protocol: what every source of data (live, minidump, later snapshots) offers.
+
+A source has the package's functions as methods, with the same arguments, return types
+and statuses. A function a source cannot answer raises
+:class:`~ntinspect.errors.SourceUnsupported`, which says what the source holds.
+:class:`RecordedSource` gives every function that refusal, so a recorded kind overrides
+only what it holds.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, List, Protocol, runtime_checkable
+
+from ..errors import SourceUnsupported
+from ..models import HandleTable, Process
+
+__all__ = ["FUNCTIONS", "Source", "RecordedSource"]
+
+FUNCTIONS = ("handles", "processes", "object_types", "ports", "crossview", "scan", "namespace",
+             "resolve", "dos_path", "nt_path", "system_info")
+"""The package functions a source answers (or refuses with SourceUnsupported)."""
+
+
+@runtime_checkable
+class Source(Protocol):
+    """``kind`` ("live", "minidump", ...), ``path`` (None for live), ``holds`` (what it can
+    answer, in words), the package functions as methods, and ``close()``."""
+
+    kind: str
+    path: Any
+    holds: str
+
+    def handles(self, pid: Any = None, type: Any = None, names: bool = False, name_timeout: float = 1.0,
+                debug_privilege: bool = False) -> HandleTable: ...
+
+    def processes(self) -> List[Process]: ...
+
+    def system_info(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class RecordedSource:
+    """Base of the recorded sources: every package function refuses with
+    :class:`SourceUnsupported` until a subclass defines it; a context manager."""
+
+    kind = "recorded source"
+    holds = "nothing"
+
+    def __init__(self, path: Any) -> None:
+        self.path = str(path)
+
+    def _refuse(self, function: str) -> SourceUnsupported:
+        return SourceUnsupported(function, self.kind, self.path, self.holds)
+
+    def close(self) -> None:
+        """Release the file; the source answers nothing afterwards."""
+
+    def __enter__(self) -> "RecordedSource":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.path!r}: {self.holds}>"
+
+
+def _refusing(function: str) -> Callable[..., Any]:
+    def refuse(self: RecordedSource, *args: Any, **kwargs: Any) -> Any:
+        raise self._refuse(function)
+
+    refuse.__name__ = refuse.__qualname__ = function
+    refuse.__doc__ = f"Not held by this kind of source: raises SourceUnsupported (a kind that holds it overrides {function})."
+    return refuse
+
+
+for _function in FUNCTIONS:
+    setattr(RecordedSource, _function, _refusing(_function))
