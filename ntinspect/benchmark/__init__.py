@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from .. import __version__
 from ..errors import NtInspectError
-from .measure import Timing, measure
+from .timing import Timing, measure
 from .report import FORMAT, ReportError, compare_rows, load, ratio, schema, validate
 from .scale import MAX_EXTRA_HANDLES, ScaleError, extra_handles
 from .strategies import STRATEGIES, NotInstalled, Strategy, Unsupported, select

@@ -52,24 +52,29 @@ def validate(report: Any, source: str = "<report>") -> Dict[str, Any]:
             raise ReportError(source, "/".join(map(str, error.absolute_path)), error.message)
         return report
     _need(report, dict, source, "")
-    if report.get("format") != FORMAT:
-        raise ReportError(source, "format", f"{report.get('format')!r} is not {FORMAT!r}")
-    _need(report.get("system"), dict, source, "system")
-    for key in ("description",):
-        _need(report["system"].get(key), str, source, f"system/{key}")
+    if _field(report, "format", str, source, "") != FORMAT:
+        raise ReportError(source, "format", f"{report['format']!r} is not {FORMAT!r}")
+    system = _field(report, "system", dict, source, "")
+    _field(system, "description", str, source, "system")
     for key in ("handles", "processes"):
-        _need(report["system"].get(key), int, source, f"system/{key}")
-    _need(report.get("results"), list, source, "results")
-    for i, result in enumerate(report["results"]):
+        _field(system, key, int, source, "system")
+    for i, result in enumerate(_field(report, "results", list, source, "")):
         _need(result, dict, source, f"results/{i}")
-        _need(result.get("strategy"), str, source, f"results/{i}/strategy")
-        _need(result.get("status"), str, source, f"results/{i}/status")
-        if result["status"] == "ok":
-            seconds = result.get("seconds")
-            _need(seconds, dict, source, f"results/{i}/seconds")
+        _field(result, "strategy", str, source, f"results/{i}")
+        if _field(result, "status", str, source, f"results/{i}") == "ok":
+            seconds = _field(result, "seconds", dict, source, f"results/{i}")
             for key in ("min", "median", "max"):
-                _need(seconds.get(key), (int, float), source, f"results/{i}/seconds/{key}")
+                _field(seconds, key, (int, float), source, f"results/{i}/seconds")
     return report
+
+
+def _field(parent: dict, key: str, kind, source: str, where: str) -> Any:
+    """``parent[key]`` when it is of ``kind``; else the error at ``where`` (missing) or at
+    ``where/key`` (wrong kind), as jsonschema would place it."""
+    if key not in parent:
+        raise ReportError(source, where, f"{key!r} is a required property")
+    _need(parent[key], kind, source, f"{where}/{key}" if where else key)
+    return parent[key]
 
 
 def _need(value: Any, kind, source: str, where: str) -> None:
