@@ -2,7 +2,7 @@
 
 Build (from the repository root, after ``pip install .[docs]``)::
 
-    python -m sphinx -W --keep-going -n -b html docs docs/_build/html
+    sphinx-build -E -W --keep-going -n docs docs/_build/html
 
 ``-W`` turns every warning into an error and ``-n`` (nitpicky) makes every reference that
 does not resolve a warning, so a broken reference fails the build (CI runs exactly this

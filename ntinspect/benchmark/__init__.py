@@ -3,8 +3,8 @@
 :func:`run` measures each strategy of :mod:`ntinspect.benchmark.strategies` (warm-up,
 then repeated timed runs within a budget, then the peak memory of one more run) on the
 live system, optionally with extra handles held by a child process, and returns a report
-(a dict that :func:`validate` accepts; its JSON Schema is ``schema.json`` in this
-package). :func:`compare_rows` puts two reports side by side with ratios. How to read the
+(a dict that :func:`~ntinspect.benchmark.report.validate` accepts; its JSON Schema is ``schema.json`` in this
+package). :func:`~ntinspect.benchmark.report.compare_rows` puts two reports side by side with ratios. How to read the
 numbers: the "Benchmarking handle enumeration" page of the documentation.
 """
 from __future__ import annotations
@@ -106,7 +106,7 @@ def run(strategies: Optional[List[str]] = None, *, peers: bool = True, warmup: i
         budget: float = 10.0, extra: int = 0, name_timeout: float = 1.0, memory: bool = True,
         progress: Optional[Progress] = None) -> Dict[str, Any]:
     """Measure the named strategies (all when None; peers left out when ``peers`` is False)
-    on the live system and return the report (``format`` :data:`FORMAT`).
+    on the live system and return the report (``format`` :data:`~ntinspect.benchmark.report.FORMAT`).
 
     ``warmup`` untimed runs, then up to ``repeats`` timed runs per strategy, fewer once a
     strategy has taken ``budget`` seconds (so a run lasts about strategies x budget plus

@@ -48,7 +48,7 @@ def exit_timeout(count: int) -> float:
 def extra_handles(count: int) -> Iterator[Tuple[int, int]]:
     """A child process holding ``count`` event handles: yields ``(pid, made)`` (``made`` may
     be less than ``count`` where the system ran out); the child closes them and exits on
-    leaving the block, or is killed after :func:`exit_timeout`. ``count`` 0 starts nothing
+    leaving the block, or is killed after :func:`~ntinspect.benchmark.scale.exit_timeout`. ``count`` 0 starts nothing
     and yields ``(0, 0)``. Raises :class:`ScaleError` if the child does not report in time."""
     if not isinstance(count, int) or not 0 <= count <= MAX_EXTRA_HANDLES:
         raise ValueError(f"extra handles: an int from 0 to {MAX_EXTRA_HANDLES}, not {count!r}")
