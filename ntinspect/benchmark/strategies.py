@@ -106,7 +106,9 @@ def _per_process(options: dict) -> Run:
         total = unreadable = 0
         for entry in live.process_entries():
             pid = entry["UniqueProcessId"]
-            columns = live.process_handle_columns(pid) if pid else None
+            if not pid:
+                continue  # the System Idle Process has no handle table
+            columns = live.process_handle_columns(pid)
             if columns is None:
                 unreadable += 1
             else:
