@@ -328,14 +328,21 @@ def run_python(version: str, args: list, timeout: int = COMMAND_TIMEOUT, tail: b
 
 # --- host side ---------------------------------------------------------------------------
 
-def host_python() -> Path:
-    """A venv with the freshly built wheel and the test requirements."""
-    venv = CACHE / "host-venv"
+def venv_python(name: str) -> Path:
+    """The python of the venv ``.cache/bench/NAME``, created when missing."""
+    venv = CACHE / name
     python = venv / "bin" / "python"
     if not python.exists():
-        log("creating the host venv")
+        log(f"creating the {name}")
         if subprocess.run([sys.executable, "-m", "venv", venv]).returncode != 0:
             raise BenchError("python3 -m venv failed: install Debian's python3-venv")
+    return python
+
+
+def host_python() -> Path:
+    """A venv with the freshly built wheel and the test requirements."""
+    python = venv_python("host-venv")
+    venv = python.parent.parent
     wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
     stamp = venv / ".bench-requirements"
     if not stamp.exists() or stamp.read_text() != wanted:
@@ -380,12 +387,7 @@ def build_docs(tail: bytearray | None = None) -> int:
     (``-W``) and every unresolved reference a warning (``-n``). The HTML goes to
     ``.cache/bench/docs-html``. Run from the cache folder, so autodoc documents the
     installed wheel, as the tests test it."""
-    venv = CACHE / "docs-venv"
-    python = venv / "bin" / "python"
-    if not python.exists():
-        log("creating the docs venv")
-        if subprocess.run([sys.executable, "-m", "venv", venv]).returncode != 0:
-            raise BenchError("python3 -m venv failed: install Debian's python3-venv")
+    python = venv_python("docs-venv")
     wheel = sorted((CACHE / "dist").glob("ntinspect-*.whl"))[-1]
     pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     run([*pip, f"{wheel}[docs]"])
