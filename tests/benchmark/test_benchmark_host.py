@@ -217,3 +217,29 @@ def test_measure_skips_the_memory_run_when_one_run_takes_the_budget(monkeypatch)
 def test_measure_rejects_bad_settings(kwargs):
     with pytest.raises(ValueError):
         measure(lambda: 1, **kwargs)
+
+
+def test_the_system_info_hook_takes_a_record_where_the_package_has_one(monkeypatch):
+    """system_info() lands with another change; the report takes whatever record it
+    returns as a JSON-ready mapping (tuples become lists, other values text)."""
+    import dataclasses
+    import pathlib
+
+    import ntinspect
+    from ntinspect.benchmark import system_info_mapping
+
+    monkeypatch.delattr(ntinspect, "system_info", raising=False)
+    assert system_info_mapping() is None
+
+    @dataclasses.dataclass(frozen=True)
+    class Record:
+        build: int
+        version: tuple
+        where: pathlib.PurePosixPath
+        status: dict
+
+    record = Record(22631, (10, 0, 22631, 2506), pathlib.PurePosixPath("/x"), {"ubr": "not_recorded"})
+    monkeypatch.setattr(ntinspect, "system_info", lambda: record, raising=False)
+    mapping = system_info_mapping()
+    assert mapping == {"build": 22631, "version": [10, 0, 22631, 2506], "where": "/x", "status": {"ubr": "not_recorded"}}
+    assert json.loads(json.dumps(mapping)) == mapping
