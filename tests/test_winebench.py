@@ -130,6 +130,7 @@ def test_summary_counts_a_crashed_run(bench, monkeypatch):
     monkeypatch.setattr(bench, "setup", lambda versions: None)
     monkeypatch.setattr(bench, "host_pytest", lambda a, t: (t.extend(b"1 failed, 3 passed in 1.0s\n"), 1)[1])
     monkeypatch.setattr(bench, "wine_pytest", lambda v, a, t: (t.extend(b"Fatal Python error\n"), 3)[1])
+    monkeypatch.setattr(bench, "build_docs", lambda t: (t.extend(b"build succeeded.\n"), 0)[1])
     import contextlib
     import io
 
@@ -153,3 +154,22 @@ def test_absolute_test_paths_map_for_both_sides(bench):
     assert bench.bench_path(f"{target}::test_x") == bench.windows_path(target) + "::test_x"
     assert bench.host_path("tests/test_errors.py") == str(target)
     assert bench.bench_path("-q") == "-q" and bench.host_path("no/such/file.py") == "no/such/file.py"
+
+
+def test_a_failed_docs_build_counts_and_a_narrowed_run_skips_it(bench, monkeypatch):
+    import contextlib
+    import io
+
+    monkeypatch.setattr(bench, "setup", lambda versions: None)
+    monkeypatch.setattr(bench, "host_pytest", lambda a, t: (t.extend(b"3 passed in 1.0s\n"), 0)[1])
+    monkeypatch.setattr(bench, "wine_pytest", lambda v, a, t: (t.extend(b"4 passed in 1.0s\n"), 0)[1])
+    built = []
+    monkeypatch.setattr(bench, "build_docs", lambda t: (built.append(1), t.extend(b"warning, treated as error\n"), 2)[2])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert bench.test(["3.13"], []) == 2
+    assert built and out.getvalue().strip().splitlines()[-1] == "bench: 7 passed, 1 failed, 0 skipped"
+    built.clear()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert bench.test(["3.13"], ["tests/test_errors.py"]) == 0
+    assert not built  # a run narrowed to some tests does not build the docs

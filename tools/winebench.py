@@ -10,6 +10,7 @@ Idempotent: everything is cached under ``.cache/bench`` (git-ignored) and reused
     python3 tools/winebench.py pytest -- ARGS   # run pytest in the bench
     python3 tools/winebench.py host -- ARGS     # run pytest on the host (venv with the wheel)
     python3 tools/winebench.py benchmark NAME   # run benchmarks/NAME.py in the bench
+    python3 tools/winebench.py docs             # build the documentation site (warnings are errors)
 
 ``--python 3.13`` (default), ``3.11`` or ``all`` picks the interpreters.
 """
@@ -327,14 +328,21 @@ def run_python(version: str, args: list, timeout: int = COMMAND_TIMEOUT, tail: b
 
 # --- host side ---------------------------------------------------------------------------
 
-def host_python() -> Path:
-    """A venv with the freshly built wheel and the test requirements."""
-    venv = CACHE / "host-venv"
+def venv_python(name: str) -> Path:
+    """The python of the venv ``.cache/bench/NAME``, created when missing."""
+    venv = CACHE / name
     python = venv / "bin" / "python"
     if not python.exists():
-        log("creating the host venv")
+        log(f"creating the {name}")
         if subprocess.run([sys.executable, "-m", "venv", venv]).returncode != 0:
             raise BenchError("python3 -m venv failed: install Debian's python3-venv")
+    return python
+
+
+def host_python() -> Path:
+    """A venv with the freshly built wheel and the test requirements."""
+    python = venv_python("host-venv")
+    venv = python.parent.parent
     wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
     stamp = venv / ".bench-requirements"
     if not stamp.exists() or stamp.read_text() != wanted:
@@ -370,6 +378,24 @@ def host_pytest(args: list, tail: bytearray | None = None) -> int:
                cwd=ROOT / "tests", check=False, tail=tail)
 
 
+DOCS_OUTPUT = CACHE / "docs-html"
+
+
+def build_docs(tail: bytearray | None = None) -> int:
+    """The documentation site, as a user builds it after ``pip install .[docs]``: Sphinx in
+    its own venv with the freshly built wheel and its ``docs`` extra, warnings as errors
+    (``-W``) and every unresolved reference a warning (``-n``). The HTML goes to
+    ``.cache/bench/docs-html``. Run from the cache folder, so autodoc documents the
+    installed wheel, as the tests test it."""
+    python = venv_python("docs-venv")
+    wheel = sorted((CACHE / "dist").glob("ntinspect-*.whl"))[-1]
+    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    run([*pip, f"{wheel}[docs]"])
+    run([*pip, "--force-reinstall", "--no-deps", wheel])
+    return run([python, "-m", "sphinx", "-E", "-W", "--keep-going", "-n", "-q", "-b", "html", ROOT / "docs", DOCS_OUTPUT],
+               cwd=CACHE, check=False, tail=tail)
+
+
 def wine_pytest(version: str, args: list, tail: bytearray | None = None) -> int:
     paths = [bench_path(a) for a in args]
     tests = [] if any(test_path(a) for a in args) else [windows_path(ROOT / "tests")]
@@ -378,10 +404,14 @@ def wine_pytest(version: str, args: list, tail: bytearray | None = None) -> int:
 
 
 def test(versions: list, args: list) -> int:
-    """The whole suite: host tests, then the bench under each interpreter; ends with one
-    line adding up every run (``bench: N passed, N failed, N skipped``)."""
+    """The whole suite: host tests, the documentation build (when no test path narrows the
+    run), then the bench under each interpreter; ends with one line adding up every run
+    (``bench: N passed, N failed, N skipped``; a failed docs build counts one failure)."""
     setup(versions)
-    runs = [("host", host_pytest)] + [(f"wine-cpython{v}", lambda a, t, v=v: wine_pytest(v, a, t)) for v in versions]
+    runs = [("host", host_pytest)]
+    if not any(test_path(a) for a in args):
+        runs.append(("docs", lambda a, t: build_docs(t)))
+    runs += [(f"wine-cpython{v}", lambda a, t, v=v: wine_pytest(v, a, t)) for v in versions]
     outcomes = []
     for name, runner in runs:
         log(f"tests: {name}")
@@ -402,12 +432,12 @@ def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__.split("\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--python", choices=[*INTERPRETERS, "all"], default="3.13")
-    parser.add_argument("command", choices=["demo", "test", "setup", "python", "pytest", "host", "benchmark"])
+    parser.add_argument("command", choices=["demo", "test", "setup", "python", "pytest", "host", "benchmark", "docs"])
     parser.add_argument("args", nargs=argparse.REMAINDER)
     options = parser.parse_args(argv)
     versions = list(INTERPRETERS) if options.python == "all" else [options.python]
     args = options.args[1:] if options.args[:1] == ["--"] else options.args
-    if options.command in ("setup", "demo") and args:
+    if options.command in ("setup", "demo", "docs") and args:
         parser.error(f"{options.command} takes no arguments, not {' '.join(args)!r} "
                      "(--python goes before the command)")
     if options.command == "setup":
@@ -417,6 +447,9 @@ def main(argv: list | None = None) -> int:
         return demo(versions[0])
     if options.command == "test":
         return test(versions, args)
+    if options.command == "docs":
+        build_wheel()
+        return build_docs()
     if options.command == "host":
         build_wheel()
         return host_pytest(args)

@@ -100,7 +100,7 @@ class TablePlan:
 
 @lru_cache(maxsize=None)
 def table_plan(table: Construct) -> TablePlan:
-    """The :class:`TablePlan` of a table Struct that ends in a :class:`CountedArray`."""
+    """The :class:`~ntinspect.layouts.bulk.TablePlan` of a table Struct that ends in a :class:`CountedArray`."""
     name = structure_name(table)
     fields = unwrap(table).subcons
     array = unwrap(fields[-1]) if fields else None
@@ -119,7 +119,7 @@ def table_array(table: Construct, data: Buffer) -> np.ndarray:
     ...) as a structured array viewing ``data`` (zero-copy; it keeps ``data`` alive).
 
     The header count is checked against the buffer length before anything is allocated:
-    a truncated header or a count the buffer cannot hold is a :class:`LayoutError`.
+    a truncated header or a count the buffer cannot hold is a :class:`~ntinspect.errors.LayoutError`.
     """
     return _view(table_plan(table), data)
 

@@ -54,7 +54,7 @@ def as_view(data: Buffer) -> memoryview:
 
 
 def require(condition: bool, structure: str, offset: int, reason: str) -> None:
-    """Raise :class:`LayoutError` unless ``condition`` holds."""
+    """Raise :class:`~ntinspect.errors.LayoutError` unless ``condition`` holds."""
     if not condition:
         raise LayoutError(structure, offset, reason)
 
@@ -71,7 +71,7 @@ def fast_parser(struct: Construct) -> Construct:
 
 
 def parse(struct: Construct, data: Buffer, offset: int = 0, *, aligned: bool = True) -> Any:
-    """Parse ``struct`` from ``data`` at ``offset``; any failure is a :class:`LayoutError`.
+    """Parse ``struct`` from ``data`` at ``offset``; any failure is a :class:`~ntinspect.errors.LayoutError`.
 
     The buffer must hold the whole structure (checked first for static layouts). With
     ``aligned`` (the default), ``offset`` must be a multiple of the structure's C alignment,
@@ -114,7 +114,7 @@ def read_unicode_string(data: Buffer, string: Any, base_address: int, structure:
     """The text a parsed UNICODE_STRING points to, where ``Buffer`` points into ``data``.
 
     ``base_address`` is the address ``data`` had when the kernel filled it. An empty or
-    NULL string gives ``""``; a pointer outside ``data`` is a :class:`LayoutError` at
+    NULL string gives ``""``; a pointer outside ``data`` is a :class:`~ntinspect.errors.LayoutError` at
     ``offset`` (the UNICODE_STRING's own offset, for the report).
     """
     if string.Length == 0 or string.Buffer == 0:
