@@ -1,0 +1,173 @@
+"""What translation answers: :class:`Translation`, :class:`TableEntry`, :class:`Mapping`,
+:class:`Translations` (the array answer) and :class:`TranslateStatus`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Dict, Optional, Tuple
+
+from ..layouts.paging import decode
+from .modes import MODES
+
+__all__ = ["TableEntry", "Translation", "Mapping", "Translations", "TranslateStatus", "qemu_flags"]
+
+_FLAG_BITS = (("X", 63), ("G", 8), ("P", 7), ("D", 6), ("A", 5), ("C", 4), ("T", 3), ("U", 2), ("W", 1))
+
+
+def qemu_flags(value: int, large: bool) -> str:
+    """A leaf entry's bits as nine letters, in the order and letters of QEMU's ``info tlb``:
+    X (bit 63, execute-disable), G (8), P (7, a large page; bit 7 of a 4 KiB PTE is PAT and
+    shows as ``-``), D (6), A (5), C (4, cache disable), T (3, write-through), U (2), W (1)."""
+    return "".join(letter if (value >> bit) & 1 and (bit != 7 or large) else "-" for letter, bit in _FLAG_BITS)
+
+
+@dataclass(frozen=True)
+class TableEntry:
+    """One entry the walk read: ``level`` (PML5E, PML4E, PDPTE, PDE, PTE), its physical
+    ``address``, raw ``value``, the ``layout`` it decodes with (``PDE_2M`` for a large page)
+    and ``fields`` (decoded bits, by the names of :mod:`ntinspect.layouts.paging`)."""
+
+    level: str
+    address: int
+    value: int
+    layout: str
+    mode: str
+
+    @property
+    def fields(self) -> Dict[str, Any]:
+        entries = MODES[self.mode].entries
+        parsed = decode(getattr(entries, self.layout), self.value)
+        return {k: v for k, v in parsed.items() if not k.startswith("_")}
+
+    @property
+    def present(self) -> bool:
+        return bool(self.value & 1)
+
+
+class Translation:
+    """A translated address: ``virtual``, ``physical``, ``page_size`` (bytes of the page that
+    maps it), ``in_image`` (whether the image holds that page's byte at ``physical``),
+    ``entries`` (the :class:`TableEntry` chain from the top level, decoded on access) and
+    the effective permissions along the chain: ``writable``, ``user``, ``nx``."""
+
+    __slots__ = ("virtual", "physical", "page_size", "in_image", "mode", "_chain")
+
+    def __init__(self, virtual: int, physical: int, page_size: int, in_image: bool, mode: str,
+                 chain: Tuple[Tuple[int, int], ...]) -> None:
+        self.virtual = virtual
+        self.physical = physical
+        self.page_size = page_size
+        self.in_image = in_image
+        self.mode = mode
+        self._chain = chain  # ((entry address, value), ...) from the top level
+
+    @property
+    def entries(self) -> Tuple[TableEntry, ...]:
+        levels = MODES[self.mode].levels
+        out = []
+        for i, (address, value) in enumerate(self._chain):
+            level = levels[i]
+            large = i == len(self._chain) - 1 and level.large is not None and i < len(levels) - 1
+            out.append(TableEntry(level.name, address, value, level.large if large else level.table, self.mode))
+        return tuple(out)
+
+    @property
+    def large(self) -> bool:
+        return self.page_size > 4096
+
+    @property
+    def writable(self) -> bool:
+        levels = MODES[self.mode].levels
+        return all(v & 2 for i, (_, v) in enumerate(self._chain) if levels[i].has_permissions)
+
+    @property
+    def user(self) -> bool:
+        levels = MODES[self.mode].levels
+        return all(v & 4 for i, (_, v) in enumerate(self._chain) if levels[i].has_permissions)
+
+    @property
+    def nx(self) -> bool:
+        return MODES[self.mode].nx and any(v >> 63 for _, v in self._chain)
+
+    @property
+    def flags(self) -> str:
+        """The leaf entry's bits in ``info tlb`` letters (:func:`qemu_flags`)."""
+        return qemu_flags(self._chain[-1][1], self.large)
+
+    def __getstate__(self):
+        return tuple(getattr(self, s) for s in self.__slots__)
+
+    def __setstate__(self, state) -> None:
+        for name, value in zip(self.__slots__, state):
+            setattr(self, name, value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Translation) and self.__getstate__() == other.__getstate__()
+
+    def __repr__(self) -> str:
+        return (f"Translation(virtual={self.virtual:#x}, physical={self.physical:#x}, page_size={self.page_size:#x}, "
+                f"in_image={self.in_image})")
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A range the page tables map: ``virtual`` .. ``virtual + size`` to ``physical`` ..,
+    in pages of ``page_size``; ``flags`` (the leaf entries' bits, :func:`qemu_flags`);
+    effective ``writable``, ``user``, ``nx`` along the walk; ``in_image``: whether the image
+    holds every byte of the range. ``status`` is ``ok`` for a mapping; with
+    ``mappings(problems=True)`` also ``table_not_in_image`` or ``table_repeated`` for a
+    range the walk could not complete (then ``physical`` is the table's address)."""
+
+    virtual: int
+    physical: int
+    size: int
+    page_size: int
+    flags: str
+    writable: bool
+    user: bool
+    nx: bool
+    in_image: bool
+    status: str = "ok"
+
+    @property
+    def end(self) -> int:
+        return self.virtual + self.size
+
+    @property
+    def pages(self) -> int:
+        return self.size // self.page_size
+
+
+class TranslateStatus(IntEnum):
+    """Per-address status of :meth:`AddressSpace.translate_many`."""
+
+    OK = 0                   # mapped, and the image holds the target byte
+    NOT_IN_IMAGE = 1         # mapped to a physical address the image lacks
+    NOT_PRESENT = 2          # an entry on the walk is not present (or software)
+    NON_CANONICAL = 3        # not an address of this mode
+    TABLE_NOT_IN_IMAGE = 4   # a page table the walk needs is not in the image
+
+
+@dataclass(frozen=True)
+class Translations:
+    """numpy arrays, one element per address: ``physical`` (uint64; valid where ``status``
+    is OK or NOT_IN_IMAGE, else 0), ``status`` (uint8, :class:`TranslateStatus`),
+    ``page_size`` (uint64, 0 where unmapped)."""
+
+    physical: Any
+    status: Any
+    page_size: Any
+
+    @property
+    def ok(self) -> Any:
+        return self.status == TranslateStatus.OK
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+
+def level_index(mode: str, name: str) -> Optional[int]:
+    for i, level in enumerate(MODES[mode].levels):
+        if level.name == name:
+            return i
+    return None

@@ -1,0 +1,412 @@
+"""The address space: one table-driven page walker for every mode in :mod:`.modes`.
+
+Per level the walker indexes the table with ``(virtual >> shift) & (2**bits - 1)``, reads
+the entry (``entry_size`` bytes, little-endian) straight from the source's mapped file,
+stops at a not-present entry (PageNotPresent, with Windows' software PTE decoded) or at a
+large page (PS, bit 7, at a level that has one), else descends to the table at the entry's
+address bits. The scalar path (:meth:`AddressSpace.translate`) works on Python ints over
+the mmap; :meth:`AddressSpace.translate_many` runs the same walk on numpy arrays;
+:meth:`AddressSpace.mappings` reads each table whole.
+
+Loops and self-references (x64 Windows maps its PML4 through one of its own entries) end
+by construction: a walk has at most one step per level. :meth:`mappings` additionally
+walks one table at one level at most ``table_repeats`` times, so a corrupt table whose
+entries all name the same table costs linear time instead of 512**levels.
+"""
+from __future__ import annotations
+
+import struct
+from bisect import bisect_right
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from ..errors import AddressNotInImage, NonCanonicalAddress, PageNotPresent
+from .modes import PagingMode, mode as get_mode
+from .physical import PhysicalSource, check_size
+from .records import Mapping, Translation, Translations, TranslateStatus, qemu_flags
+from .software import decode_software
+
+__all__ = ["AddressSpace"]
+
+PAGE = 4096
+
+
+class AddressSpace:
+    """Virtual memory of one directory table base (``dtb``, CR3) in one paging ``mode``
+    over a physical source (``physical``).
+
+    ``dtb`` is reduced to the top table's address as the mode says (CR3's flag and PCID
+    bits dropped). ``pse=False`` ignores PS in x86 non-PAE PDEs (CR4.PSE clear).
+    """
+
+    def __init__(self, physical: PhysicalSource, dtb: int, mode: str, pse: bool = True) -> None:
+        self.physical = physical
+        self.mode: PagingMode = get_mode(mode)
+        if not isinstance(dtb, int) or dtb < 0:
+            raise ValueError(f"dtb must be a non-negative int (a CR3 value), not {dtb!r}")
+        self.dtb = dtb
+        self.table = dtb & self.mode.dtb_mask
+        m = self.mode
+        self._esize = m.entry_size
+        self._unpack = struct.Struct("<Q" if m.entry_size == 8 else "<I").unpack_from
+        self._vbits = m.virtual_bits
+        self._vmask = (1 << m.virtual_bits) - 1
+        # per level: (index, name, shift, index mask, table mask, large?, low mask, high mask, page size)
+        rows = []
+        for i, level in enumerate(m.levels):
+            low, high = m.large_masks(level)
+            large = level.large is not None and (pse or m.name != "x86")
+            rows.append((i, level.name, level.shift, (1 << level.bits) - 1, m.table_mask(level), large,
+                         low, high, 1 << level.shift))
+        self._rows = tuple(rows)
+        self._leaf_mask = m.leaf_mask
+        segments = physical._file_segments()
+        if segments is not None:
+            self._buf, self._starts, self._ends, self._deltas = segments
+        else:
+            self._buf = None
+
+    # --- entry reads -------------------------------------------------------------------
+
+    def _entry(self, paddr: int) -> Optional[int]:
+        """The entry at physical ``paddr``, or None when the image lacks it."""
+        if self._buf is not None:
+            starts = self._starts
+            i = bisect_right(starts, paddr) - 1
+            if i >= 0 and paddr + self._esize <= self._ends[i]:
+                return self._unpack(self._buf, paddr + self._deltas[i])[0]
+        try:
+            return int.from_bytes(self.physical.read(paddr, self._esize), "little")
+        except AddressNotInImage:
+            return None
+
+    def _check(self, vaddr: int) -> int:
+        """The address the walk indexes with, or NonCanonicalAddress."""
+        if not isinstance(vaddr, int):
+            raise TypeError(f"a virtual address is an int, not {type(vaddr).__name__}")
+        m = self.mode
+        if m.canonical:
+            top = vaddr >> (self._vbits - 1)
+            if vaddr < 0 or (top and top != (1 << (65 - self._vbits)) - 1):
+                raise NonCanonicalAddress(vaddr, self._vbits)
+        elif not 0 <= vaddr <= self._vmask:
+            raise NonCanonicalAddress(vaddr, self._vbits)
+        return vaddr & self._vmask
+
+    def canonical(self, vaddr: int) -> int:
+        """``vaddr`` (an index of this mode's space) sign-extended as the mode requires."""
+        if self.mode.canonical and vaddr >> (self._vbits - 1) & 1:
+            return vaddr | ((1 << 64) - 1) & ~self._vmask
+        return vaddr
+
+    # --- one address -------------------------------------------------------------------
+
+    def translate(self, vaddr: int) -> "Translation":
+        """Translate ``vaddr``: a :class:`Translation` (physical address, page size, entries).
+
+        Raises NonCanonicalAddress, PageNotPresent (level, entry value and address, Windows
+        software PTE decoded) or AddressNotInImage when a table the walk needs is missing.
+        A translation whose target the image lacks is still answered (``in_image`` False).
+        """
+        va = self._check(vaddr)
+        table = self.table
+        chain = []
+        entry = self._entry
+        for i, name, shift, imask, tmask, large, low, high, size in self._rows:
+            eaddr = table + ((va >> shift) & imask) * self._esize
+            value = entry(eaddr)
+            if value is None:
+                raise AddressNotInImage(vaddr, eaddr, name, None)
+            chain.append((eaddr, value))
+            if not value & 1:
+                raise PageNotPresent(vaddr, name, value, eaddr, decode_software(self.mode.layouts, value))
+            if large and value & 0x80:
+                physical = (value & low) | ((value & high) << 19) | (va & (size - 1))
+                break
+            table = value & tmask
+        else:
+            physical = (value & self._leaf_mask) | (va & 0xFFF)
+        return Translation(vaddr, physical, size, self._holds(physical), self.mode.name, tuple(chain))
+
+    def _holds(self, paddr: int) -> bool:
+        if self._buf is not None:
+            i = bisect_right(self._starts, paddr) - 1
+            return i >= 0 and paddr < self._ends[i]
+        return self.physical.contains(paddr, 1)
+
+    def pte(self, vaddr: int) -> Tuple["Translation", bytes]:
+        """The seed's walk: the translation of ``vaddr`` (its PDE/PTE chain with decoded
+        bits in ``entries``) and the bytes from ``vaddr`` to the end of its 4 KiB page."""
+        translation = self.translate(vaddr)
+        return translation, self.read(vaddr, PAGE - (vaddr & 0xFFF))
+
+    # --- bytes ---------------------------------------------------------------------------
+
+    def read(self, vaddr: int, size: int, zero_fill: bool = False) -> bytes:
+        """``size`` bytes of virtual memory from ``vaddr``, across pages.
+
+        Raises the fault of the first page that cannot be read (PageNotPresent,
+        AddressNotInImage, NonCanonicalAddress), naming that page's first requested
+        address; with ``zero_fill`` such pages read as zeros instead.
+        """
+        check_size(size)
+        out: List[bytes] = []
+        at, end = vaddr, vaddr + size
+        while at < end:
+            step = min(end - at, PAGE - (at & 0xFFF))
+            try:
+                t = self.translate(at)
+                step = min(end - at, t.page_size - ((t.virtual & self._vmask) & (t.page_size - 1)))
+                out.append(self.physical.read(t.physical, step))
+            except AddressNotInImage as fault:
+                if not zero_fill:
+                    if fault.level == "physical":  # the page's bytes: name the virtual address
+                        raise AddressNotInImage(at, fault.address, "physical", None) from None
+                    raise
+                out.append(bytes(step))
+            except (PageNotPresent, NonCanonicalAddress):
+                if not zero_fill:
+                    raise
+                out.append(bytes(step))
+            at += step
+        return b"".join(out)
+
+    # --- many addresses ------------------------------------------------------------------
+
+    def translate_many(self, addresses: Iterable[int]) -> Translations:
+        """Translate an array of addresses at once (numpy, vectorised per level).
+
+        ``addresses``: anything ``numpy.asarray(..., dtype=uint64)`` takes (canonical x64
+        addresses as their unsigned 64-bit values). Returns :class:`Translations`
+        (``physical``, ``status``, ``page_size`` arrays). Sources without a mapped file
+        (the live section) are walked per address.
+        """
+        import numpy as np
+
+        va = np.asarray(addresses, dtype=np.uint64).ravel()
+        n = len(va)
+        physical = np.zeros(n, dtype=np.uint64)
+        page_size = np.zeros(n, dtype=np.uint64)
+        status = np.full(n, TranslateStatus.NOT_PRESENT, dtype=np.uint8)
+        if self._buf is None:
+            return self._translate_each(va, physical, status, page_size)
+        vbits = self._vbits
+        if self.mode.canonical:
+            top = va >> np.uint64(vbits - 1)
+            ok = (top == 0) | (top == np.uint64((1 << (65 - vbits)) - 1))
+        else:
+            ok = va <= np.uint64(self._vmask)
+        status[~ok] = TranslateStatus.NON_CANONICAL
+        idx = np.nonzero(ok)[0]
+        v = va[idx] & np.uint64(self._vmask)
+        table = np.full(len(idx), self.table, dtype=np.uint64)
+        reader = _ArrayReader(self.physical, self._esize, self._starts, self._ends, self._deltas)
+        last = len(self._rows) - 1
+        for i, name, shift, imask, tmask, large, low, high, size in self._rows:
+            if not len(idx):
+                break
+            eaddr = table + ((v >> np.uint64(shift)) & np.uint64(imask)) * np.uint64(self._esize)
+            value, have = reader.read(eaddr)
+            if not have.all():
+                status[idx[~have]] = TranslateStatus.TABLE_NOT_IN_IMAGE
+                idx, v, value = idx[have], v[have], value[have]
+            present = (value & np.uint64(1)).astype(bool)
+            idx, v, value = idx[present], v[present], value[present]  # the rest stay NOT_PRESENT
+            if i == last:
+                done = np.ones(len(idx), dtype=bool)
+                target = (value & np.uint64(self._leaf_mask)) | (v & np.uint64(0xFFF))
+            elif large:
+                done = (value & np.uint64(0x80)).astype(bool)
+                dv, dval = v[done], value[done]
+                target = ((dval & np.uint64(low)) | ((dval & np.uint64(high)) << np.uint64(19))
+                          | (dv & np.uint64(size - 1)))
+            else:
+                done = None
+            if done is not None and done.any():
+                hit = idx[done]
+                physical[hit] = target
+                page_size[hit] = size
+                status[hit] = np.where(reader.holds(target), TranslateStatus.OK, TranslateStatus.NOT_IN_IMAGE)
+                keep = ~done
+                idx, v, value = idx[keep], v[keep], value[keep]
+            table = value & np.uint64(tmask)
+        return Translations(physical, status, page_size)
+
+    def _translate_each(self, va, physical, status, page_size) -> Translations:
+        for k, address in enumerate(va.tolist()):
+            try:
+                t = self.translate(address)
+            except NonCanonicalAddress:
+                status[k] = TranslateStatus.NON_CANONICAL
+                continue
+            except PageNotPresent:
+                continue
+            except AddressNotInImage:
+                status[k] = TranslateStatus.TABLE_NOT_IN_IMAGE
+                continue
+            physical[k], page_size[k] = t.physical, t.page_size
+            status[k] = TranslateStatus.OK if t.in_image else TranslateStatus.NOT_IN_IMAGE
+        return Translations(physical, status, page_size)
+
+    # --- everything mapped ---------------------------------------------------------------
+
+    def mappings(self, merge: bool = True, problems: bool = False, table_repeats: int = 64) -> Iterator[Mapping]:
+        """Every valid mapping, in virtual address order, as :class:`Mapping` records.
+
+        One record per page (4 KiB or large) with ``merge=False``: the list QEMU's ``info
+        tlb`` prints, one line per page. With ``merge=True`` (default) consecutive pages
+        join one record when all of these hold: the next page starts where the record ends,
+        virtually and physically; same page size; same leaf ``flags``; same effective
+        ``writable``/``user``/``nx``; same ``in_image``. Merging ``info tlb``'s lines by the
+        same rule (and splitting them where the image's ranges begin or end) gives this list.
+
+        ``problems=True`` also yields records with ``status`` ``table_not_in_image`` (a table
+        the walk needs is missing from the image: the range under its entry is unknown) and
+        ``table_repeated`` (a table met more than ``table_repeats`` times at one level, as in a
+        corrupt table whose entries all point to one table; its repeats are not walked).
+        """
+        pages = self._pages(problems, table_repeats)
+        if not merge:
+            yield from pages
+            return
+        current: Optional[list] = None
+        for page in pages:
+            if current is not None and page.status == "ok" and current[9] == "ok" \
+                    and page.virtual == current[0] + current[2] and page.physical == current[1] + current[2] \
+                    and (page.page_size, page.flags, page.writable, page.user, page.nx, page.in_image) \
+                    == tuple(current[3:9]):
+                current[2] += page.size
+                continue
+            if current is not None:
+                yield Mapping(*current)
+            current = [page.virtual, page.physical, page.size, page.page_size, page.flags, page.writable,
+                       page.user, page.nx, page.in_image, page.status]
+        if current is not None:
+            yield Mapping(*current)
+
+    def _pages(self, problems: bool, table_repeats: int) -> Iterator[Mapping]:
+        m = self.mode
+        rows, nlevels = self._rows, len(self._rows)
+        perm = tuple(level.has_permissions for level in m.levels)
+        esize, nx_mode = self._esize, m.nx
+        fmt = "<%d" + ("Q" if esize == 8 else "I")
+        visits: Dict[Tuple[int, int], int] = {}
+        holds = self.physical.contains
+
+        def table_values(paddr: int, count: int) -> Optional[Tuple[int, ...]]:
+            size = count * esize
+            if self._buf is not None:
+                i = bisect_right(self._starts, paddr) - 1
+                if i >= 0 and paddr + size <= self._ends[i]:
+                    return struct.unpack_from(fmt % count, self._buf, paddr + self._deltas[i])
+            try:
+                return struct.unpack(fmt % count, self.physical.read(paddr, size))
+            except AddressNotInImage:
+                return None
+
+        def walk(level: int, table: int, base: int, writable: bool, user: bool, nx: bool) -> Iterator[Mapping]:
+            i, name, shift, imask, tmask, large, low, high, size = rows[level]
+            values = table_values(table, imask + 1)
+            span = imask + 1 << shift
+            if values is None:
+                if problems:
+                    yield Mapping(self.canonical(base), table, span, size, "", writable, user, nx, False,
+                                  "table_not_in_image")
+                return
+            leaf = level == nlevels - 1
+            for index, value in enumerate(values):
+                if not value & 1:
+                    continue
+                vaddr = base | index << shift
+                if perm[level]:
+                    w, u = writable and bool(value & 2), user and bool(value & 4)
+                else:
+                    w, u = writable, user
+                x = nx or (nx_mode and bool(value >> 63))
+                if leaf or (large and value & 0x80):
+                    if leaf:
+                        target = value & self._leaf_mask
+                    else:
+                        target = (value & low) | ((value & high) << 19)
+                    yield Mapping(self.canonical(vaddr), target, size, size, qemu_flags(value, not leaf), w, u, x,
+                                  holds(target, size))
+                    continue
+                child = value & tmask
+                key = (child, level + 1)
+                seen = visits.get(key, 0)
+                if seen >= table_repeats:
+                    if problems:
+                        yield Mapping(self.canonical(vaddr), child, size, rows[level + 1][8], "", w, u, x, False,
+                                      "table_repeated")
+                    continue
+                visits[key] = seen + 1
+                yield from walk(level + 1, child, vaddr, w, u, x)
+
+        return walk(0, self.table, 0, True, True, False)
+
+    # --- description -----------------------------------------------------------------------
+
+    def info(self) -> Dict[str, Any]:
+        """The mode, directory table base and the physical source's description."""
+        return {"mode": self.mode.name, "dtb": self.dtb, "top_table": self.table, **self.physical.info()}
+
+    def close(self) -> None:
+        self.physical.close()
+
+    def __enter__(self) -> "AddressSpace":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<AddressSpace {self.mode.name} dtb={self.dtb:#x} over {self.physical!r}>"
+
+
+class _ArrayReader:
+    """Entries for arrays of physical addresses, gathered from the mapped file with numpy."""
+
+    def __init__(self, source: Any, esize: int, starts: List[int], ends: List[int], deltas: List[int]) -> None:
+        import numpy as np
+
+        self.np = np
+        self.esize = esize
+        self.starts = np.asarray(starts, dtype=np.uint64)
+        self.ends = np.asarray(ends, dtype=np.uint64)
+        self.deltas = np.asarray(deltas, dtype=np.int64)
+        self.bytes = source.numpy_bytes()
+        residues = {d % esize for d in deltas}
+        self.words = None
+        if len(residues) == 1:  # every range's entries sit at one alignment in the file
+            r = residues.pop()
+            count = (len(self.bytes) - r) // esize
+            self.words = self.bytes[r:r + count * esize].view("<u8" if esize == 8 else "<u4")
+            self.residue = r
+
+    def locate(self, paddr):
+        np = self.np
+        seg = np.searchsorted(self.starts, paddr, side="right").astype(np.int64) - 1
+        safe = np.maximum(seg, 0)
+        return seg, safe
+
+    def holds(self, paddr):
+        if not len(self.ends):
+            return self.np.zeros(len(paddr), dtype=bool)
+        seg, safe = self.locate(paddr)
+        return (seg >= 0) & (paddr < self.ends[safe])
+
+    def read(self, paddr):
+        np = self.np
+        if not len(self.ends):
+            return np.zeros(len(paddr), dtype=np.uint64), np.zeros(len(paddr), dtype=bool)
+        seg, safe = self.locate(paddr)
+        have = (seg >= 0) & (paddr + np.uint64(self.esize) <= self.ends[safe])
+        offsets = (paddr[have].astype(np.int64) + self.deltas[safe[have]])
+        values = np.zeros(len(paddr), dtype=np.uint64)
+        if self.words is not None:
+            values[have] = self.words[(offsets - self.residue) // self.esize]
+        else:
+            grid = offsets[:, None] + np.arange(self.esize, dtype=np.int64)
+            raw = np.ascontiguousarray(self.bytes[grid])
+            values[have] = raw.view("<u8" if self.esize == 8 else "<u4").ravel()
+        return values, have
+
