@@ -46,20 +46,27 @@ class TableEntry:
 
 class Translation:
     """A translated address: ``virtual``, ``physical``, ``page_size`` (bytes of the page that
-    maps it), ``in_image`` (whether the image holds that page's byte at ``physical``),
-    ``entries`` (the :class:`TableEntry` chain from the top level, decoded on access) and
-    the effective permissions along the chain: ``writable``, ``user``, ``nx``."""
+    maps it), ``in_image`` (whether the image holds the byte at ``physical``; computed on
+    first access), ``entries`` (the :class:`TableEntry` chain from the top level, decoded on
+    access) and the effective permissions along the chain: ``writable``, ``user``, ``nx``."""
 
-    __slots__ = ("virtual", "physical", "page_size", "in_image", "mode", "_chain")
+    __slots__ = ("virtual", "physical", "page_size", "_space", "mode", "_chain", "_in_image")
 
-    def __init__(self, virtual: int, physical: int, page_size: int, in_image: bool, mode: str,
-                 chain: Tuple[Tuple[int, int], ...]) -> None:
+    def __init__(self, virtual: int, physical: int, page_size: int, space: Any, mode: str,
+                 chain: Any, in_image: Optional[bool] = None) -> None:
         self.virtual = virtual
         self.physical = physical
         self.page_size = page_size
-        self.in_image = in_image
+        self._space = space
         self.mode = mode
-        self._chain = chain  # ((entry address, value), ...) from the top level
+        self._chain = chain  # [(entry address, value), ...] from the top level
+        self._in_image = in_image
+
+    @property
+    def in_image(self) -> bool:
+        if self._in_image is None:
+            self._in_image = bool(self._space.holds(self.physical))
+        return self._in_image
 
     @property
     def entries(self) -> Tuple[TableEntry, ...]:
@@ -94,15 +101,15 @@ class Translation:
         """The leaf entry's bits in ``info tlb`` letters (:func:`qemu_flags`)."""
         return qemu_flags(self._chain[-1][1], self.large)
 
-    def __getstate__(self):
-        return tuple(getattr(self, s) for s in self.__slots__)
-
-    def __setstate__(self, state) -> None:
-        for name, value in zip(self.__slots__, state):
-            setattr(self, name, value)
+    def __reduce__(self):
+        return (Translation, (self.virtual, self.physical, self.page_size, None, self.mode,
+                              tuple(self._chain), self.in_image))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Translation) and self.__getstate__() == other.__getstate__()
+        return isinstance(other, Translation) and self.__reduce__()[1] == other.__reduce__()[1]
+
+    def __hash__(self) -> int:
+        return hash(self.__reduce__()[1])
 
     def __repr__(self) -> str:
         return (f"Translation(virtual={self.virtual:#x}, physical={self.physical:#x}, page_size={self.page_size:#x}, "

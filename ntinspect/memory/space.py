@@ -28,6 +28,8 @@ from .software import decode_software
 __all__ = ["AddressSpace"]
 
 PAGE = 4096
+TABLE_CACHE = 1 << 16  # tables whose file position is remembered (cleared when full)
+_UNKNOWN = object()
 
 
 class AddressSpace:
@@ -58,7 +60,16 @@ class AddressSpace:
             rows.append((i, level.name, level.shift, (1 << level.bits) - 1, m.table_mask(level), large,
                          low, high, 1 << level.shift))
         self._rows = tuple(rows)
+        # what translate() unpacks per level: shift, index mask, table mask, large-page
+        # address masks (low 0: no large page at this level) and page size
+        self._fast_rows = tuple((r[2], r[3], r[4], r[6] if r[5] else 0, r[7], r[8]) for r in rows)
         self._leaf_mask = m.leaf_mask
+        self._mode_name = m.name
+        # canonical halves: [0, low_max] and [high_min, 2**64) (32-bit modes: [0, 2**32))
+        self._low_max = (1 << (m.virtual_bits - 1)) - 1 if m.canonical else self._vmask
+        self._high_min = (1 << 64) - (1 << (m.virtual_bits - 1)) if m.canonical else 1 << 64
+        self._table_bytes = max((1 << level.bits) * m.entry_size for level in m.levels)
+        self._deltas_by_table: Dict[int, Optional[int]] = {}
         segments = physical._file_segments()
         if segments is not None:
             self._buf, self._starts, self._ends, self._deltas = segments
@@ -100,6 +111,29 @@ class AddressSpace:
 
     # --- one address -------------------------------------------------------------------
 
+    def _delta(self, table: int) -> Optional[int]:
+        """File offset minus physical address for the whole table at ``table`` (cached per
+        table), or None when the table is not inside one range of a mapped file."""
+        delta = self._deltas_by_table.get(table, _UNKNOWN)
+        if delta is _UNKNOWN:
+            delta = None
+            if self._buf is not None:
+                i = bisect_right(self._starts, table) - 1
+                if i >= 0 and table + self._table_bytes <= self._ends[i]:
+                    delta = self._deltas[i]
+            if len(self._deltas_by_table) >= TABLE_CACHE:
+                self._deltas_by_table.clear()
+            self._deltas_by_table[table] = delta
+        return delta
+
+    def _slow_entry(self, vaddr: int, table: int, eaddr: int, level: int) -> int:
+        if self._delta(table) is not None:
+            return self._unpack(self._buf, eaddr + self._deltas_by_table[table])[0]
+        value = self._entry(eaddr)
+        if value is None:
+            raise AddressNotInImage(vaddr, eaddr, self._rows[level][1], None)
+        return value
+
     def translate(self, vaddr: int) -> "Translation":
         """Translate ``vaddr``: a :class:`Translation` (physical address, page size, entries).
 
@@ -107,27 +141,35 @@ class AddressSpace:
         software PTE decoded) or AddressNotInImage when a table the walk needs is missing.
         A translation whose target the image lacks is still answered (``in_image`` False).
         """
-        va = self._check(vaddr)
+        if vaddr.__class__ is int and 0 <= vaddr <= self._low_max:
+            va = vaddr
+        elif vaddr.__class__ is int and self._high_min <= vaddr < 1 << 64:
+            va = vaddr & self._vmask
+        else:
+            va = self._check(vaddr)
         table = self.table
-        chain = []
-        entry = self._entry
-        for i, name, shift, imask, tmask, large, low, high, size in self._rows:
-            eaddr = table + ((va >> shift) & imask) * self._esize
-            value = entry(eaddr)
-            if value is None:
-                raise AddressNotInImage(vaddr, eaddr, name, None)
+        chain: List[Tuple[int, int]] = []
+        buf, unpack, esize, cache = self._buf, self._unpack, self._esize, self._deltas_by_table
+        for shift, imask, tmask, low, high, size in self._fast_rows:
+            eaddr = table + ((va >> shift) & imask) * esize
+            try:
+                value = unpack(buf, eaddr + cache[table])[0]
+            except (KeyError, TypeError):  # a table not met yet, or not inside one mapped range
+                value = self._slow_entry(vaddr, table, eaddr, len(chain))
             chain.append((eaddr, value))
             if not value & 1:
+                name = self._rows[len(chain) - 1][1]
                 raise PageNotPresent(vaddr, name, value, eaddr, decode_software(self.mode.layouts, value))
-            if large and value & 0x80:
+            if value & 0x80 and low:
                 physical = (value & low) | ((value & high) << 19) | (va & (size - 1))
                 break
             table = value & tmask
         else:
             physical = (value & self._leaf_mask) | (va & 0xFFF)
-        return Translation(vaddr, physical, size, self._holds(physical), self.mode.name, tuple(chain))
+        return Translation(vaddr, physical, size, self, self._mode_name, chain)
 
-    def _holds(self, paddr: int) -> bool:
+    def holds(self, paddr: int) -> bool:
+        """Whether the image holds the byte at physical ``paddr``."""
         if self._buf is not None:
             i = bisect_right(self._starts, paddr) - 1
             return i >= 0 and paddr < self._ends[i]
@@ -206,16 +248,17 @@ class AddressSpace:
                 break
             eaddr = table + ((v >> np.uint64(shift)) & np.uint64(imask)) * np.uint64(self._esize)
             value, have = reader.read(eaddr)
-            if not have.all():
+            if have is not None:
                 status[idx[~have]] = TranslateStatus.TABLE_NOT_IN_IMAGE
                 idx, v, value = idx[have], v[have], value[have]
-            present = (value & np.uint64(1)).astype(bool)
-            idx, v, value = idx[present], v[present], value[present]  # the rest stay NOT_PRESENT
+            present = (value & np.uint64(1)) != 0
+            if not present.all():  # the rest stay NOT_PRESENT
+                idx, v, value = idx[present], v[present], value[present]
             if i == last:
                 done = np.ones(len(idx), dtype=bool)
                 target = (value & np.uint64(self._leaf_mask)) | (v & np.uint64(0xFFF))
             elif large:
-                done = (value & np.uint64(0x80)).astype(bool)
+                done = (value & np.uint64(0x80)) != 0
                 dv, dval = v[done], value[done]
                 target = ((dval & np.uint64(low)) | ((dval & np.uint64(high)) << np.uint64(19))
                           | (dv & np.uint64(size - 1)))
@@ -266,31 +309,34 @@ class AddressSpace:
         """
         pages = self._pages(problems, table_repeats)
         if not merge:
-            yield from pages
+            for page in pages:
+                yield Mapping(*page)
             return
         current: Optional[list] = None
         for page in pages:
-            if current is not None and page.status == "ok" and current[9] == "ok" \
-                    and page.virtual == current[0] + current[2] and page.physical == current[1] + current[2] \
-                    and (page.page_size, page.flags, page.writable, page.user, page.nx, page.in_image) \
-                    == tuple(current[3:9]):
-                current[2] += page.size
+            # page: (virtual, physical, size, page_size, flags, writable, user, nx, in_image, status)
+            if current is not None and page[1] == current[1] + current[2] and page[0] == current[0] + current[2] \
+                    and page[3:] == current[3]:
+                current[2] += page[2]
                 continue
             if current is not None:
-                yield Mapping(*current)
-            current = [page.virtual, page.physical, page.size, page.page_size, page.flags, page.writable,
-                       page.user, page.nx, page.in_image, page.status]
+                yield Mapping(current[0], current[1], current[2], *current[3])
+            current = [page[0], page[1], page[2], page[3:]]
         if current is not None:
-            yield Mapping(*current)
+            yield Mapping(current[0], current[1], current[2], *current[3])
 
-    def _pages(self, problems: bool, table_repeats: int) -> Iterator[Mapping]:
+    def _pages(self, problems: bool, table_repeats: int) -> Iterator[tuple]:
+        """Every page (and, with ``problems``, every incomplete range) as a Mapping's fields."""
         m = self.mode
         rows, nlevels = self._rows, len(self._rows)
         perm = tuple(level.has_permissions for level in m.levels)
-        esize, nx_mode = self._esize, m.nx
+        esize, nx_mode, leaf_mask = self._esize, m.nx, self._leaf_mask
         fmt = "<%d" + ("Q" if esize == 8 else "I")
         visits: Dict[Tuple[int, int], int] = {}
         holds = self.physical.contains
+        canonical = self.canonical
+        flag_bits = (1 << 63) | 0x1FE
+        flags_of: Dict[Tuple[int, bool], str] = {}
 
         def table_values(paddr: int, count: int) -> Optional[Tuple[int, ...]]:
             size = count * esize
@@ -303,40 +349,40 @@ class AddressSpace:
             except AddressNotInImage:
                 return None
 
-        def walk(level: int, table: int, base: int, writable: bool, user: bool, nx: bool) -> Iterator[Mapping]:
-            i, name, shift, imask, tmask, large, low, high, size = rows[level]
+        def walk(level: int, table: int, base: int, writable: bool, user: bool, nx: bool) -> Iterator[tuple]:
+            _, _, shift, imask, tmask, large, low, high, size = rows[level]
             values = table_values(table, imask + 1)
-            span = imask + 1 << shift
             if values is None:
                 if problems:
-                    yield Mapping(self.canonical(base), table, span, size, "", writable, user, nx, False,
-                                  "table_not_in_image")
+                    yield (canonical(base), table, (imask + 1) << shift, size, "", writable, user, nx, False,
+                           "table_not_in_image")
                 return
             leaf = level == nlevels - 1
-            for index, value in enumerate(values):
-                if not value & 1:
-                    continue
+            has_perm = perm[level]
+            for index, value in [(i, v) for i, v in enumerate(values) if v & 1]:
                 vaddr = base | index << shift
-                if perm[level]:
-                    w, u = writable and bool(value & 2), user and bool(value & 4)
+                if has_perm:
+                    w, u = writable and value & 2 != 0, user and value & 4 != 0
                 else:
                     w, u = writable, user
-                x = nx or (nx_mode and bool(value >> 63))
+                x = nx or (nx_mode and value >> 63 == 1)
                 if leaf or (large and value & 0x80):
                     if leaf:
-                        target = value & self._leaf_mask
+                        target = value & leaf_mask
                     else:
                         target = (value & low) | ((value & high) << 19)
-                    yield Mapping(self.canonical(vaddr), target, size, size, qemu_flags(value, not leaf), w, u, x,
-                                  holds(target, size))
+                    key = (value & flag_bits, leaf)
+                    flags = flags_of.get(key)
+                    if flags is None:
+                        flags = flags_of[key] = qemu_flags(value, not leaf)
+                    yield (canonical(vaddr), target, size, size, flags, w, u, x, holds(target, size), "ok")
                     continue
                 child = value & tmask
                 key = (child, level + 1)
                 seen = visits.get(key, 0)
                 if seen >= table_repeats:
                     if problems:
-                        yield Mapping(self.canonical(vaddr), child, size, rows[level + 1][8], "", w, u, x, False,
-                                      "table_repeated")
+                        yield (canonical(vaddr), child, size, rows[level + 1][8], "", w, u, x, False, "table_repeated")
                     continue
                 visits[key] = seen + 1
                 yield from walk(level + 1, child, vaddr, w, u, x)
@@ -384,7 +430,14 @@ class _ArrayReader:
 
     def locate(self, paddr):
         np = self.np
-        seg = np.searchsorted(self.starts, paddr, side="right").astype(np.int64) - 1
+        if len(self.starts) <= 8:  # few ranges (ELF cores): one comparison pass per range
+            seg = np.full(len(paddr), -1, dtype=np.int64)
+            for start in self.starts[1:] if self.starts[0] == 0 else self.starts:
+                seg += paddr >= start
+            if self.starts[0] == 0:
+                seg += 1
+        else:
+            seg = np.searchsorted(self.starts, paddr, side="right").astype(np.int64) - 1
         safe = np.maximum(seg, 0)
         return seg, safe
 
@@ -398,15 +451,27 @@ class _ArrayReader:
         np = self.np
         if not len(self.ends):
             return np.zeros(len(paddr), dtype=np.uint64), np.zeros(len(paddr), dtype=bool)
-        seg, safe = self.locate(paddr)
-        have = (seg >= 0) & (paddr + np.uint64(self.esize) <= self.ends[safe])
-        offsets = (paddr[have].astype(np.int64) + self.deltas[safe[have]])
-        values = np.zeros(len(paddr), dtype=np.uint64)
+        """(entries as uint64, mask of the addresses the image holds, or None if it holds all)."""
+        if len(self.ends) == 1:  # one range (a raw image): no search
+            have = (paddr >= np.uint64(self.starts[0])) & (paddr + np.uint64(self.esize) <= self.ends[0])
+            delta = np.full(len(paddr), self.deltas[0], dtype=np.int64)
+        else:
+            seg, safe = self.locate(paddr)
+            have = (seg >= 0) & (paddr + np.uint64(self.esize) <= self.ends[safe])
+            delta = self.deltas[safe]
+        everything = bool(have.all())
+        if not everything:
+            paddr, delta = paddr[have], delta[have]
+        offsets = paddr.astype(np.int64) + delta
         if self.words is not None:
-            values[have] = self.words[(offsets - self.residue) // self.esize]
+            got = self.words[(offsets - self.residue) // self.esize]
         else:
             grid = offsets[:, None] + np.arange(self.esize, dtype=np.int64)
-            raw = np.ascontiguousarray(self.bytes[grid])
-            values[have] = raw.view("<u8" if self.esize == 8 else "<u4").ravel()
+            got = np.ascontiguousarray(self.bytes[grid]).view("<u8" if self.esize == 8 else "<u4").ravel()
+        got = got.astype(np.uint64)
+        if everything:
+            return got, None
+        values = np.zeros(len(have), dtype=np.uint64)
+        values[have] = got
         return values, have
 
