@@ -185,6 +185,9 @@ class NonCanonicalAddress(InvalidAddress):
         self.bits = bits
         self.args = (address, bits)
 
+    def __str__(self) -> str:
+        return f"address {self.address:#x}: {self.reason}"
+
 
 class AddressNotInImage(InvalidAddress):
     """The page tables (or the caller) name a ``physical`` address the image holds no bytes

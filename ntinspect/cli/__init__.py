@@ -14,7 +14,7 @@ from ..errors import NtInspectError
 from ..models import is_decimal
 from .render import add_format_option, hex_fields, render
 
-PLUGINS = ("ns", "ports")  # subcommands that live in their own modules (cli/ns.py, cli/ports.py)
+PLUGINS = ("ns", "ports", "mem")  # subcommands in their own modules (cli/ns.py, cli/ports.py, cli/mem.py)
 
 
 def _pid_or_name(value: str):

@@ -37,7 +37,7 @@ class TableEntry:
     def fields(self) -> Dict[str, Any]:
         entries = MODES[self.mode].entries
         parsed = decode(getattr(entries, self.layout), self.value)
-        return {k: v for k, v in parsed.items() if not k.startswith("_")}
+        return dict(reversed([(k, v) for k, v in parsed.items() if not k.startswith("_")]))  # from bit 0 up
 
     @property
     def present(self) -> bool:
