@@ -172,9 +172,3 @@ class Translations:
     def __len__(self) -> int:
         return len(self.status)
 
-
-def level_index(mode: str, name: str) -> Optional[int]:
-    for i, level in enumerate(MODES[mode].levels):
-        if level.name == name:
-            return i
-    return None

@@ -224,7 +224,10 @@ class AddressSpace:
         """
         import numpy as np
 
-        va = np.asarray(addresses, dtype=np.uint64).ravel()
+        try:
+            va = np.asarray(addresses, dtype=np.uint64).ravel()
+        except (OverflowError, TypeError, ValueError) as error:
+            raise ValueError(f"addresses must be unsigned 64-bit integers: {error}") from None
         n = len(va)
         physical = np.zeros(n, dtype=np.uint64)
         page_size = np.zeros(n, dtype=np.uint64)
@@ -396,6 +399,9 @@ class AddressSpace:
         return {"mode": self.mode.name, "dtb": self.dtb, "top_table": self.table, **self.physical.info()}
 
     def close(self) -> None:
+        """Close the physical source; later calls raise MemoryImageError (source closed)."""
+        self._buf = None
+        self._deltas_by_table.clear()
         self.physical.close()
 
     def __enter__(self) -> "AddressSpace":

@@ -383,3 +383,20 @@ def test_seed_walk_fport_directory_at_0x30000(tmp_path):
         assert pte.fields["ReadWrite"] and pte.fields["PageCacheDisable"]  # fport's WriteTable, NoCache
         assert tr.physical == 0x250567 and data[:8] == b"\x05\x00\x00\x00TCP\0"
         assert len(data) == 4096 - 0x567
+
+
+def test_closed_space_and_bad_address_arrays(tmp_path):
+    from ntinspect.errors import MemoryImageError
+
+    t = Tables("x64")
+    t.map(0x1000, 0x5000)
+    space = space_of(t, tmp_path)
+    with pytest.raises(ValueError, match="unsigned 64-bit"):
+        space.translate_many([-1])
+    with pytest.raises(TypeError):
+        space.translate("0x1000")
+    space.close()
+    with pytest.raises(MemoryImageError, match="closed"):
+        space.translate(0x1000)
+    with pytest.raises(MemoryImageError, match="closed"):
+        space.translate_many(np.array([0x1000], dtype=np.uint64))
