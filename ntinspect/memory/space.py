@@ -62,7 +62,9 @@ class AddressSpace:
         self._rows = tuple(rows)
         # what translate() unpacks per level: shift, index mask, table mask, large-page
         # address masks (low 0: no large page at this level) and page size
-        self._fast_rows = tuple((r[2], r[3], r[4], r[6] if r[5] else 0, r[7], r[8]) for r in rows)
+        # (the entry's byte offset in its table is (va >> eshift) & emask: index * entry size)
+        ebits = m.entry_size.bit_length() - 1
+        self._fast_rows = tuple((r[2] - ebits, r[3] << ebits, r[4], r[6] if r[5] else 0, r[7], r[8]) for r in rows)
         self._leaf_mask = m.leaf_mask
         self._mode_name = m.name
         # canonical halves: [0, low_max] and [high_min, 2**64) (32-bit modes: [0, 2**32))
@@ -75,6 +77,12 @@ class AddressSpace:
             self._buf, self._starts, self._ends, self._deltas = segments
         else:
             self._buf = None
+        self._set_walk()
+
+    def _set_walk(self) -> None:
+        """What translate() reads from self, in one tuple (one attribute lookup per call)."""
+        self._walk = (self._buf, self._unpack, self._deltas_by_table, self._fast_rows, self.table, self._leaf_mask,
+                      self._low_max, self._high_min, self._vmask)
 
     # --- entry reads -------------------------------------------------------------------
 
@@ -141,17 +149,16 @@ class AddressSpace:
         software PTE decoded) or AddressNotInImage when a table the walk needs is missing.
         A translation whose target the image lacks is still answered (``in_image`` False).
         """
-        if vaddr.__class__ is int and 0 <= vaddr <= self._low_max:
+        buf, unpack, cache, rows, table, leaf_mask, low_max, high_min, vmask = self._walk
+        if vaddr.__class__ is int and 0 <= vaddr <= low_max:
             va = vaddr
-        elif vaddr.__class__ is int and self._high_min <= vaddr < 1 << 64:
-            va = vaddr & self._vmask
+        elif vaddr.__class__ is int and high_min <= vaddr < 1 << 64:
+            va = vaddr & vmask
         else:
             va = self._check(vaddr)
-        table = self.table
         chain: List[Tuple[int, int]] = []
-        buf, unpack, esize, cache = self._buf, self._unpack, self._esize, self._deltas_by_table
-        for shift, imask, tmask, low, high, size in self._fast_rows:
-            eaddr = table + ((va >> shift) & imask) * esize
+        for eshift, emask, tmask, low, high, size in rows:
+            eaddr = table + ((va >> eshift) & emask)
             try:
                 value = unpack(buf, eaddr + cache[table])[0]
             except (KeyError, TypeError):  # a table not met yet, or not inside one mapped range
@@ -165,7 +172,7 @@ class AddressSpace:
                 break
             table = value & tmask
         else:
-            physical = (value & self._leaf_mask) | (va & 0xFFF)
+            physical = (value & leaf_mask) | (va & 0xFFF)
         return Translation(vaddr, physical, size, self, self._mode_name, chain)
 
     def holds(self, paddr: int) -> bool:
@@ -402,6 +409,7 @@ class AddressSpace:
         """Close the physical source; later calls raise MemoryImageError (source closed)."""
         self._buf = None
         self._deltas_by_table.clear()
+        self._set_walk()
         self.physical.close()
 
     def __enter__(self) -> "AddressSpace":
