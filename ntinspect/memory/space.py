@@ -28,6 +28,7 @@ from .software import decode_software
 __all__ = ["AddressSpace"]
 
 PAGE = 4096
+MANY_CHUNK = 1 << 15  # addresses translate_many() walks at once
 TABLE_CACHE = 1 << 16  # tables whose file position is remembered (cleared when full)
 _UNKNOWN = object()
 
@@ -241,17 +242,27 @@ class AddressSpace:
         status = np.full(n, TranslateStatus.NOT_PRESENT, dtype=np.uint8)
         if self._buf is None:
             return self._translate_each(va, physical, status, page_size)
+        reader = _ArrayReader(self.physical, self._esize, self._starts, self._ends, self._deltas)
+        for start in range(0, n, MANY_CHUNK):  # bounded temporaries, whatever the array's length
+            part = slice(start, start + MANY_CHUNK)
+            self._walk_many(reader, va[part], physical[part], status[part], page_size[part])
+        return Translations(physical, status, page_size)
+
+    def _walk_many(self, reader: "_ArrayReader", va, physical, status, page_size) -> None:
+        """The walk on arrays: fills the output views ``physical``, ``status``, ``page_size``."""
+        import numpy as np
+
         vbits = self._vbits
         if self.mode.canonical:
             top = va >> np.uint64(vbits - 1)
             ok = (top == 0) | (top == np.uint64((1 << (65 - vbits)) - 1))
         else:
             ok = va <= np.uint64(self._vmask)
-        status[~ok] = TranslateStatus.NON_CANONICAL
+        if not ok.all():
+            status[~ok] = TranslateStatus.NON_CANONICAL
         idx = np.nonzero(ok)[0]
         v = va[idx] & np.uint64(self._vmask)
         table = np.full(len(idx), self.table, dtype=np.uint64)
-        reader = _ArrayReader(self.physical, self._esize, self._starts, self._ends, self._deltas)
         last = len(self._rows) - 1
         for i, name, shift, imask, tmask, large, low, high, size in self._rows:
             if not len(idx):
@@ -282,7 +293,6 @@ class AddressSpace:
                 keep = ~done
                 idx, v, value = idx[keep], v[keep], value[keep]
             table = value & np.uint64(tmask)
-        return Translations(physical, status, page_size)
 
     def _translate_each(self, va, physical, status, page_size) -> Translations:
         for k, address in enumerate(va.tolist()):
