@@ -219,8 +219,11 @@ def test_mappings_merge_rule(mode, tmp_path):
         assert sum(m.pages for m in space.mappings()) == 8
 
 
+@pytest.mark.parametrize("chunk", [None, 7])
 @pytest.mark.parametrize("mode", MODES)
-def test_translate_many_agrees_with_translate(mode, tmp_path):
+def test_translate_many_agrees_with_translate(mode, chunk, tmp_path, monkeypatch):
+    if chunk:  # arrays longer than one chunk of the array walk
+        monkeypatch.setattr("ntinspect.memory.space.MANY_CHUNK", chunk)
     t = Tables(mode, Memory(size=1 << 23))
     rng = np.random.default_rng(7)
     for n in range(64):
