@@ -5,7 +5,7 @@ import pytest
 
 from ntinspect.cli import main
 
-from tables import NX, P, PCD, RW, Tables
+from crafted_tables import NX, P, PCD, RW, Tables
 
 
 @pytest.fixture()

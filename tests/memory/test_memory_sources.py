@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from ntinspect import memory as mem
 from ntinspect.errors import AddressNotInImage, MemoryImageError, NtInspectError
 
-from elfcores import elf_core, qemu_note, vbox_note
-from tables import P, RW, Tables, lime_bytes
+from crafted_cores import elf_core, qemu_note, vbox_note
+from crafted_tables import P, RW, Tables, lime_bytes
 
 CR0_PG = 1 << 31
 
