@@ -15,6 +15,7 @@ entries all name the same table costs linear time instead of 512**levels.
 """
 from __future__ import annotations
 
+import operator
 import struct
 from bisect import bisect_right
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
@@ -99,10 +100,16 @@ class AddressSpace:
         except AddressNotInImage:
             return None
 
+    @staticmethod
+    def _integer(vaddr: object) -> int:
+        try:
+            return operator.index(vaddr)  # ints and numpy integers
+        except TypeError:
+            raise TypeError(f"a virtual address is an integer, not {type(vaddr).__name__}") from None
+
     def _check(self, vaddr: int) -> int:
         """The address the walk indexes with, or NonCanonicalAddress."""
-        if not isinstance(vaddr, int):
-            raise TypeError(f"a virtual address is an int, not {type(vaddr).__name__}")
+        vaddr = self._integer(vaddr)
         m = self.mode
         if m.canonical:
             top = vaddr >> (self._vbits - 1)
@@ -155,7 +162,8 @@ class AddressSpace:
             va = vaddr
         elif vaddr.__class__ is int and high_min <= vaddr < 1 << 64:
             va = vaddr & vmask
-        else:
+        else:  # numpy integers, non-canonical or negative addresses, non-integers
+            vaddr = self._integer(vaddr)
             va = self._check(vaddr)
         chain: List[Tuple[int, int]] = []
         for eshift, emask, tmask, low, high, size in rows:
@@ -199,6 +207,7 @@ class AddressSpace:
         address; with ``zero_fill`` such pages read as zeros instead.
         """
         check_size(size)
+        vaddr = self._integer(vaddr)
         out: List[bytes] = []
         at, end = vaddr, vaddr + size
         while at < end:

@@ -398,6 +398,8 @@ def test_closed_space_and_bad_address_arrays(tmp_path):
         space.translate_many([-1])
     with pytest.raises(TypeError):
         space.translate("0x1000")
+    assert space.translate(np.uint64(0x1004)).physical == 0x5004  # numpy integers are addresses too
+    assert space.read(np.int64(0x1000), 4) == bytes(4)
     space.close()
     with pytest.raises(MemoryImageError, match="closed"):
         space.translate(0x1000)
