@@ -60,8 +60,10 @@ FIELDS: Dict[str, Dict[str, Tuple[int, Sequence[Field]]]] = {
         "PDE": (64, (*_TABLE_32, ("PageFrameNumber", 12, 40), *_NX_ONLY)),
         "PDE_2M": (64, (*_LARGE, ("Reserved13", 13, 8), ("PageFrameNumber", 21, 31), *_NX_ONLY)),
         "PTE": (64, (*_PTE, ("PageFrameNumber", 12, 40), *_NX_ONLY)),
-        # Windows' software formats in PAE mode (public symbols of the 32-bit PAE kernels,
-        # ntkrpamp): the same low 12 bits as x86, the 64-bit width's high half for the rest.
+        # Windows' software formats in PAE mode (public symbols of the 32-bit Windows 10 PAE
+        # kernel: _MMPTE_SOFTWARE/_TRANSITION/_PROTOTYPE, 8 bytes; bits they use for other
+        # flags in some versions are named Unused here): page file offset and prototype
+        # address in the high half.
         "MMPTE_SOFTWARE": (64, (*_WIN_LOW, ("PageFileLow", 1, 4), ("Protection", 5, 5),
                                 ("Prototype", 10, 1), ("Transition", 11, 1), ("Unused", 12, 20),
                                 ("PageFileHigh", 32, 32))),
