@@ -20,7 +20,7 @@ import os
 from typing import Optional, Union
 
 from ..errors import AddressNotInImage, MemoryImageError, NonCanonicalAddress, PageNotPresent
-from .elfcore import ElfCore, paging_mode
+from .elfcore import CR4_PSE, ElfCore, paging_mode
 from .lime import LIME_MAGIC, LimeImage
 from .live import SECTION_PATH, LivePhysicalMemory
 from .modes import MODES, Level, PagingMode
@@ -82,9 +82,9 @@ def open(path: Source, dtb: Optional[int] = None, mode: Optional[str] = None) ->
         if missing:
             raise MemoryImageError(source.path, None, f"the image records no {' or '.join(missing)}: "
                                    "give dtb= (a CR3 value) and mode= (x86, pae, x64 or la57)")
-        pse = True
-        if mode == "x86" and "cr4" in state and dtb == state.get("cr3"):
-            pse = bool(state["cr4"] & (1 << 4))
+        pse = True  # CR4.PSE: 4 MiB pages in x86 non-PAE mode, where the image records CR4
+        if mode == "x86" and "cr4" in state:
+            pse = bool(state["cr4"] & CR4_PSE)
         return AddressSpace(source, dtb, mode, pse=pse)
     except BaseException:
         if source is not path:
