@@ -221,3 +221,18 @@ def test_open_accepts_a_source_and_closes_what_it_opened(tmp_path):
     with pytest.raises(MemoryImageError, match="closed"):
         raw.read(0, 1)
     assert os.path.exists(path)
+
+
+@pytest.mark.parametrize("cr4,large", [(0x10, True), (0, False)])
+def test_x86_core_honours_cr4_pse(tmp_path, cr4, large):
+    from ntinspect.memory import PageNotPresent
+
+    t = Tables("x86")
+    t.map(0xC0000000, 0, 1 << 22)
+    core = elf_core([(0, bytes(t.memory.data))], [qemu_note(CR0_PG | 1, t.dtb, cr4)], elf64=False)
+    with mem.open(write(tmp_path, "pse.elf", core)) as space:
+        if large:
+            assert space.translate(0xC0001234).page_size == 1 << 22
+        else:  # PS ignored without CR4.PSE: the PDE names a page table (at 0, all zeros)
+            with pytest.raises(PageNotPresent):
+                space.translate(0xC0001234)
