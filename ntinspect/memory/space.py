@@ -5,8 +5,8 @@ the entry (``entry_size`` bytes, little-endian) straight from the source's mappe
 stops at a not-present entry (PageNotPresent, with Windows' software PTE decoded) or at a
 large page (PS, bit 7, at a level that has one), else descends to the table at the entry's
 address bits. The scalar path (:meth:`AddressSpace.translate`) works on Python ints over
-the mmap; :meth:`AddressSpace.translate_many` runs the same walk on numpy arrays;
-:meth:`AddressSpace.mappings` reads each table whole.
+the mmap; :meth:`AddressSpace.translate_many` runs the same walk on numpy arrays
+(:mod:`.arrays`); :meth:`AddressSpace.mappings` reads each table whole (:mod:`.tables`).
 
 Loops and self-references (x64 Windows maps its PML4 through one of its own entries) end
 by construction: a walk has at most one step per level. :meth:`mappings` additionally
@@ -23,8 +23,10 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 from ..errors import AddressNotInImage, NonCanonicalAddress, PageNotPresent
 from .modes import PagingMode, mode as get_mode
 from .physical import PhysicalSource, check_size
-from .records import Mapping, Translation, Translations, TranslateStatus, qemu_flags
+from .records import Mapping, Translation, Translations, TranslateStatus
+from . import arrays
 from .software import decode_software
+from .tables import walk_tables
 
 __all__ = ["AddressSpace"]
 
@@ -251,57 +253,11 @@ class AddressSpace:
         status = np.full(n, TranslateStatus.NOT_PRESENT, dtype=np.uint8)
         if self._buf is None:
             return self._translate_each(va, physical, status, page_size)
-        reader = _ArrayReader(self.physical, self._esize, self._starts, self._ends, self._deltas)
+        reader = arrays.EntryReader(self.physical, self._esize, self._starts, self._ends, self._deltas)
         for start in range(0, n, MANY_CHUNK):  # bounded temporaries, whatever the array's length
             part = slice(start, start + MANY_CHUNK)
-            self._walk_many(reader, va[part], physical[part], status[part], page_size[part])
+            arrays.walk(self, reader, va[part], physical[part], status[part], page_size[part])
         return Translations(physical, status, page_size)
-
-    def _walk_many(self, reader: "_ArrayReader", va, physical, status, page_size) -> None:
-        """The walk on arrays: fills the output views ``physical``, ``status``, ``page_size``."""
-        import numpy as np
-
-        vbits = self._vbits
-        if self.mode.canonical:
-            top = va >> np.uint64(vbits - 1)
-            ok = (top == 0) | (top == np.uint64((1 << (65 - vbits)) - 1))
-        else:
-            ok = va <= np.uint64(self._vmask)
-        if not ok.all():
-            status[~ok] = TranslateStatus.NON_CANONICAL
-        idx = np.nonzero(ok)[0]
-        v = va[idx] & np.uint64(self._vmask)
-        table = np.full(len(idx), self.table, dtype=np.uint64)
-        last = len(self._rows) - 1
-        for i, name, shift, imask, tmask, large, low, high, size in self._rows:
-            if not len(idx):
-                break
-            eaddr = table + ((v >> np.uint64(shift)) & np.uint64(imask)) * np.uint64(self._esize)
-            value, have = reader.read(eaddr)
-            if have is not None:
-                status[idx[~have]] = TranslateStatus.TABLE_NOT_IN_IMAGE
-                idx, v, value = idx[have], v[have], value[have]
-            present = (value & np.uint64(1)) != 0
-            if not present.all():  # the rest stay NOT_PRESENT
-                idx, v, value = idx[present], v[present], value[present]
-            if i == last:
-                done = np.ones(len(idx), dtype=bool)
-                target = (value & np.uint64(self._leaf_mask)) | (v & np.uint64(0xFFF))
-            elif large:
-                done = (value & np.uint64(0x80)) != 0
-                dv, dval = v[done], value[done]
-                target = ((dval & np.uint64(low)) | ((dval & np.uint64(high)) << np.uint64(19))
-                          | (dv & np.uint64(size - 1)))
-            else:
-                done = None
-            if done is not None and done.any():
-                hit = idx[done]
-                physical[hit] = target
-                page_size[hit] = size
-                status[hit] = np.where(reader.holds(target), TranslateStatus.OK, TranslateStatus.NOT_IN_IMAGE)
-                keep = ~done
-                idx, v, value = idx[keep], v[keep], value[keep]
-            table = value & np.uint64(tmask)
 
     def _translate_each(self, va, physical, status, page_size) -> Translations:
         for k, address in enumerate(va.tolist()):
@@ -336,7 +292,7 @@ class AddressSpace:
         ``table_repeated`` (a table met more than ``table_repeats`` times at one level, as in a
         corrupt table whose entries all point to one table; its repeats are not walked).
         """
-        pages = self._pages(problems, table_repeats)
+        pages = walk_tables(self, problems, table_repeats)
         if not merge:
             for page in pages:
                 yield Mapping(*page)
@@ -353,70 +309,6 @@ class AddressSpace:
             current = [page[0], page[1], page[2], page[3:]]
         if current is not None:
             yield Mapping(current[0], current[1], current[2], *current[3])
-
-    def _pages(self, problems: bool, table_repeats: int) -> Iterator[tuple]:
-        """Every page (and, with ``problems``, every incomplete range) as a Mapping's fields."""
-        m = self.mode
-        rows, nlevels = self._rows, len(self._rows)
-        perm = tuple(level.has_permissions for level in m.levels)
-        esize, nx_mode, leaf_mask = self._esize, m.nx, self._leaf_mask
-        fmt = "<%d" + ("Q" if esize == 8 else "I")
-        visits: Dict[Tuple[int, int], int] = {}
-        holds = self.physical.contains
-        canonical = self.canonical
-        flag_bits = (1 << 63) | 0x1FE
-        flags_of: Dict[Tuple[int, bool], str] = {}
-
-        def table_values(paddr: int, count: int) -> Optional[Tuple[int, ...]]:
-            size = count * esize
-            if self._buf is not None:
-                i = bisect_right(self._starts, paddr) - 1
-                if i >= 0 and paddr + size <= self._ends[i]:
-                    return struct.unpack_from(fmt % count, self._buf, paddr + self._deltas[i])
-            try:
-                return struct.unpack(fmt % count, self.physical.read(paddr, size))
-            except AddressNotInImage:
-                return None
-
-        def walk(level: int, table: int, base: int, writable: bool, user: bool, nx: bool) -> Iterator[tuple]:
-            _, _, shift, imask, tmask, large, low, high, size = rows[level]
-            values = table_values(table, imask + 1)
-            if values is None:
-                if problems:
-                    yield (canonical(base), table, (imask + 1) << shift, size, "", writable, user, nx, False,
-                           "table_not_in_image")
-                return
-            leaf = level == nlevels - 1
-            has_perm = perm[level]
-            for index, value in [(i, v) for i, v in enumerate(values) if v & 1]:
-                vaddr = base | index << shift
-                if has_perm:
-                    w, u = writable and value & 2 != 0, user and value & 4 != 0
-                else:
-                    w, u = writable, user
-                x = nx or (nx_mode and value >> 63 == 1)
-                if leaf or (large and value & 0x80):
-                    if leaf:
-                        target = value & leaf_mask
-                    else:
-                        target = (value & low) | ((value & high) << 19)
-                    key = (value & flag_bits, leaf)
-                    flags = flags_of.get(key)
-                    if flags is None:
-                        flags = flags_of[key] = qemu_flags(value, not leaf)
-                    yield (canonical(vaddr), target, size, size, flags, w, u, x, holds(target, size), "ok")
-                    continue
-                child = value & tmask
-                key = (child, level + 1)
-                seen = visits.get(key, 0)
-                if seen >= table_repeats:
-                    if problems:
-                        yield (canonical(vaddr), child, size, rows[level + 1][8], "", w, u, x, False, "table_repeated")
-                    continue
-                visits[key] = seen + 1
-                yield from walk(level + 1, child, vaddr, w, u, x)
-
-        return walk(0, self.table, 0, True, True, False)
 
     # --- description -----------------------------------------------------------------------
 
@@ -439,72 +331,3 @@ class AddressSpace:
 
     def __repr__(self) -> str:
         return f"<AddressSpace {self.mode.name} dtb={self.dtb:#x} over {self.physical!r}>"
-
-
-class _ArrayReader:
-    """Entries for arrays of physical addresses, gathered from the mapped file with numpy."""
-
-    def __init__(self, source: Any, esize: int, starts: List[int], ends: List[int], deltas: List[int]) -> None:
-        import numpy as np
-
-        self.np = np
-        self.esize = esize
-        self.starts = np.asarray(starts, dtype=np.uint64)
-        self.ends = np.asarray(ends, dtype=np.uint64)
-        self.deltas = np.asarray(deltas, dtype=np.int64)
-        self.bytes = source.numpy_bytes()
-        residues = {d % esize for d in deltas}
-        self.words = None
-        if len(residues) == 1:  # every range's entries sit at one alignment in the file
-            r = residues.pop()
-            count = (len(self.bytes) - r) // esize
-            self.words = self.bytes[r:r + count * esize].view("<u8" if esize == 8 else "<u4")
-            self.residue = r
-
-    def locate(self, paddr):
-        np = self.np
-        if len(self.starts) <= 8:  # few ranges (ELF cores): one comparison pass per range
-            seg = np.full(len(paddr), -1, dtype=np.int64)
-            for start in self.starts[1:] if self.starts[0] == 0 else self.starts:
-                seg += paddr >= start
-            if self.starts[0] == 0:
-                seg += 1
-        else:
-            seg = np.searchsorted(self.starts, paddr, side="right").astype(np.int64) - 1
-        safe = np.maximum(seg, 0)
-        return seg, safe
-
-    def holds(self, paddr):
-        if not len(self.ends):
-            return self.np.zeros(len(paddr), dtype=bool)
-        seg, safe = self.locate(paddr)
-        return (seg >= 0) & (paddr < self.ends[safe])
-
-    def read(self, paddr):
-        np = self.np
-        if not len(self.ends):
-            return np.zeros(len(paddr), dtype=np.uint64), np.zeros(len(paddr), dtype=bool)
-        """(entries as uint64, mask of the addresses the image holds, or None if it holds all)."""
-        if len(self.ends) == 1:  # one range (a raw image): no search
-            have = (paddr >= np.uint64(self.starts[0])) & (paddr + np.uint64(self.esize) <= self.ends[0])
-            delta = np.full(len(paddr), self.deltas[0], dtype=np.int64)
-        else:
-            seg, safe = self.locate(paddr)
-            have = (seg >= 0) & (paddr + np.uint64(self.esize) <= self.ends[safe])
-            delta = self.deltas[safe]
-        everything = bool(have.all())
-        if not everything:
-            paddr, delta = paddr[have], delta[have]
-        offsets = paddr.astype(np.int64) + delta
-        if self.words is not None:
-            got = self.words[(offsets - self.residue) // self.esize]
-        else:
-            grid = offsets[:, None] + np.arange(self.esize, dtype=np.int64)
-            got = np.ascontiguousarray(self.bytes[grid]).view("<u8" if self.esize == 8 else "<u4").ravel()
-        got = got.astype(np.uint64)
-        if everything:
-            return got, None
-        values = np.zeros(len(have), dtype=np.uint64)
-        values[have] = got
-        return values, have
-

@@ -10,7 +10,7 @@ import ntinspect
 from ntinspect import memory as mem
 from ntinspect.memory import AddressNotInImage, NonCanonicalAddress, PageNotPresent, TranslateStatus
 
-from crafted_tables import A, D, G, NX, P, PCD, PS, RW, US, VBITS, Memory, Tables
+from crafted_tables import A, D, G, NX, P, PCD, RW, US, VBITS, Memory, Tables
 
 MODES = ["x86", "pae", "x64", "la57"]
 LARGE = {"x86": [1 << 22], "pae": [1 << 21], "x64": [1 << 21, 1 << 30], "la57": [1 << 21, 1 << 30]}
