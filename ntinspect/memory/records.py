@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..layouts.paging import decode
 from .modes import MODES
@@ -50,17 +50,29 @@ class Translation:
     first access), ``entries`` (the :class:`TableEntry` chain from the top level, decoded on
     access) and the effective permissions along the chain: ``writable``, ``user``, ``nx``."""
 
-    __slots__ = ("virtual", "physical", "page_size", "_space", "mode", "_chain", "_in_image")
+    __slots__ = ("virtual", "physical", "page_size", "_space", "mode", "_values", "_top", "_in_image")
 
     def __init__(self, virtual: int, physical: int, page_size: int, space: Any, mode: str,
-                 chain: Any, in_image: Optional[bool] = None) -> None:
+                 values: Any, top: int, in_image: Optional[bool] = None) -> None:
         self.virtual = virtual
         self.physical = physical
         self.page_size = page_size
         self._space = space
         self.mode = mode
-        self._chain = chain  # [(entry address, value), ...] from the top level
+        self._values = values  # the raw entries read, from the top level
+        self._top = top  # physical address of the top table
         self._in_image = in_image
+
+    @property
+    def _chain(self) -> List[Tuple[int, int]]:
+        """(entry address, value) per level, the addresses recomputed from the values."""
+        mode = MODES[self.mode]
+        va = self.virtual & ((1 << mode.virtual_bits) - 1)
+        table, out = self._top, []
+        for level, value in zip(mode.levels, self._values):
+            out.append((table + ((va >> level.shift) & ((1 << level.bits) - 1)) * mode.entry_size, value))
+            table = value & mode.table_mask(level)
+        return out
 
     @property
     def in_image(self) -> bool:
@@ -85,25 +97,25 @@ class Translation:
     @property
     def writable(self) -> bool:
         levels = MODES[self.mode].levels
-        return all(v & 2 for i, (_, v) in enumerate(self._chain) if levels[i].has_permissions)
+        return all(v & 2 for level, v in zip(levels, self._values) if level.has_permissions)
 
     @property
     def user(self) -> bool:
         levels = MODES[self.mode].levels
-        return all(v & 4 for i, (_, v) in enumerate(self._chain) if levels[i].has_permissions)
+        return all(v & 4 for level, v in zip(levels, self._values) if level.has_permissions)
 
     @property
     def nx(self) -> bool:
-        return MODES[self.mode].nx and any(v >> 63 for _, v in self._chain)
+        return MODES[self.mode].nx and any(v >> 63 for v in self._values)
 
     @property
     def flags(self) -> str:
         """The leaf entry's bits in ``info tlb`` letters (:func:`qemu_flags`)."""
-        return qemu_flags(self._chain[-1][1], self.large)
+        return qemu_flags(self._values[-1], self.large)
 
     def __reduce__(self):
         return (Translation, (self.virtual, self.physical, self.page_size, None, self.mode,
-                              tuple(self._chain), self.in_image))
+                              tuple(self._values), self._top, self.in_image))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Translation) and self.__reduce__()[1] == other.__reduce__()[1]

@@ -167,16 +167,16 @@ class AddressSpace:
         else:  # numpy integers, non-canonical or negative addresses, non-integers
             vaddr = self._integer(vaddr)
             va = self._check(vaddr)
-        chain: List[Tuple[int, int]] = []
+        values: List[int] = []
         for eshift, emask, tmask, low, high, size in rows:
             eaddr = table + ((va >> eshift) & emask)
             try:
                 value = unpack(buf, eaddr + cache[table])[0]
             except (KeyError, TypeError):  # a table not met yet, or not inside one mapped range
-                value = self._slow_entry(vaddr, table, eaddr, len(chain))
-            chain.append((eaddr, value))
+                value = self._slow_entry(vaddr, table, eaddr, len(values))
+            values.append(value)
             if not value & 1:
-                name = self._rows[len(chain) - 1][1]
+                name = self._rows[len(values) - 1][1]
                 raise PageNotPresent(vaddr, name, value, eaddr, decode_software(self.mode.layouts, value))
             if value & 0x80 and low:
                 physical = (value & low) | ((value & high) << 19) | (va & (size - 1))
@@ -184,7 +184,7 @@ class AddressSpace:
             table = value & tmask
         else:
             physical = (value & leaf_mask) | (va & 0xFFF)
-        return Translation(vaddr, physical, size, self, self._mode_name, chain)
+        return Translation(vaddr, physical, size, self, self._mode_name, values, self.table)
 
     def holds(self, paddr: int) -> bool:
         """Whether the image holds the byte at physical ``paddr``."""
