@@ -6,6 +6,10 @@ the kernel structures involved, for 32- and 64-bit systems.
 from .api import enable_debug_privilege, handles, object_types, processes
 from .errors import (
     AccessDenied,
+    AddressNotInImage,
+    MemoryImageError,
+    NonCanonicalAddress,
+    PageNotPresent,
     InvalidAddress,
     InvalidPath,
     LayoutError,
@@ -58,6 +62,10 @@ __all__ = [
     "Process",
     "AccessDenied",
     "InvalidAddress",
+    "PageNotPresent",
+    "NonCanonicalAddress",
+    "AddressNotInImage",
+    "MemoryImageError",
     "InvalidPath",
     "LayoutError",
     "MinidumpError",

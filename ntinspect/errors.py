@@ -19,6 +19,10 @@ __all__ = [
     "UnsupportedPlatform",
     "LayoutError",
     "InvalidAddress",
+    "PageNotPresent",
+    "NonCanonicalAddress",
+    "AddressNotInImage",
+    "MemoryImageError",
     "InvalidPath",
     "SymbolicLinkLoop",
     "SourceUnsupported",
@@ -154,6 +158,70 @@ class InvalidAddress(NtInspectError):
     def __str__(self) -> str:
         entry = "" if self.entry is None else f" (entry {self.entry:#x})"
         return f"address {self.address:#x}: {self.reason} at {self.level}{entry}"
+
+
+class PageNotPresent(InvalidAddress):
+    """The walk met an entry whose Present bit is clear: ``level`` (``PTE``, ``PDE``...),
+    ``entry`` (its raw value), ``entry_address`` (its physical address) and, where the value
+    is one of Windows' software formats, ``software`` (a ``ntinspect.memory`` record:
+    transition, prototype, page file or demand zero; ``None`` for an empty entry)."""
+
+    def __init__(self, address: int, level: str, entry: Optional[int], entry_address: Optional[int] = None,
+                 software: object = None) -> None:
+        kind = f" ({software.kind} PTE)" if software is not None else ""
+        super().__init__(address, level, entry, f"page not present{kind}")
+        self.entry_address = entry_address
+        self.software = software
+        self.args = (address, level, entry, entry_address, software)
+
+    def __str__(self) -> str:
+        where = "" if self.entry_address is None else f" at physical {self.entry_address:#x}"
+        entry = "" if self.entry is None else f" (entry {self.entry:#x}{where})"
+        return f"address {self.address:#x}: {self.reason} at {self.level}{entry}"
+
+
+class NonCanonicalAddress(InvalidAddress):
+    """An address outside the mode's ``bits``-bit virtual space: not sign-extended from bit
+    ``bits - 1`` (x64: 48, LA57: 57), or beyond 4 GiB in a 32-bit mode (Intel SDM vol. 1, 3.3.7.1)."""
+
+    def __init__(self, address: int, bits: int) -> None:
+        super().__init__(address, "virtual", None, f"not a canonical {bits}-bit address")
+        self.bits = bits
+        self.args = (address, bits)
+
+    def __str__(self) -> str:
+        return f"address {self.address:#x}: {self.reason}"
+
+
+class AddressNotInImage(InvalidAddress):
+    """The page tables (or the caller) name a ``physical`` address the image holds no bytes
+    for: not the same as "not mapped". ``level`` is ``physical`` for the bytes of a page, or
+    the level whose table the walk could not read (``PTE`` table at ``physical``...)."""
+
+    def __init__(self, address: int, physical: int, level: str = "physical", entry: Optional[int] = None) -> None:
+        what = "bytes" if level == "physical" else f"{level} table"
+        super().__init__(address, level, entry, f"{what} at physical {physical:#x} not in the image")
+        self.physical = physical
+        self.args = (address, physical, level, entry)
+
+    def __str__(self) -> str:
+        entry = "" if self.entry is None else f" (entry {self.entry:#x})"
+        return f"address {self.address:#x}: {self.reason}{entry}"
+
+
+class MemoryImageError(NtInspectError, ValueError):
+    """A memory image that cannot be read as its format says: ``path``, ``offset`` in the
+    file (``None`` when the fault is not at one place) and ``reason``. Also a ValueError."""
+
+    def __init__(self, path: object, offset: Optional[int], reason: str) -> None:
+        self.path = path
+        self.offset = offset
+        self.reason = reason
+        super().__init__(path, offset, reason)
+
+    def __str__(self) -> str:
+        where = "" if self.offset is None else f" at offset {self.offset:#x}"
+        return f"{self.path}{where}: {self.reason}"
 
 
 class InvalidPath(NtInspectError, ValueError):

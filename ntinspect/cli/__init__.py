@@ -14,7 +14,7 @@ from ..errors import NtInspectError
 from ..models import is_decimal
 from .render import add_format_option, hex_fields, render
 
-PLUGINS = ("ns", "ports", "info", "bench")  # subcommands that live in their own modules (cli/ns.py, ...)
+PLUGINS = ("ns", "ports", "info", "bench", "mem")  # subcommands that live in their own modules (cli/ns.py, ...)
 
 
 def _pid_or_name(value: str):

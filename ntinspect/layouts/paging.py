@@ -34,6 +34,8 @@ _LARGE = (*_LEAF, ("PageSize", 7, 1), ("Global", 8, 1), ("Available", 9, 3), ("P
 _PTE = (*_LEAF, ("PAT", 7, 1), ("Global", 8, 1), ("Available", 9, 3))
 _X64_TOP = (("Ignored52", 52, 7), ("ProtectionKey", 59, 4), ("ExecuteDisable", 63, 1))
 _NX_ONLY = (("Reserved52", 52, 11), ("ExecuteDisable", 63, 1))
+_TOP_TABLE = (*_LOW, ("Ignored6", 6, 1), ("Reserved7", 7, 1), ("Ignored8", 8, 1), ("Available", 9, 3),
+              ("PageFrameNumber", 12, 40), ("Ignored52", 52, 11), ("ExecuteDisable", 63, 1))
 _WIN_LOW = (("Valid", 0, 1),)
 _WIN_TRANSITION_LOW = (*_WIN_LOW, ("Write", 1, 1), ("Owner", 2, 1), ("WriteThrough", 3, 1),
                        ("CacheDisable", 4, 1), ("Protection", 5, 5), ("Prototype", 10, 1),
@@ -58,11 +60,22 @@ FIELDS: Dict[str, Dict[str, Tuple[int, Sequence[Field]]]] = {
         "PDE": (64, (*_TABLE_32, ("PageFrameNumber", 12, 40), *_NX_ONLY)),
         "PDE_2M": (64, (*_LARGE, ("Reserved13", 13, 8), ("PageFrameNumber", 21, 31), *_NX_ONLY)),
         "PTE": (64, (*_PTE, ("PageFrameNumber", 12, 40), *_NX_ONLY)),
+        # Windows' software formats in PAE mode (public symbols of the 32-bit Windows 10 PAE
+        # kernel: _MMPTE_SOFTWARE/_TRANSITION/_PROTOTYPE, 8 bytes; bits they use for other
+        # flags in some versions are named Unused here): page file offset and prototype
+        # address in the high half.
+        "MMPTE_SOFTWARE": (64, (*_WIN_LOW, ("PageFileLow", 1, 4), ("Protection", 5, 5),
+                                ("Prototype", 10, 1), ("Transition", 11, 1), ("Unused", 12, 20),
+                                ("PageFileHigh", 32, 32))),
+        "MMPTE_TRANSITION": (64, (*_WIN_TRANSITION_LOW, ("PageFrameNumber", 12, 26), ("Unused", 38, 26))),
+        "MMPTE_PROTOTYPE": (64, (*_WIN_LOW, ("Unused0", 1, 7), ("ReadOnly", 8, 1), ("Unused1", 9, 1),
+                                 ("Prototype", 10, 1), ("Protection", 11, 5), ("Unused2", 16, 16),
+                                 ("ProtoAddress", 32, 32))),
     },
     "x64": {
-        "PML4E": (64, (*_LOW, ("Ignored6", 6, 1), ("Reserved7", 7, 1), ("Ignored8", 8, 1),
-                       ("Available", 9, 3), ("PageFrameNumber", 12, 40), ("Ignored52", 52, 11),
-                       ("ExecuteDisable", 63, 1))),
+        # 5-level paging (LA57, Intel SDM vol. 3A 4.5): the PML5E has the PML4E's format.
+        "PML5E": (64, _TOP_TABLE),
+        "PML4E": (64, _TOP_TABLE),
         "PDPTE": (64, (*_TABLE_32, ("PageFrameNumber", 12, 40), ("Ignored52", 52, 11),
                        ("ExecuteDisable", 63, 1))),
         "PDPTE_1G": (64, (*_LARGE, ("Reserved13", 13, 17), ("PageFrameNumber", 30, 22), *_X64_TOP)),
@@ -114,9 +127,9 @@ def _namespace(mode: str) -> SimpleNamespace:
 x86 = _namespace("x86")
 """32-bit non-PAE: PDE (4 KiB table), PDE_4M, PTE and the Windows software PTEs."""
 pae = _namespace("pae")
-"""32-bit PAE: PDPTE, PDE (4 KiB table), PDE_2M, PTE."""
+"""32-bit PAE: PDPTE, PDE (4 KiB table), PDE_2M, PTE and the Windows software PTEs."""
 x64 = _namespace("x64")
-"""4-level x64: PML4E, PDPTE, PDPTE_1G, PDE, PDE_2M, PTE and the Windows software PTEs."""
+"""x64 (4- and 5-level): PML5E, PML4E, PDPTE, PDPTE_1G, PDE, PDE_2M, PTE and the Windows software PTEs."""
 
 
 def decode(entry: Construct, value: int) -> Container:
