@@ -41,6 +41,7 @@ WINE_PACKAGES = ("wine", "wine64")
 HEADER_PACKAGE = "mingw-w64-common"
 HEADER_PROBE = Path("/usr/share/mingw-w64/include/ntstatus.h")
 COMMAND_TIMEOUT = 45 * 60
+QEMU_FIXTURES_TIMEOUT = 30 * 60
 
 
 class BenchError(SystemExit):
@@ -377,10 +378,27 @@ def wine_pytest(version: str, args: list, tail: bytearray | None = None) -> int:
                                 *tests, *paths], tail=tail)
 
 
+def build_qemu_fixtures() -> None:
+    """The QEMU images the ``ntinspect.memory`` oracle tests compare with
+    (``tools/qemu_fixtures.py build``: cached under ``.cache/qemu``, about a minute when
+    cold). A failure is logged, not fatal: the builder records it and those tests skip
+    with its reason."""
+    log("QEMU oracle images: tools/qemu_fixtures.py build")
+    try:
+        code = run([sys.executable, ROOT / "tools" / "qemu_fixtures.py", "build"], timeout=QEMU_FIXTURES_TIMEOUT,
+                   check=False)
+    except BenchError as error:
+        log(f"QEMU oracle images not built ({error}); their tests will skip saying why")
+        return
+    if code != 0:
+        log("QEMU oracle images: some could not be built; their tests will skip saying why")
+
+
 def test(versions: list, args: list) -> int:
-    """The whole suite: host tests, then the bench under each interpreter; ends with one
-    line adding up every run (``bench: N passed, N failed, N skipped``)."""
+    """The whole suite: the QEMU oracle images, host tests, then the bench under each
+    interpreter; ends with one line adding up every run (``bench: N passed, N failed, N skipped``)."""
     setup(versions)
+    build_qemu_fixtures()
     runs = [("host", host_pytest)] + [(f"wine-cpython{v}", lambda a, t, v=v: wine_pytest(v, a, t)) for v in versions]
     outcomes = []
     for name, runner in runs:
