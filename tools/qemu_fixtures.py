@@ -79,17 +79,24 @@ class Target:
     config: tuple = ()   # kernel config options the kernel must have (=y)
 
 
+def flavour(name: str) -> str:
+    """Names of Debian's kernel images of one flavour: ``linux-image-6.1.0-50-686-unsigned``,
+    ``linux-image-6.12.117+deb12-cloud-amd64-unsigned`` (not the ``rt-`` ones, nor others).
+    The same text is a regular expression for apt-cache (POSIX) and Python."""
+    return rf"^linux-image-[0-9][0-9.]*(-[0-9]+|[+]deb[0-9]+)-{name}-unsigned$"
+
+
 TARGETS = (
-    Target("x86", r"^linux-image-[0-9.+a-z-]*-686-unsigned$", "i386", "qemu-system-i386", "pentium3", 32, ()),
-    Target("pae", r"^linux-image-[0-9.+a-z-]*-686-pae-unsigned$", "i386", "qemu-system-i386",
+    Target("x86", flavour("686"), "i386", "qemu-system-i386", "pentium3", 32, ()),
+    Target("pae", flavour("686-pae"), "i386", "qemu-system-i386",
            "pentium3,+pae,+nx", 32, (5,)),
-    Target("x64", r"^linux-image-[0-9.+a-z-]*-cloud-amd64-unsigned$", "amd64", "qemu-system-x86_64", "qemu64",
+    Target("x64", flavour("cloud-amd64"), "amd64", "qemu-system-x86_64", "qemu64",
            48, (5,)),
-    Target("la57", r"^linux-image-[0-9.+a-z-]*-cloud-amd64-unsigned$", "amd64", "qemu-system-x86_64",
+    Target("la57", flavour("cloud-amd64"), "amd64", "qemu-system-x86_64",
            "qemu64,+la57", 57, (5, 12), ("CONFIG_X86_5LEVEL",)),
 )
 # where the cloud kernel lacks 5-level paging, Debian's generic amd64 kernel is tried
-LA57_FALLBACK = r"^linux-image-[0-9.+a-z-]*-amd64-unsigned$"
+LA57_FALLBACK = flavour("amd64")
 
 
 class FixtureError(Exception):
@@ -208,6 +215,23 @@ def tlb_pages(lines: list, mode: str, huge: set = frozenset()) -> list:
     return pages
 
 
+def huge_pages(pages: list, probes: list) -> set:
+    """Virtual addresses of the 1 GiB pages among ``pages``: the large pages whose probe (QEMU's
+    gva2gpa answer for the address 2 MiB in, ``[virtual, answer]``) lands 2 MiB into the same
+    physical page, which a lone 2 MiB page cannot do (its next 2 MiB is unlisted)."""
+    by_virtual = {p.virtual: p for p in pages}
+    return {v for v, answer in probes
+            if answer is not None and v in by_virtual and answer == by_virtual[v].physical + (2 << 20)}
+
+
+def recorded_pages(folder: Path, mode: str) -> list:
+    """The TlbPage list of an image folder: ``tlb.txt`` with 1 GiB pages told apart by the
+    probes in ``gva2gpa.json``."""
+    lines = (folder / "tlb.txt").read_text().splitlines()
+    probes = json.loads((folder / "gva2gpa.json").read_text())["huge_probes"]
+    return tlb_pages(lines, mode, huge_pages(tlb_pages(lines, mode), probes))
+
+
 def parse_registers(raw: str) -> dict:
     """CR0, CR2, CR3, CR4 (and EFER where printed) from ``info registers``, as ints."""
     found = {name: int(value, 16) for name, value in REGISTER.findall(raw)}
@@ -285,18 +309,23 @@ def ensure_i386() -> None:
     apt_update()
 
 
-def package_versions(pattern: str, arch: str) -> list:
+@functools.lru_cache(maxsize=None)
+def package_versions(pattern: str, arch: str) -> tuple:
     """(version, name) of every package matching ``pattern`` for ``arch``, newest first (by
-    dpkg's version order of the candidate version)."""
+    dpkg's version order of the candidate version). One ``apt-cache show`` for all names."""
     names = run(["apt-cache", "search", "--names-only", pattern], 300).stdout.decode().splitlines()
     names = sorted({line.split(" - ")[0].strip() for line in names if re.match(pattern, line.split(" - ")[0])})
-    found = []
-    for name in names:
-        shown = run(["apt-cache", "show", "--no-all-versions", f"{name}:{arch}"], 120, check=False)
-        match = re.search(r"^Version: (\S+)$", shown.stdout.decode(), re.M)
-        if match:
-            found.append((match[1], name))
-    return sorted(found, key=functools.cmp_to_key(lambda a, b: dpkg_compare(a[0], b[0])), reverse=True)
+    if not names:
+        return ()
+    shown = run(["apt-cache", "show", "--no-all-versions", *[f"{name}:{arch}" for name in names]], 300,
+                check=False).stdout.decode()
+    found = set()
+    for stanza in shown.split("\n\n"):
+        name = re.search(r"^Package: (\S+)$", stanza, re.M)
+        version = re.search(r"^Version: (\S+)$", stanza, re.M)
+        if name and version and name[1] in names:
+            found.add((version[1], name[1]))
+    return tuple(sorted(found, key=functools.cmp_to_key(lambda a, b: dpkg_compare(a[0], b[0])), reverse=True))
 
 
 def dpkg_compare(a: str, b: str) -> int:
@@ -361,6 +390,7 @@ def choose_kernel(target: Target) -> dict:
         if not candidates:
             # package lists never fetched for this architecture (or stale): once more after an update
             apt_update()
+            package_versions.cache_clear()
             candidates = package_versions(pattern, target.arch)
         for version, name in candidates[:3]:
             info = fetch_kernel(name, version, target.arch)
@@ -486,8 +516,7 @@ def boot(target: Target, kernel: dict, out: Path) -> dict:
                         and nxt not in listed:
                     answer = parse_gva2gpa(monitor.command(f"gva2gpa {nxt:#x}"))
                     huge_probes.append([page.virtual, answer])
-        huge = {v for v, answer in huge_probes
-                if answer is not None and answer == next(p.physical for p in pages if p.virtual == v) + (2 << 20)}
+        huge = huge_pages(pages, huge_probes)
         pages = tlb_pages(lines, mode, huge)
         for address in sample_addresses(pages, target.virtual_bits, random.Random(SEED)):
             answers.append([address, parse_gva2gpa(monitor.command(f"gva2gpa {address:#x}"))])

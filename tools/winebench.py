@@ -10,6 +10,7 @@ Idempotent: everything is cached under ``.cache/bench`` (git-ignored) and reused
     python3 tools/winebench.py pytest -- ARGS   # run pytest in the bench
     python3 tools/winebench.py host -- ARGS     # run pytest on the host (venv with the wheel)
     python3 tools/winebench.py benchmark NAME   # run benchmarks/NAME.py in the bench
+    python3 tools/winebench.py host-benchmark NAME  # run benchmarks/NAME.py on the host (venv)
 
 ``--python 3.13`` (default), ``3.11`` or ``all`` picks the interpreters.
 """
@@ -361,10 +362,27 @@ def benchmark_args(names: list) -> list:
     return ["-c", code]
 
 
-def host_pytest(args: list, tail: bytearray | None = None) -> int:
+def host_python_with_wheel() -> Path:
+    """The host venv with the freshly built wheel installed over any older one."""
     python = host_python()
     run([python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--force-reinstall",
          "--no-deps", sorted((CACHE / "dist").glob("ntinspect-*.whl"))[-1]])
+    return python
+
+
+def host_benchmark(names: list) -> int:
+    """benchmarks/NAME.py on the host (the venv with the wheel and the test requirements), run
+    as a script so that ``ntinspect`` is the installed wheel, not the source tree."""
+    if len(names) != 1:
+        raise BenchError("host-benchmark takes one module name, e.g. bench_memory")
+    build_wheel()
+    python = host_python_with_wheel()
+    return run([python, ROOT / "benchmarks" / f"{names[0]}.py"], cwd=ROOT / "benchmarks", check=False,
+               timeout=COMMAND_TIMEOUT)
+
+
+def host_pytest(args: list, tail: bytearray | None = None) -> int:
+    python = host_python_with_wheel()
     # the venv's pytest script, run from the tests folder: the source tree is not on
     # sys.path, so the installed wheel is what is tested
     return run([python, "-m", "pytest", "--rootdir", ROOT, "-p", "no:cacheprovider", *map(host_path, args)],
@@ -420,7 +438,8 @@ def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__.split("\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--python", choices=[*INTERPRETERS, "all"], default="3.13")
-    parser.add_argument("command", choices=["demo", "test", "setup", "python", "pytest", "host", "benchmark"])
+    parser.add_argument("command", choices=["demo", "test", "setup", "python", "pytest", "host", "benchmark",
+                                            "host-benchmark"])
     parser.add_argument("args", nargs=argparse.REMAINDER)
     options = parser.parse_args(argv)
     versions = list(INTERPRETERS) if options.python == "all" else [options.python]
@@ -438,6 +457,8 @@ def main(argv: list | None = None) -> int:
     if options.command == "host":
         build_wheel()
         return host_pytest(args)
+    if options.command == "host-benchmark":
+        return host_benchmark(args)
     if options.command == "benchmark":
         args = benchmark_args(args)
     worst = 0

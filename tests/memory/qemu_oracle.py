@@ -145,13 +145,8 @@ def _load(name: str) -> "Oracle | str":
             return (f"the QEMU image {name!r} could not be built: "
                     f"{manifest.get('errors', {}).get(name, 'no manifest entry after the build')}")
     folder = CACHE / entry["folder"]
-    lines = (folder / "tlb.txt").read_text().splitlines()
     recorded = json.loads((folder / "gva2gpa.json").read_text())
-    probes = recorded["huge_probes"]
-    pages = fixtures.tlb_pages(lines, entry["mode"])
-    by_virtual = {p.virtual: p for p in pages}
-    huge = {v for v, answer in probes if answer is not None and answer == by_virtual[v].physical + (2 << 20)}
-    pages = fixtures.tlb_pages(lines, entry["mode"], huge)
+    pages = fixtures.recorded_pages(folder, entry["mode"])
     answers = [(a, b) for a, b in recorded["answers"]]
     return Oracle(name, folder, entry, pages, answers, _segments(folder / "core.elf"))
 

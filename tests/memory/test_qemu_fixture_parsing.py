@@ -87,6 +87,32 @@ def test_registers_missing_raise():
         fixtures.mode_of({"CR0": 0x11, "CR3": 0, "CR4": 0})
 
 
+def test_kernel_package_names_of_one_flavour():
+    import re
+
+    pae = fixtures.flavour("686-pae")
+    assert re.match(pae, "linux-image-6.1.0-50-686-pae-unsigned")
+    assert not re.match(pae, "linux-image-6.1.0-50-rt-686-pae-unsigned")
+    assert not re.match(fixtures.flavour("686"), "linux-image-6.1.0-50-686-pae-unsigned")
+    cloud = fixtures.flavour("cloud-amd64")
+    assert re.match(cloud, "linux-image-6.12.117+deb12-cloud-amd64-unsigned")
+    assert not re.match(fixtures.flavour("amd64"), "linux-image-6.12.117+deb12-cloud-amd64-unsigned")
+    assert not re.match(cloud, "linux-image-cloud-amd64-unsigned")  # the meta-package
+
+
+def test_huge_pages_from_probes():
+    lines = ["ffff888000000000: 0000000040000000 XGPDA---W", "ffff888040000000: 0000000080000000 XGPDA---W",
+             "ffff888080000000: 00000000c0000000 XGPDA---W"]
+    pages = fixtures.tlb_pages(lines, "x64")
+    # 1st: QEMU answered 2 MiB further on in the same frame -> 1 GiB; 2nd: unmapped there -> 2 MiB;
+    # 3rd: mapped elsewhere -> 2 MiB; a probe for an unlisted address is ignored
+    probes = [[0xFFFF888000000000, 0x40200000], [0xFFFF888040000000, None],
+              [0xFFFF888080000000, 0x1200000], [0x1000, 0x201000]]
+    assert fixtures.huge_pages(pages, probes) == {0xFFFF888000000000}
+    sizes = [p.size for p in fixtures.tlb_pages(lines, "x64", fixtures.huge_pages(pages, probes))]
+    assert sizes == [1 << 30, 2 << 20, 2 << 20]
+
+
 def test_gva2gpa_answers():
     assert fixtures.parse_gva2gpa("gva2gpa 0xc0001234\x1b[K\r\ngpa: 0x1234\r\n") == 0x1234
     assert fixtures.parse_gva2gpa("gva2gpa 0x0\r\nUnmapped\r\n") is None
