@@ -203,9 +203,9 @@ def main() -> int:
     if not images:
         print("no QEMU images: run python3 tools/qemu_fixtures.py build", file=sys.stderr)
         return 2
-    import volatility3
+    from importlib.metadata import version
 
-    print(f"ntinspect.memory vs volatility3 {volatility3.__version__ if hasattr(volatility3, '__version__') else ''} "
+    print(f"ntinspect.memory vs volatility3 {version('volatility3')} "
           f"(Python {sys.version.split()[0]}, numpy {np.__version__}; best of {ROUNDS} interleaved rounds; "
           f"{time.strftime('%Y-%m-%d')})")
     rows = []
