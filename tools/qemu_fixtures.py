@@ -610,6 +610,11 @@ def build_one(target: Target, manifest: dict) -> None:
 def build(names: list | None = None) -> int:
     """Make every missing image; record a failure in the manifest's ``errors``. Exit code 0
     when all asked images are there."""
+    if re.search(r"[\s,]", str(CACHE)):
+        # QEMU's -serial/-monitor options split at commas, and the monitor's arguments at spaces
+        log(f"cannot build: the cache path {CACHE} has a space or a comma, which QEMU's options cannot "
+            "take; set NTINSPECT_QEMU_CACHE to another folder")
+        return 1
     CACHE.mkdir(parents=True, exist_ok=True)
     lock = open(CACHE / ".lock", "w")
     import fcntl

@@ -4,7 +4,9 @@ from real runs (tests/memory/data/qemu_*.raw: QEMU 7.2, Debian 12's kernels 6.1 
 the mode, PAE's NX bit in printed physical addresses, page sizes, gva2gpa answers."""
 from __future__ import annotations
 
+import json
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -142,3 +144,37 @@ def test_merge_rule():
                             (0x3000, 0x7000, 0x1000, 4096, "XG-DA---W", True),
                             (0x4000, 0x9000, 0x1000, 4096, "XG-DA---W", True),
                             (0x5000, 0xA000, 0x1000, 4096, "XG-DA---W", False)]
+
+
+@pytest.fixture
+def empty_cache(monkeypatch, tmp_path):
+    monkeypatch.setattr(fixtures, "CACHE", tmp_path / "qemu")
+    return tmp_path / "qemu"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the builder runs on the Linux host (apt, QEMU, fcntl)")
+def test_build_is_instant_when_cached(empty_cache, monkeypatch):
+    for target in fixtures.TARGETS:
+        folder = empty_cache / target.name
+        folder.mkdir(parents=True)
+        for name in ("tlb.txt", "registers.txt", "gva2gpa.json"):
+            (folder / name).write_text("x")
+        (folder / "core.elf").write_bytes(b"\x7fELF" + bytes(12))
+    manifest = {"format": fixtures.FORMAT, "images": {t.name: {"folder": t.name, "core_bytes": 16}
+                                                       for t in fixtures.TARGETS}}
+    (empty_cache / fixtures.MANIFEST_NAME).write_text(json.dumps(manifest))
+    monkeypatch.setattr(fixtures, "ensure_qemu", lambda: pytest.fail("apt asked with everything cached"))
+    monkeypatch.setattr(fixtures, "boot", lambda *a: pytest.fail("QEMU started with everything cached"))
+    assert fixtures.build() == 0
+    # a core of another size than recorded is rebuilt: here that reaches apt, which we refuse
+    (empty_cache / "x64" / "core.elf").write_bytes(b"\x7fELF")
+    monkeypatch.setattr(fixtures, "ensure_qemu", lambda: (_ for _ in ()).throw(fixtures.FixtureError("no apt here")))
+    assert fixtures.build(["x64"]) == 1
+    assert fixtures.read_manifest()["errors"] == {"x64": "no apt here"}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the builder runs on the Linux host (apt, QEMU, fcntl)")
+def test_a_cache_path_qemu_cannot_take_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setattr(fixtures, "CACHE", tmp_path / "a b")
+    monkeypatch.setattr(fixtures, "ensure_qemu", lambda: pytest.fail("went on with a path QEMU cannot take"))
+    assert fixtures.build() == 1

@@ -210,6 +210,8 @@ def test_read_equals_the_core_bytes(image, space):
         start = page.virtual + (rng.randrange(page.size // 4096) * 4096 if page.size > 4096 else 0)
         physical = page.physical + (start - page.virtual)
         assert space.read(start, 4096) == image.read(physical, 4096), hex(start)
+    page = held[len(held) // 2]
+    assert space.physical.read(page.physical, 64) == image.read(page.physical, 64)
     # across a page boundary where the next virtual page is elsewhere physically
     pairs = [(a, b) for a, b in zip(image.pages, image.pages[1:])
              if a.size == b.size == 4096 and b.virtual == a.virtual + 4096 and b.physical != a.physical + 4096
