@@ -340,7 +340,7 @@ def fetch_kernel(name: str, version: str, arch: str) -> dict:
     under ``<cache>/kernels/<name>_<version>/``; the .deb is deleted after."""
     home = CACHE / "kernels" / f"{name}_{version}"
     done = home / "kernel.json"
-    if done.exists():
+    if done.exists() and (home / "vmlinuz").exists():
         return json.loads(done.read_text())
     work = Path(tempfile.mkdtemp(prefix="download-", dir=CACHE))
     try:
@@ -469,14 +469,15 @@ def boot(target: Target, kernel: dict, out: Path) -> dict:
            "-no-reboot"]
     times = {}
     start = time.monotonic()
+    errors = open(out / "qemu.log", "wb")  # a file, not a pipe nobody reads while QEMU runs
     process = subprocess.Popen([str(c) for c in cmd], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, start_new_session=True)
+                               stderr=errors, start_new_session=True)
     monitor = None
     try:
         while PANIC_MARK not in (serial.read_bytes() if serial.exists() else b""):
             if process.poll() is not None:
                 raise FixtureError(f"{target.qemu} exited ({process.returncode}) before the panic: "
-                                   f"{process.stderr.read().decode(errors='replace')[-600:]}")
+                                   f"{(out / 'qemu.log').read_bytes().decode(errors='replace')[-600:]}")
             if time.monotonic() - start > BOOT_TIMEOUT:
                 raise FixtureError(f"{target.name}: no kernel panic within {BOOT_TIMEOUT} s "
                                    f"(serial tail: {serial.read_bytes()[-300:] if serial.exists() else b''!r})")
@@ -545,7 +546,7 @@ def boot(target: Target, kernel: dict, out: Path) -> dict:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(30)
-        process.stderr.close()
+        errors.close()
         shutil.rmtree(sockdir, ignore_errors=True)
 
 
