@@ -280,7 +280,8 @@ def sample_addresses(pages: list, bits: int, rng: random.Random) -> list:
     ends = sorted({page.virtual + page.size for page in pages})
     listed = {page.virtual for page in pages}
     for end in rng.sample(ends, min(SAMPLE_UNMAPPED // 2, len(ends))):
-        if end not in listed and end < (1 << 64):
+        # past the top of the space (or into the non-canonical gap) is not an address of the mode
+        if end not in listed and canonical(end & ((1 << bits) - 1), bits) == end:
             chosen.append(end)
     top = (1 << bits) - 1
     chosen += [0, 0xfff, canonical(top & ~0xfff, bits), canonical(top, bits)]

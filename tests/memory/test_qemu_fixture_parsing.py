@@ -134,6 +134,12 @@ def test_canonical_and_the_sample():
     assert all(0 <= a < 1 << 32 for a in one)
     inside = [a for a in one if any(p.virtual <= a < p.virtual + p.size for p in pages)]
     assert len(inside) >= len(pages)  # every listed page is asked about
+    # a range ending at the top of the space, or at the end of the lower canonical half:
+    # what follows is no address of the mode, so it is not asked about
+    top = fixtures.tlb_pages(["fffff000: 00001000 -G-DA---W"], "x86")
+    assert all(a < 1 << 32 for a in fixtures.sample_addresses(top, 32, random.Random(2)))
+    low = fixtures.tlb_pages(["00007ffffffff000: 0000000000001000 ----A--UW"], "x64")
+    assert 0x800000000000 not in fixtures.sample_addresses(low, 48, random.Random(3))
 
 
 def test_merge_rule():
