@@ -11,6 +11,7 @@ Idempotent: everything is cached under ``.cache/bench`` (git-ignored) and reused
     python3 tools/winebench.py host -- ARGS     # run pytest on the host (venv with the wheel)
     python3 tools/winebench.py benchmark NAME   # run benchmarks/NAME.py in the bench
     python3 tools/winebench.py docs             # build the documentation site (warnings are errors)
+    python3 tools/winebench.py host-benchmark NAME  # run benchmarks/NAME.py on the host (venv)
 
 ``--python 3.13`` (default), ``3.11`` or ``all`` picks the interpreters.
 """
@@ -42,6 +43,7 @@ WINE_PACKAGES = ("wine", "wine64")
 HEADER_PACKAGE = "mingw-w64-common"
 HEADER_PROBE = Path("/usr/share/mingw-w64/include/ntstatus.h")
 COMMAND_TIMEOUT = 45 * 60
+QEMU_FIXTURES_TIMEOUT = 30 * 60
 
 
 class BenchError(SystemExit):
@@ -368,10 +370,27 @@ def benchmark_args(names: list) -> list:
     return ["-c", code]
 
 
-def host_pytest(args: list, tail: bytearray | None = None) -> int:
+def host_python_with_wheel() -> Path:
+    """The host venv with the freshly built wheel installed over any older one."""
     python = host_python()
     run([python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--force-reinstall",
          "--no-deps", sorted((CACHE / "dist").glob("ntinspect-*.whl"))[-1]])
+    return python
+
+
+def host_benchmark(names: list) -> int:
+    """benchmarks/NAME.py on the host (the venv with the wheel and the test requirements), run
+    as a script so that ``ntinspect`` is the installed wheel, not the source tree."""
+    if len(names) != 1:
+        raise BenchError("host-benchmark takes one module name, e.g. bench_memory")
+    build_wheel()
+    python = host_python_with_wheel()
+    return run([python, ROOT / "benchmarks" / f"{names[0]}.py"], cwd=ROOT / "benchmarks", check=False,
+               timeout=COMMAND_TIMEOUT)
+
+
+def host_pytest(args: list, tail: bytearray | None = None) -> int:
+    python = host_python_with_wheel()
     # the venv's pytest script, run from the tests folder: the source tree is not on
     # sys.path, so the installed wheel is what is tested
     return run([python, "-m", "pytest", "--rootdir", ROOT, "-p", "no:cacheprovider", *map(host_path, args)],
@@ -403,11 +422,28 @@ def wine_pytest(version: str, args: list, tail: bytearray | None = None) -> int:
                                 *tests, *paths], tail=tail)
 
 
+def build_qemu_fixtures() -> None:
+    """The QEMU images the ``ntinspect.memory`` oracle tests compare with
+    (``tools/qemu_fixtures.py build``: cached under ``.cache/qemu``, about a minute when
+    cold). A failure is logged, not fatal: the builder records it and those tests skip
+    with its reason."""
+    log("QEMU oracle images: tools/qemu_fixtures.py build")
+    try:
+        code = run([sys.executable, ROOT / "tools" / "qemu_fixtures.py", "build"], timeout=QEMU_FIXTURES_TIMEOUT,
+                   check=False)
+    except BenchError as error:
+        log(f"QEMU oracle images not built ({error}); their tests will skip saying why")
+        return
+    if code != 0:
+        log("QEMU oracle images: some could not be built; their tests will skip saying why")
+
+
 def test(versions: list, args: list) -> int:
-    """The whole suite: host tests, the documentation build (when no test path narrows the
+    """The whole suite: the QEMU oracle images, host tests, the documentation build (when no test path narrows the
     run), then the bench under each interpreter; ends with one line adding up every run
     (``bench: N passed, N failed, N skipped``; a failed docs build counts one failure)."""
     setup(versions)
+    build_qemu_fixtures()
     runs = [("host", host_pytest)]
     if not any(test_path(a) for a in args):
         runs.append(("docs", lambda a, t: build_docs(t)))
@@ -432,7 +468,8 @@ def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__.split("\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--python", choices=[*INTERPRETERS, "all"], default="3.13")
-    parser.add_argument("command", choices=["demo", "test", "setup", "python", "pytest", "host", "benchmark", "docs"])
+    parser.add_argument("command", choices=["demo", "test", "setup", "python", "pytest", "host", "benchmark",
+                                            "host-benchmark", "docs"])
     parser.add_argument("args", nargs=argparse.REMAINDER)
     options = parser.parse_args(argv)
     versions = list(INTERPRETERS) if options.python == "all" else [options.python]
@@ -453,6 +490,8 @@ def main(argv: list | None = None) -> int:
     if options.command == "host":
         build_wheel()
         return host_pytest(args)
+    if options.command == "host-benchmark":
+        return host_benchmark(args)
     if options.command == "benchmark":
         args = benchmark_args(args)
     worst = 0
