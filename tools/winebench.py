@@ -56,9 +56,9 @@ class BenchError(SystemExit):
 
 
 def log(message: str) -> None:
-    """A progress line of the bench itself: on stderr, so a command's data on stdout stays
-    apart (``tools/bench ntinspect ... > out.csv``)."""
-    print(f"[winebench] {message}", file=sys.stderr, flush=True)
+    """A progress line of the bench itself; on stderr while the ``ntinspect`` command sets
+    the bench up, so that command's data on stdout stays apart (``> out.csv``)."""
+    print(f"[winebench] {message}", file=sys.stdout if OUTPUT is None else sys.stderr, flush=True)
 
 
 # Wine's messages when it creates or updates a prefix (the first start): harmless, and

@@ -161,12 +161,14 @@ def _snapshot(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], List[str]
     from ..progress import terminal_bar
 
     pids = getattr(args, "pids", None)  # -p, resolved once by run()
+    bar = terminal_bar("sockets")
+    progress = {"progress": bar} if bar is not None else {}
     if args.crossview:
-        found = api.crossview(args.kind, progress=terminal_bar("sockets"))
+        found = api.crossview(args.kind, **progress)
         if pids is not None:
             found = [d for d in found if any(r.pid in pids for r in d.rows)]
         return _crossview_rows(found, args.netstat)
-    found = api.ports(args.kind, pid=pids, progress=terminal_bar("sockets"))
+    found = api.ports(args.kind, pid=pids, **progress)
     if args.format in ("json", "jsonl"):
         return [dataclasses.asdict(p) for p in found], RECORD_COLUMNS
     if args.netstat:
