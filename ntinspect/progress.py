@@ -17,7 +17,7 @@ ProgressCallback = Callable[[int, int], None]
 
 class Ticker:
     """Counts finished steps of ``total`` and reports each to ``callback`` (if any): once
-    at the start (0 of total), once per :meth:`tick`, and once at :meth:`finish` (total of
+    at the start (0 of total), once per ``tick()``, and once at ``finish()`` (total of
     total, also when some steps were abandoned, e.g. timed-out queries; their late ticks
     are ignored)."""
 

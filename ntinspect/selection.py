@@ -5,13 +5,13 @@ Processes: a pid (``int``, a numpy integer, or a decimal string such as ``"1234"
 image name (case-insensitive, with or without ``.exe``: ``"python"`` selects every
 ``python.exe``), or a collection of them. With ``partial=True`` (the CLI's ``-p``, as
 handle.exe does) a name that matches no image exactly selects every image whose name
-contains it. A selector that matches no running process raises :class:`ProcessNotFound`
+contains it. A selector that matches no running process raises :class:`~ntinspect.errors.ProcessNotFound`
 (a LookupError); one that is not a selector at all (``True``, ``1.5``, ``-5``, ``b"x"``,
-``""``) raises :class:`InvalidSelector` (a TypeError and a ValueError).
+``""``) raises :class:`~ntinspect.errors.InvalidSelector` (a TypeError and a ValueError).
 
 Types: a name (case-insensitive), an index as the handle table reports it (``int``, a
 decimal string ``"17"``, or ``"#17"`` as the table shows an index the OS gives no name),
-or a collection of them. An unknown name raises :class:`TypeNotFound`; an index is taken
+or a collection of them. An unknown name raises :class:`~ntinspect.errors.TypeNotFound`; an index is taken
 as given (a snapshot may hold indices no listed type has, such as Wine's ``#0``).
 
 Everything here is pure (the live process list and type names are arguments), so it runs,
@@ -106,8 +106,8 @@ def select_processes(pid: PidSelector, names: Mapping[int, str], *, partial: boo
     or None for no filter. ``check_ids=False`` takes pids as given (filtering a snapshot,
     where a pid that has since exited still names rows).
 
-    Raises :class:`InvalidSelector` for a value that is no selector, and
-    :class:`ProcessNotFound` naming every selector that matched no running process (an
+    Raises :class:`~ntinspect.errors.InvalidSelector` for a value that is no selector, and
+    :class:`~ntinspect.errors.ProcessNotFound` naming every selector that matched no running process (an
     empty collection selects nothing, without error).
     """
     selectors = process_selectors(pid)
@@ -155,7 +155,7 @@ def _type_one(item: Any) -> Selector:
 
 def type_indices(type: TypeSelector, type_names: Mapping[int, str]) -> Optional[Set[int]]:
     """The table indices ``type`` selects (``type_names`` is ``{index: name}``), or None for
-    no filter. Raises :class:`TypeNotFound` for names no type has, :class:`InvalidSelector`
+    no filter. Raises :class:`~ntinspect.errors.TypeNotFound` for names no type has, :class:`~ntinspect.errors.InvalidSelector`
     for values that are no selector."""
     if type is None:
         return None

@@ -234,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
         return watch(args)
     rows, columns = _snapshot(args)
     emit_rows(args, _no_owner(rows, args.format), columns)
-    if args.pids is not None and not rows:
+    if args.pids is not None and not rows and not args.crossview:  # no finding is not "nothing selected"
         note("no endpoint of the selected processes")
         return EXIT_NOTHING
     return EXIT_OK

@@ -249,8 +249,9 @@ def test_cli_handles_by_name_and_unknown_name(capsys):
 
     assert main(["handles", "-p", "python.exe", "-t", "Event", "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "pid,process,value,type_index,type,access,access_names,object,attributes,name,name_status," \
-        "dos_name" and len(lines) > 1
+    from ntinspect.models import HANDLE_FIELDS
+
+    assert lines[0] == ",".join(HANDLE_FIELDS) and len(lines) > 1
     assert all(",python.exe," in line and ",Event," in line for line in lines[1:])
     assert main(["handles", "-p", "no-such-process.exe"]) == 3  # nothing selected
     assert "no running process is named no-such-process.exe" in capsys.readouterr().err
