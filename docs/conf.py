@@ -46,6 +46,8 @@ nitpick_ignore_regex = [
     # a string forward reference in a signature ("HandleTable") and the callable aliases
     # of models.py, which are signature shorthands, not documented objects
     (r"py:class", r"'.*'|AccessNamer|DosNamer|Identifier"),
+    # the selector and progress aliases of selection.py and progress.py, and a builtin base
+    (r"py:class", r"PidSelector|TypeSelector|Selector|ProgressCallback|LookupError"),
 ]
 
 html_theme = "alabaster"

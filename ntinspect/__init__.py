@@ -2,36 +2,65 @@
 
 Handles with their types, names and access; ports mapped to the processes that own them;
 the kernel structures involved, for 32- and 64-bit systems.
+
+The public names load on first use (PEP 562), so ``import ntinspect`` stays fast: numpy,
+construct and the native bindings are imported by the functions that need them.
 """
-from .api import enable_debug_privilege, handles, object_types, processes
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from .errors import (
     AccessDenied,
     AddressNotInImage,
-    MemoryImageError,
-    NonCanonicalAddress,
-    PageNotPresent,
     InvalidAddress,
     InvalidPath,
+    InvalidSelector,
     LayoutError,
+    MemoryImageError,
     MinidumpError,
+    NonCanonicalAddress,
     NtInspectError,
     NtStatusError,
     OsCallError,
+    PageNotPresent,
+    ProcessNotFound,
     SnapshotError,
     SourceFormatError,
     SourceUnsupported,
     SymbolicLinkLoop,
+    TypeNotFound,
     UnsupportedPlatform,
     Win32Error,
 )
 
 __version__ = "0.1.0"
 
-from .models import EntryStatus, Handle, HandleTable, NameStatus, ObjectType, OwnerStatus, Port, Process
-from .objspace import DriveMap, NamespaceEntry, dos_path, namespace, nt_path, refresh_dos_devices, resolve
-from .portmap import Discrepancy, PortScan, PortsError, crossview, ports, scan
-from .sources import open_source as open  # ntinspect.open(path); not in __all__: a star import would shadow open()
-from .system import SystemInfo, system_info
+_LAZY = {
+    "api": ("handles", "processes", "object_types", "enable_debug_privilege"),
+    "models": ("EntryStatus", "Handle", "HandleTable", "NameStatus", "ObjectType", "OwnerStatus", "Port", "Process"),
+    "objspace": ("DriveMap", "NamespaceEntry", "dos_path", "namespace", "nt_path", "refresh_dos_devices",
+                 "resolve"),
+    "portmap": ("Discrepancy", "PortScan", "PortsError", "crossview", "ports", "scan"),
+    "system": ("SystemInfo", "system_info"),
+}
+_HOME = {name: (module, name) for module, names in _LAZY.items() for name in names}
+_HOME["open"] = ("sources", "open_source")  # ntinspect.open(path); not in __all__: a star import would shadow open()
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'ntinspect' has no attribute {name!r}")
+    module, attribute = _HOME[name]
+    value = getattr(importlib.import_module(f".{module}", __name__), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOME))
+
 
 __all__ = [
     "handles",
@@ -67,16 +96,19 @@ __all__ = [
     "AddressNotInImage",
     "MemoryImageError",
     "InvalidPath",
+    "InvalidSelector",
     "LayoutError",
     "MinidumpError",
     "NtInspectError",
     "NtStatusError",
     "OsCallError",
     "PortsError",
+    "ProcessNotFound",
     "SnapshotError",
     "SourceFormatError",
     "SourceUnsupported",
     "SymbolicLinkLoop",
+    "TypeNotFound",
     "UnsupportedPlatform",
     "Win32Error",
     "__version__",

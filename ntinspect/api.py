@@ -1,11 +1,13 @@
 """The flat public functions. Each needs the live Windows API (natively or under Wine)."""
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Optional, Union
+from typing import TYPE_CHECKING, Any, List, Mapping, Optional
 
-import numpy as np
+from .progress import ProgressCallback
+from .selection import PidSelector, TypeSelector, process_selectors, select_processes, type_selectors
 
-from .models import HandleTable, ObjectType, Process
+if TYPE_CHECKING:
+    from .models import HandleTable, ObjectType, Process
 
 __all__ = ["processes", "object_types", "handles", "enable_debug_privilege"]
 
@@ -21,7 +23,7 @@ def _live():
     return live
 
 
-def processes(details: bool = True) -> List[Process]:
+def processes(details: bool = True) -> List["Process"]:
     """Every process: pid, ppid, image name, session, thread count, creation time (UTC),
     ``handle_count`` (its rows in the handle table, so it matches :func:`handles`) and
     ``os_handle_count`` (the count the process list reports; a power of two under Wine).
@@ -38,7 +40,7 @@ def processes(details: bool = True) -> List[Process]:
     return _live().processes(details)
 
 
-def object_types() -> List[ObjectType]:
+def object_types() -> List["ObjectType"]:
     """Every object type, with the index the handle table reports for it (calibrated)."""
     return _live().object_types()
 
@@ -57,13 +59,12 @@ def check_name_timeout(name_timeout: Any) -> None:
         raise ValueError(f"name_timeout is seconds, more than 0 and at most 3600, not {name_timeout!r}")
 
 
-def _pid_list(pid: Union[None, int, Iterable[int]]) -> Optional[List[int]]:
-    if pid is None:
+def _pid_list(pid: Any, names: Optional[Mapping[int, str]] = None) -> Optional[List[int]]:
+    """The pids ``pid`` selects (see :mod:`ntinspect.selection`), or None for every process;
+    ``names`` is the live ``{pid: image name}`` (read here when not given)."""
+    if process_selectors(pid) is None:  # checked before any OS call
         return None
-    items = [pid] if isinstance(pid, (int, np.integer, str, bytes)) else list(pid)
-    if not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) and p >= 0 for p in items):
-        raise TypeError(f"pid takes a process id (int >= 0) or a collection of them, not {pid!r}")
-    return list(dict.fromkeys(int(p) for p in items))  # each pid once, in the order given
+    return list(select_processes(pid, _live().process_names() if names is None else names).pids)
 
 
 def _per_process_columns(live, pids: Optional[List[int]]):
@@ -71,6 +72,8 @@ def _per_process_columns(live, pids: Optional[List[int]]):
     system-wide table is the way (no pids, many pids, or the OS refuses the class)."""
     if not pids or len(pids) > PER_PROCESS_LIMIT:
         return None  # no pids: the system-wide table, filtered to nothing
+    import numpy as np
+
     parts = []
     for one in pids:
         part = live.process_handle_columns(one)
@@ -81,30 +84,45 @@ def _per_process_columns(live, pids: Optional[List[int]]):
 
 
 def handles(
-    pid: Union[None, int, Iterable[int]] = None,
-    type: Union[None, str, int, Iterable[Any]] = None,
+    pid: PidSelector = None,
+    type: TypeSelector = None,
     names: bool = False,
     name_timeout: float = 1.0,
     debug_privilege: bool = False,
     users: bool = False,
-) -> HandleTable:
-    """Every handle in the system, or of ``pid`` (one or many), of ``type`` (names,
-    case-insensitive, or indices; one or many).
+    progress: Optional[ProgressCallback] = None,
+) -> "HandleTable":
+    """Every handle in the system, or of ``pid``, of ``type``.
+
+    ``pid``: pids (int, numpy integer), image names (case-insensitive, with or without
+    ``.exe``), or a collection of them; ``type``: type names (case-insensitive) or indices
+    (``17``, ``"#17"``), one or many (:mod:`ntinspect.selection`). A pid or image name no
+    running process has raises :class:`~ntinspect.errors.ProcessNotFound`, a type name no
+    type has :class:`~ntinspect.errors.TypeNotFound` (both LookupErrors), a value that is no
+    selector :class:`~ntinspect.errors.InvalidSelector`.
 
     With ``names=True`` each handle gets a name and a ``name_status`` (ok, timeout,
     access_denied, gone, skipped, unsupported); a File name query that does not answer
     within ``name_timeout`` seconds is abandoned (status timeout), so a hung pipe costs the
-    caller at most ``name_timeout``.
+    caller at most ``name_timeout``. ``progress(done, total)`` is called as names are
+    resolved (from the calling thread and the bounded worker; never concurrently).
 
     With ``users=True`` each handle also gets its owner process's user (``DOMAIN\\user``, as
     handle.exe ``-u`` shows it) and a ``user_status`` (a
     :class:`~ntinspect.models.ProcessStatus` value), read once per process.
     """
     check_name_timeout(name_timeout)
-    pids = _pid_list(pid)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress takes a callable(done, total), not {progress!r}")
+    process_selectors(pid)  # bad selectors fail before any OS call
+    type_selectors(type)
+    import numpy as np
+
     live = _live()
     if debug_privilege:
         enable_debug_privilege()
+    process_names = live.process_names()
+    pids = _pid_list(pid, process_names)
     columns = _per_process_columns(live, pids)
     system_wide = columns is None
     if system_wide:
@@ -115,9 +133,10 @@ def handles(
         columns = {key: value[keep] for key, value in columns.items()}
     from .backends.identity import object_keys
     from .layouts.enums import access_names
+    from .models import HandleTable
     from .objspace import dos_path
 
-    table = HandleTable(columns, {i: t.name for i, t in types.items()}, live.process_names(),
+    table = HandleTable(columns, {i: t.name for i, t in types.items()}, process_names,
                         access_namer=access_names, dos_namer=dos_path, identifier=object_keys)
     if type is not None:
         table = table.filter(type=type)
@@ -129,5 +148,6 @@ def handles(
     if names:
         from .backends.live_names import resolve_names
 
-        resolve_names(table, name_timeout)
+        resolve_names(table, name_timeout, progress)
     return table
+

@@ -29,6 +29,9 @@ __all__ = [
     "SourceFormatError",
     "MinidumpError",
     "SnapshotError",
+    "ProcessNotFound",
+    "TypeNotFound",
+    "InvalidSelector",
     "status_name",
     "win32_name",
     "error_from_status",
@@ -303,6 +306,45 @@ class SnapshotError(NtInspectError):
 
     def __str__(self) -> str:
         return f"snapshot {self.path!r}, part {self.part!r}: {self.problem}"
+class InvalidSelector(NtInspectError, TypeError, ValueError):
+    """A process or type selector that is not one (``True``, ``1.5``, ``-5``, ``b"x"``, ``""``):
+    ``selector`` and ``reason``. Also a TypeError and a ValueError, so either ``except`` works."""
+
+    def __init__(self, selector: object, reason: str) -> None:
+        self.selector = selector
+        self.reason = reason
+        super().__init__(selector, reason)
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class ProcessNotFound(NtInspectError, LookupError):
+    """No running process has this pid or image name: ``selectors``, the ones that matched
+    nothing. Raised the same way by every function and command that takes ``pid``."""
+
+    def __init__(self, selectors: Sequence[object]) -> None:
+        self.selectors = tuple(selectors)
+        super().__init__(self.selectors)
+
+    def __str__(self) -> str:
+        ids = [str(s) for s in self.selectors if not isinstance(s, str)]
+        names = [s for s in self.selectors if isinstance(s, str)]
+        parts = ([f"no running process has pid {', '.join(ids)}"] if ids else []) + \
+                ([f"no running process is named {', '.join(names)}"] if names else [])
+        return "; ".join(parts)
+
+
+class TypeNotFound(NtInspectError, LookupError):
+    """No object type has this name: ``selectors``, and the ``known`` type names."""
+
+    def __init__(self, selectors: Sequence[str], known: Sequence[str] = ()) -> None:
+        self.selectors = tuple(selectors)
+        self.known = tuple(known)
+        super().__init__(self.selectors, self.known)
+
+    def __str__(self) -> str:
+        return f"no object type is named {', '.join(self.selectors)} (see: ntinspect types)"
 
 
 def error_from_status(status: int, operation: str = "") -> NtStatusError:

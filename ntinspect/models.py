@@ -6,11 +6,13 @@ on columns; a :class:`Handle` record is built only when a row is asked for.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Callable, Collection, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from .selection import is_decimal
 
 __all__ = ["ip_text", "is_decimal", "NameStatus", "EntryStatus", "ProcessStatus", "NamespaceEntry", "Process", "ObjectType", "Handle", "HandleTable", "Port", "OwnerStatus"]
 
@@ -21,11 +23,6 @@ def ip_text(address: Union[ipaddress.IPv4Address, ipaddress.IPv6Address]) -> str
     ``::ffff:7f00:1`` before Python 3.13)."""
     mapped = getattr(address, "ipv4_mapped", None)
     return f"::ffff:{mapped}" if mapped is not None else str(address)
-
-
-def is_decimal(text: str) -> bool:
-    """Whether ``text`` is a plain decimal number ``int()`` reads ("12"; not "²" or "١٢")."""
-    return text.isascii() and text.isdigit()
 
 
 class NameStatus:
@@ -233,6 +230,8 @@ class Port:
 
 
 COLUMNS = ("pid", "value", "type_index", "access", "object", "attributes")
+HANDLE_FIELDS = tuple(f.name for f in fields(Handle))
+"""The fields of a :class:`Handle` record, in order: the columns of every output format."""
 AccessNamer = Callable[[str, int], Sequence[str]]
 
 
@@ -404,19 +403,10 @@ class HandleTable:
 
     def type_mask(self, type: Any) -> np.ndarray:
         """Rows whose type is one of ``type`` (names, case-insensitive, or indices; ``"#N"``,
-        as an unnamed index is shown, is index N)."""
-        wanted = set()
-        by_name = {name.lower(): index for index, name in self.type_names.items()}
-        for item in _as_set(type):
-            if isinstance(item, str):
-                if item.lower() in by_name:
-                    wanted.add(by_name[item.lower()])
-                elif item.startswith("#") and is_decimal(item[1:]):
-                    wanted.add(int(item[1:]))
-            elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
-                wanted.add(int(item))
-            else:
-                raise TypeError(f"type takes names or indices, not {item!r}")
+        as an unnamed index is shown, is index N). An unknown name raises TypeNotFound."""
+        from .selection import type_indices
+
+        wanted = type_indices(type, self.type_names)
         return np.isin(self.columns["type_index"], np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
 
     def filter(
@@ -427,12 +417,17 @@ class HandleTable:
         access: Optional[int] = None,
         object: Any = None,
     ) -> "HandleTable":
-        """Rows matching every given criterion: ``pid`` and ``type`` (one or many),
-        ``name`` substring (case-insensitive), ``access`` (all these bits granted),
-        ``object`` address (one or many)."""
+        """Rows matching every given criterion: ``pid`` and ``type`` (one or many, in the
+        selection language of :mod:`ntinspect.selection`: pids or image names; type names or
+        indices), ``name`` substring (case-insensitive), ``access`` (all these bits granted),
+        ``object`` address (one or many). An image or type name that nothing has raises
+        ProcessNotFound / TypeNotFound; a pid absent from the table selects no rows."""
         mask = np.ones(len(self), dtype=bool)
         if pid is not None:
-            mask &= np.isin(self.columns["pid"], _ints(pid, "pid"))
+            from .selection import select_processes
+
+            pids = select_processes(pid, self.process_names, check_ids=False).pids
+            mask &= np.isin(self.columns["pid"], np.asarray(pids, dtype=np.uint64))
         if type is not None:
             mask &= self.type_mask(type)
         if access is not None:
@@ -480,19 +475,35 @@ class HandleTable:
                 if len(np.unique(group.columns["pid"])) > 1}
 
     def to_pandas(self):
-        """A pandas DataFrame of the table (pandas must be installed)."""
+        """A pandas DataFrame of the table (pandas must be installed): the fields of
+        :class:`Handle`, in its order and with its names (as JSON, JSONL and CSV output
+        have them); integers stay integers (numpy dtypes of the table's columns),
+        ``access_names`` holds tuples, ``name``/``dos_name`` None where absent."""
         import pandas
 
-        frame = pandas.DataFrame({k: v for k, v in self.columns.items()})
-        frame.insert(1, "process", [self.process_names.get(int(p), "") for p in self.columns["pid"]])
-        frame.insert(4, "type", self.type)
-        frame["name"] = self.names
-        frame["name_status"] = self.name_status
-        if self.process_users is not None:
-            users = [self._user(int(p)) for p in self.columns["pid"]]
-            frame["user"] = [u["user"] for u in users]
-            frame["user_status"] = [u["user_status"] for u in users]
-        return frame
+        c = self.columns
+        types = self.type
+        names = self.names
+        users = {int(p): tuple(self._user(int(p)).values()) for p in np.unique(c["pid"])} \
+            if self.process_users is not None else {}
+        access_names = [tuple(self._access_namer(t, int(a))) if self._access_namer else ()
+                        for t, a in zip(types, c["access"])]
+        return pandas.DataFrame({
+            "pid": c["pid"],
+            "process": [self.process_names.get(int(p), "") for p in c["pid"]],
+            "value": c["value"],
+            "type_index": c["type_index"],
+            "type": types,
+            "access": c["access"],
+            "access_names": pandas.Series(access_names, dtype=object),
+            "object": c["object"],
+            "attributes": c["attributes"],
+            "name": names,
+            "name_status": self.name_status,
+            "dos_name": [self._dos_name(t, n) for t, n in zip(types, names)],
+            "user": [users.get(int(p), (None, NameStatus.NOT_REQUESTED))[0] for p in c["pid"]],
+            "user_status": [users.get(int(p), (None, NameStatus.NOT_REQUESTED))[1] for p in c["pid"]],
+        }, columns=list(HANDLE_FIELDS))
 
     def to_records(self) -> List[Handle]:
         return list(self)

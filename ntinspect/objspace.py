@@ -35,14 +35,21 @@ __all__ = [
 ]
 
 
-def namespace(path: str = "\\", recursive: bool = False, *, max_depth: int = DEFAULT_MAX_DEPTH) -> List[NamespaceEntry]:
+def namespace(path: str = "\\", recursive: bool = False, *, max_depth: int = DEFAULT_MAX_DEPTH,
+              follow: bool = False) -> List[NamespaceEntry]:
     """The objects in the directory ``path`` (and below it with ``recursive``), by name.
 
     Raises if ``path`` itself cannot be listed; entries below it that cannot be opened carry
     a status instead (``access_denied``, ``gone``, ...). Links are listed with their target,
-    not followed; ``max_depth`` bounds the recursion.
+    not followed; ``max_depth`` bounds the recursion. When ``path`` is itself a symbolic
+    link (``\\??\\C:``) or another object that is not a directory, the result is that one
+    entry (a link with its target); with ``follow=True`` the links in ``path`` are
+    followed first (:func:`resolve`) and what they lead to is listed.
     """
-    return list(_backend.walk(_backend.LiveSource(), path, recursive=recursive, max_depth=max_depth))
+    source = _backend.LiveSource()
+    if follow:
+        path = _backend.resolve(source, path)
+    return list(_backend.walk(source, path, recursive=recursive, max_depth=max_depth))
 
 
 def resolve(path: str) -> str:

@@ -8,21 +8,20 @@ systems that still have \\Device\\Tcp (NT4 to XP; reported ``unsupported`` elsew
 """
 from __future__ import annotations
 
-import numbers
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
-
 from .backends import endpoints, iptables
 from .backends.endpoints import HANDLE, REASONS, TABLE, TDI, Endpoint, PortsError, kind_filter, merge, select
-from .models import Port, is_decimal
+from .models import Port
+from .progress import ProgressCallback
+from .selection import process_selectors, select_processes
 
 __all__ = ["ports", "crossview", "scan", "resolve_pids", "discrepancies", "Discrepancy", "PortScan", "PortsError", "REASONS", "KINDS"]
 
 KINDS = tuple(endpoints.KINDS)
-PidFilter = Union[None, int, str, Sequence[Union[int, str]]]
+PidFilter = Union[None, int, str, Sequence[Union[int, str]]]  # see ntinspect.selection
 
 
 @dataclass(frozen=True)
@@ -72,30 +71,9 @@ def unreadable_processes(failures: Dict[int, str]) -> Dict[int, str]:
 
 
 def _resolve_pids(pid: PidFilter, names: Dict[int, str]) -> Optional[set]:
-    if pid is None:
-        return None
-    if isinstance(pid, (bytes, bytearray)):
-        raise PortsError(f"pid must be a process id or name, or a collection of them, not {pid!r}")
-    items = (pid,) if isinstance(pid, (int, str, np.integer)) else pid
-    try:
-        items = list(items)
-    except TypeError:
-        raise PortsError(f"pid must be a process id or name, or a collection of them, not {pid!r}") from None
-    wanted = set()
-    for item in items:
-        if isinstance(item, (bool, np.bool_)) or not isinstance(item, (numbers.Integral, str)):
-            raise PortsError(f"pid must be a process id or name, not {item!r}")
-        if not isinstance(item, str) or is_decimal(item):
-            if int(item) < 0:
-                raise PortsError(f"pid must not be negative: {item}")
-            wanted.add(int(item))
-            continue
-        needle = item.lower()
-        matches = {p for p, n in names.items() if n.lower() in (needle, needle + ".exe")}
-        if not matches:
-            raise PortsError(f"no running process is named {item!r}")
-        wanted |= matches
-    return wanted
+    """The pids ``pid`` selects among ``names``, by the one resolver (:mod:`ntinspect.selection`)."""
+    selection = select_processes(pid, names)
+    return None if selection is None else set(selection.pids)
 
 
 def resolve_pids(pid: PidFilter) -> Optional[set]:
@@ -105,15 +83,19 @@ def resolve_pids(pid: PidFilter) -> Optional[set]:
     return _resolve_pids(pid, process_names())
 
 
-def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeout: float = 2.0) -> PortScan:
+def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeout: float = 2.0,
+         progress: Optional[ProgressCallback] = None) -> PortScan:
     """Run the paths and merge them. ``full`` reads every table with owners (the cross-view
-    needs them); otherwise only the tables worth asking on this platform."""
+    needs them); otherwise only the tables worth asking on this platform. ``pid`` selects
+    as :func:`ntinspect.handles` does (an unknown one raises ProcessNotFound);
+    ``progress(done, total)`` counts the socket handles probed."""
     from .backends.live import process_names
     from .backends.sockets import live_handle_scan
     from .backends.tdi_scan import live_tdi_scan
     from .system.dialect import live_dialect
 
     protos, families = kind_filter(kind)
+    process_selectors(pid)  # bad selectors fail before any OS call
     names = process_names()
     pids = _resolve_pids(pid, names)
     wine = live_dialect().tables_from_host
@@ -125,7 +107,7 @@ def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeou
         early = {key: pool.submit(iptables.live_table, *key)
                  for key in iptables.plan_tables(protos, families, wine, full)}
         # every process, also with a pid filter: a filtered endpoint keeps all its owners
-        handles = live_handle_scan(None, protos, timeout)
+        handles = live_handle_scan(None, protos, timeout, progress=progress)
         blind = unreadable_processes(handles.failures)
         needed = iptables.plan_tables(protos, families, wine, full, handles.rows, bool(blind))
         for key in needed:
@@ -156,9 +138,10 @@ def _with_listening_states(rows: List[Endpoint], table: List[Endpoint], tcp_read
     return [asked.get(i, row) for i, row in enumerate(rows)]
 
 
-def ports(kind: str = "all", pid: PidFilter = None) -> List[Port]:
+def ports(kind: str = "all", pid: PidFilter = None, *, progress: Optional[ProgressCallback] = None) -> List[Port]:
     """Every TCP/UDP endpoint of ``kind`` (all, tcp, udp, tcp4, tcp6, udp4, udp6, inet4,
-    inet6) with its owner(s), optionally only those of ``pid`` (ids or process names; an
+    inet6) with its owner(s), optionally only those of ``pid`` (pids or image names, as
+    :func:`ntinspect.handles` takes them; an
     endpoint shared with other processes keeps all its owners, so the filter does not make
     the scan cheaper: every socket handle is still asked).
 
@@ -175,7 +158,7 @@ def ports(kind: str = "all", pid: PidFilter = None) -> List[Port]:
     endpoints are still listed), so the host's own sockets appear that way;
     :func:`crossview` reads every table and flags each such row.
     """
-    return scan(kind, pid).ports
+    return scan(kind, pid, progress=progress).ports
 
 
 def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint], merged: Sequence[Port] = (),
@@ -198,12 +181,12 @@ def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint], merged
     return found
 
 
-def crossview(kind: str = "all") -> List[Discrepancy]:
+def crossview(kind: str = "all", *, progress: Optional[ProgressCallback] = None) -> List[Discrepancy]:
     """Where the tables and the socket handles disagree, each with its reason and what it
     rests on (see :class:`Discrepancy`). Every table of ``kind``'s protocols is read, both
     families (a dual-stack socket is in both); the findings are those about ``kind``."""
     protos, families = kind_filter(kind)
-    result = scan(protos[0] if len(protos) == 1 else "all", full=True)
+    result = scan(protos[0] if len(protos) == 1 else "all", full=True, progress=progress)
     findings = discrepancies(result.rows[TABLE], result.rows[HANDLE] + result.rows[TDI], result.ports,
                              result.unreadable, result.tables)
     return [d for d in findings if any(r.proto in protos and (r.family in families or endpoints.identity(r)[1]

@@ -1,17 +1,35 @@
-"""handles() rejects bad arguments with clear errors before any native call (so on any OS)."""
+"""handles() and ports() reject bad arguments with the same clear errors before any native
+call (so on any OS): the one selection language (ntinspect.selection)."""
 import pytest
 
 import ntinspect
+from ntinspect.errors import InvalidSelector
 
 
 @pytest.mark.parametrize("kwargs, error, text", [
-    (dict(pid="python.exe"), TypeError, "pid takes a process id"),
-    (dict(pid=[4, -1]), TypeError, "pid takes a process id"),
+    (dict(pid=b"python.exe"), TypeError, "pid takes a process id"),
+    (dict(pid=[4, -1]), ValueError, "pid must not be negative: -1"),
+    (dict(pid="-5"), ValueError, "pid must not be negative: -5"),
     (dict(pid=True), TypeError, "pid takes a process id"),
+    (dict(pid=1.5), TypeError, "pid takes a process id"),
+    (dict(pid=""), ValueError, "not an empty string"),
+    (dict(type=True), TypeError, "type takes an object type name or index"),
+    (dict(type=[-3]), ValueError, "type must not be negative"),
     (dict(name_timeout=0), ValueError, "name_timeout is seconds"),
     (dict(name_timeout=-1.0), ValueError, "name_timeout is seconds"),
     (dict(name_timeout="1"), ValueError, "name_timeout is seconds"),
+    (dict(progress="bar"), TypeError, "progress takes a callable"),
 ])
 def test_bad_arguments(kwargs, error, text):
     with pytest.raises(error, match=text):
         ntinspect.handles(**kwargs)
+
+
+@pytest.mark.parametrize("pid", [True, b"x", 1.5, -5, "-5", "", [4, None]])
+def test_ports_and_handles_reject_the_same_selectors_the_same_way(pid):
+    with pytest.raises(InvalidSelector) as from_handles:
+        ntinspect.handles(pid=pid)
+    with pytest.raises(InvalidSelector) as from_ports:
+        ntinspect.ports(pid=pid)
+    assert str(from_handles.value) == str(from_ports.value)
+    assert isinstance(from_handles.value, ntinspect.NtInspectError)

@@ -52,14 +52,14 @@ class FakeLive:
 
 def test_per_process_path_does_not_duplicate_rows_for_a_repeated_pid():
     live = FakeLive(make_table())
-    columns = api._per_process_columns(live, api._pid_list([10, 10]))
+    columns = api._per_process_columns(live, api._pid_list([10, 10], {10: "a.exe", 20: "b.exe"}))
     assert columns["value"].tolist() == [4, 8]
 
 
 def test_per_process_path_with_no_pids_is_not_an_index_error():
     live = FakeLive(make_table())
-    assert api._per_process_columns(live, api._pid_list([])) is None  # the system table, filtered to nothing
-    assert api._pid_list(set()) == [] and api._pid_list(range(0)) == []
+    assert api._per_process_columns(live, api._pid_list([], {})) is None  # the system table, filtered to nothing
+    assert api._pid_list(set(), {}) == [] and api._pid_list(range(0), {}) == []
 
 
 def test_cli_bad_timeout_is_a_usage_error(capsys):
@@ -77,9 +77,11 @@ def test_cli_bad_timeout_is_a_usage_error(capsys):
 
 def test_digits_int_cannot_read_are_not_numbers():
     from ntinspect.models import is_decimal
-    from ntinspect.portmap import PortsError, _resolve_pids
+    from ntinspect.errors import ProcessNotFound, TypeNotFound
+    from ntinspect.portmap import _resolve_pids
 
     assert is_decimal("12") and not is_decimal("²") and not is_decimal("١٢") and not is_decimal("")
-    assert make_table().filter(type="#²").columns["value"].tolist() == []  # a name no type has
-    with pytest.raises(PortsError, match="no running process is named"):
+    with pytest.raises(TypeNotFound):
+        make_table().filter(type="#²")  # a name no type has
+    with pytest.raises(ProcessNotFound, match="no running process is named"):
         _resolve_pids("²", {})

@@ -44,7 +44,8 @@ def test_filters_combine_on_columns():
     assert len(table.filter(pid=[4, 12])) == 3
     assert len(table.filter(type="file")) == 2
     assert len(table.filter(type=["EVENT", "Process"])) == 3
-    assert len(table.filter(type="NoSuchType")) == 0
+    with pytest.raises(LookupError, match="no object type is named NoSuchType"):
+        table.filter(type="NoSuchType")  # a misspelt type is an error, not an empty table
     assert len(table.filter(type=17, pid=4)) == 1
     assert len(table.filter(access=0x100000)) == 5  # SYNCHRONIZE granted everywhere
     assert [h.value for h in table.filter(access=0x2)] == [4, 8, 4, 12]  # 0x120089 lacks bit 1
@@ -104,12 +105,13 @@ def test_empty_and_position_selections():
 
 
 @pytest.mark.parametrize("criteria, error, text", [
-    (dict(pid="abc"), TypeError, "pid takes an int"),
-    (dict(pid=[4, "x"]), TypeError, "pid takes an int"),
+    (dict(pid="abc"), LookupError, "no running process is named abc"),
+    (dict(pid=[4, b"x"]), TypeError, "pid takes a process id"),
+    (dict(pid=-4), ValueError, "pid must not be negative"),
     (dict(access=-1), ValueError, "access values must be in"),
     (dict(access=1 << 32), ValueError, "access values must be in"),
     (dict(type=3.5), TypeError, "not 3.5"),
-    (dict(type=[True]), TypeError, "names or indices"),
+    (dict(type=[True]), TypeError, "type takes an object type name or index"),
     (dict(object="0xA0"), TypeError, "object takes an int"),
 ])
 def test_bad_filter_arguments_are_clear(criteria, error, text):

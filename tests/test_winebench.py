@@ -199,3 +199,45 @@ def test_a_failed_docs_build_counts_and_a_narrowed_run_skips_it(bench, monkeypat
     with contextlib.redirect_stdout(io.StringIO()):
         assert bench.test(["3.13"], ["tests/test_errors.py"]) == 0
     assert not built  # a run narrowed to some tests does not build the docs
+FIRST_START = (b'wine: created the configuration directory \'/tmp/prefix\'\n'
+               b'wine: failed to open L"C:\\\\windows\\\\syswow64\\\\rundll32.exe": c0000135\n'
+               b'wine: configuration in L"/tmp/prefix" has been updated.\n')
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 64, 4096])
+def test_wine_first_start_messages_are_hidden_and_the_rest_streams(bench, size):
+    data = b"pid,process\n" + FIRST_START + b"wine: a real error stays\n12,python.exe\nno newline at the end"
+    lines = bench.LineFilter()
+    out = b"".join(lines.feed(data[i:i + size]) for i in range(0, len(data), size)) + lines.flush()
+    assert out == b"pid,process\nwine: a real error stays\n12,python.exe\nno newline at the end"
+
+
+def test_forward_survives_a_closed_reader(bench):
+    import io
+
+    class Gone(io.BytesIO):
+        def write(self, data):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    source = io.BufferedReader(io.BytesIO(b"a\nb\n"))
+    assert bench.forward(source, out=Gone()) is False and source.closed
+
+
+def test_ntinspect_command_keeps_stderr_apart(bench, monkeypatch, capfd):
+    """The command's stdout and stderr reach ours separately (a fake wine: /bin/sh)."""
+    import subprocess as sp
+
+    bench.CACHE.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setattr(bench, "ensure_ready", lambda version: None)
+    monkeypatch.setattr(bench, "stop_wineserver", lambda: None)
+    real = sp.Popen
+
+    def fake_popen(cmd, **kwargs):
+        script = ("printf 'wine: failed to open L\"C:\\\\windows\\\\syswow64\\\\rundll32.exe\": c0000135\\n' >&2;"
+                  "echo data; echo note >&2; exit 3")
+        return real(["/bin/sh", "-c", script], **kwargs)
+
+    monkeypatch.setattr(bench.subprocess, "Popen", fake_popen)
+    assert bench.ntinspect("3.13", ["handles"]) == 3
+    captured = capfd.readouterr()
+    assert captured.out == "data\n" and captured.err == "note\n"

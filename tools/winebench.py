@@ -12,12 +12,14 @@ Idempotent: everything is cached under ``.cache/bench`` (git-ignored) and reused
     python3 tools/winebench.py benchmark NAME   # run benchmarks/NAME.py in the bench
     python3 tools/winebench.py docs             # build the documentation site (warnings are errors)
     python3 tools/winebench.py host-benchmark NAME  # run benchmarks/NAME.py on the host (venv)
+    python3 tools/winebench.py ntinspect ARGS   # run the ntinspect command in the bench
 
 ``--python 3.13`` (default), ``3.11`` or ``all`` picks the interpreters.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import os
 import shutil
@@ -54,7 +56,49 @@ class BenchError(SystemExit):
 
 
 def log(message: str) -> None:
-    print(f"[winebench] {message}", flush=True)
+    """A progress line of the bench itself; on stderr while the ``ntinspect`` command sets
+    the bench up, so that command's data on stdout stays apart (``> out.csv``)."""
+    print(f"[winebench] {message}", file=sys.stdout if OUTPUT is None else sys.stderr, flush=True)
+
+
+# Wine's messages when it creates or updates a prefix (the first start): harmless, and
+# not the user's business. The rundll32 one comes from the setup of the WoW64 side.
+WINE_FIRST_START = re.compile(rb"^wine: (created the configuration directory .*"
+                              rb"|failed to open L\"[^\"]*rundll32\.exe\": c0000135"
+                              rb"|configuration in .* has been updated\.)\r?$")
+WINE_PREFIX = b"wine: "
+
+
+class LineFilter:
+    """Passes bytes through, holding back only a line that may be one of Wine's first-start
+    messages until its end shows whether it is (so other output still streams)."""
+
+    def __init__(self, drop: re.Pattern = WINE_FIRST_START) -> None:
+        self.drop = drop
+        self.held = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        data, out = self.held + chunk, []
+        self.held = b""
+        while data:
+            line_end = data.find(b"\n")
+            at_start = not out or out[-1].endswith(b"\n")
+            if at_start and (data.startswith(WINE_PREFIX) or WINE_PREFIX.startswith(data)):
+                if line_end < 0:
+                    self.held = data  # a possible Wine line, not complete yet
+                    break
+                line, data = data[:line_end + 1], data[line_end + 1:]
+                if not self.drop.match(line.rstrip(b"\n")):
+                    out.append(line)
+                continue
+            cut = len(data) if line_end < 0 else line_end + 1
+            out.append(data[:cut])
+            data = data[cut:]
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        held, self.held = self.held, b""
+        return b"" if self.drop.match(held.rstrip(b"\r\n")) else held
 
 
 def run(cmd: list, *, env: dict | None = None, cwd: Path | None = None, timeout: int = 1800,
@@ -85,15 +129,30 @@ def run(cmd: list, *, env: dict | None = None, cwd: Path | None = None, timeout:
     return code
 
 
-def forward(stream, tail: bytearray | None = None, keep: int = 4096) -> None:
-    """Copy a child's output to ours as it comes; keep its last ``keep`` bytes in ``tail``."""
-    out = sys.stdout.buffer
-    for chunk in iter(lambda: stream.read1(65536), b""):
-        out.write(chunk)
+def forward(stream, tail: bytearray | None = None, keep: int = 4096, out=None) -> bool:
+    """Copy a child's output to ours (``out``: stdout's bytes) as it comes, without Wine's
+    first-start messages; keep its last ``keep`` bytes in ``tail``. Returns False when our
+    reader went away (a closed pipe): the child's pipe is then closed too, so it ends."""
+    out = (OUTPUT or sys.stdout.buffer) if out is None else out
+    lines = LineFilter()
+    try:
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            out.write(lines.feed(chunk))
+            out.flush()
+            if tail is not None:
+                tail += chunk
+                del tail[:-keep]
+        out.write(lines.flush())
         out.flush()
-        if tail is not None:
-            tail += chunk
-            del tail[:-keep]
+        return True
+    except (BrokenPipeError, ValueError):  # ValueError: our stdout closed under us
+        stream.close()
+        return False
+    except OSError as error:
+        if error.errno != errno.EPIPE:
+            raise
+        stream.close()
+        return False
 
 
 SUMMARY = re.compile(rb"(\d+) (passed|failed|skipped|errors?)\b")
@@ -110,7 +169,7 @@ def pytest_counts(tail: bytes) -> dict:
 
 def pip_download(args: list, what: str) -> None:
     cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q", *args]
-    if subprocess.run(cmd, timeout=900).returncode != 0:
+    if subprocess.run(cmd, timeout=900, stdout=None if OUTPUT is None else 2).returncode != 0:
         raise BenchError(f"could not download {what} from PyPI (is the package index reachable?)")
 
 
@@ -360,6 +419,77 @@ def demo(version: str = "3.13") -> int:
     return run_python(version, [windows_path(ROOT / "tools" / "demo.py")])
 
 
+OUTPUT = None
+"""Where the output of the bench's own steps goes (None: stdout); stderr while the
+``ntinspect`` command sets the bench up, so its stdout carries only the command's data."""
+
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a Unix tool ends with when its reader leaves
+
+
+def ntinspect(version: str, args: list) -> int:
+    """``python.exe -m ntinspect ARGS`` in the bench, as a command of its own: its stdout and
+    stderr kept apart (``> out.csv`` captures only data), Wine's first-start messages
+    hidden, and a reader that closes the pipe (``| head``) ending it quietly."""
+    ensure_ready(version)
+    exe = interpreter_dir(version) / "python.exe"
+    env = wine_env()
+    env["NTINSPECT_BENCH"] = f"wine-cpython{version}"
+    env["PYTHONUTF8"] = "1"
+    if sys.stdout.isatty() and "COLUMNS" not in env:  # the command sees a pipe: tell it the terminal's width
+        env["COLUMNS"] = str(shutil.get_terminal_size().columns)
+    PREFIX.mkdir(parents=True, exist_ok=True)
+    try:
+        process = subprocess.Popen(["wine", str(exe), "-m", "ntinspect", *args], env=env, cwd=CACHE,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        errors = threading.Thread(target=forward, args=(process.stderr,),
+                                  kwargs={"out": sys.stderr.buffer}, daemon=True)
+        errors.start()
+        reader_stayed = forward(process.stdout)
+        code = process.wait(COMMAND_TIMEOUT)
+        errors.join(30)
+    finally:
+        stop_wineserver()
+    if not reader_stayed:
+        quiet_stdout()
+        return EXIT_PIPE
+    return code
+
+
+def quiet_stdout() -> None:
+    """Point stdout at the null device: the interpreter's last flush into a closed pipe
+    then prints nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def source_digest() -> str:
+    """A digest of what the wheel is built from (the package, pyproject, the pins)."""
+    digest = hashlib.sha256()
+    for path in sorted([*(ROOT / "ntinspect").rglob("*"), ROOT / "pyproject.toml", REQUIREMENTS]):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_ready(version: str) -> None:
+    """Set the bench up for ``version`` unless it already runs this checkout's code."""
+    stamp = interpreter_dir(version) / ".bench-source"
+    wanted = source_digest()
+    if stamp.exists() and stamp.read_text() == wanted and (interpreter_dir(version) / "python.exe").exists():
+        return
+    global OUTPUT
+    OUTPUT, before = sys.stderr.buffer, OUTPUT
+    try:
+        setup([version])
+    finally:
+        OUTPUT = before
+    stamp.write_text(wanted)
+
+
 def benchmark_args(names: list) -> list:
     """python.exe arguments that run ``benchmarks.NAME`` with the checkout on sys.path (the
     embeddable interpreter's ._pth file keeps the working directory off it)."""
@@ -469,7 +599,7 @@ def main(argv: list | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--python", choices=[*INTERPRETERS, "all"], default="3.13")
     parser.add_argument("command", choices=["demo", "test", "setup", "python", "pytest", "host", "benchmark",
-                                            "host-benchmark", "docs"])
+                                            "host-benchmark", "docs", "ntinspect"])
     parser.add_argument("args", nargs=argparse.REMAINDER)
     options = parser.parse_args(argv)
     versions = list(INTERPRETERS) if options.python == "all" else [options.python]
@@ -492,6 +622,8 @@ def main(argv: list | None = None) -> int:
         return host_pytest(args)
     if options.command == "host-benchmark":
         return host_benchmark(args)
+    if options.command == "ntinspect":
+        return ntinspect(versions[0], args)
     if options.command == "benchmark":
         args = benchmark_args(args)
     worst = 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from contextlib import ExitStack
-from typing import Any, Dict, Iterable, Iterator, Mapping, Tuple
+from typing import Any, Dict, Iterable, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from .._native.worker import TIMED_OUT, run_bounded
 from ..errors import NtStatusError
 from .. import layouts as L
 from ..models import HandleTable, NameStatus
+from ..progress import ProgressCallback, Ticker
 from .live import WIDTH, base_address
 
 STATUS_ACCESS_DENIED = 0xC0000022
@@ -128,8 +129,10 @@ def usable_handles(pids, values, owned: ExitStack, rows=None) -> Iterator[Tuple[
                 yield row, owned.enter_context(duplicate).value, NameStatus.OK
 
 
-def resolve_names(table: HandleTable, timeout: float) -> None:
-    """Fill ``table.names`` and ``table.name_status`` in place."""
+def resolve_names(table: HandleTable, timeout: float, progress: Optional[ProgressCallback] = None) -> None:
+    """Fill ``table.names`` and ``table.name_status`` in place; ``progress(done, total)``
+    counts the rows handled (total: every row)."""
+    ticker = Ticker(progress, len(table))
     names = np.full(len(table), None, dtype=object)
     status = np.full(len(table), NameStatus.SKIPPED, dtype=object)
     type_names = table.type
@@ -138,6 +141,7 @@ def resolve_names(table: HandleTable, timeout: float) -> None:
         for row, handle, outcome in usable_handles(table.columns["pid"], table.columns["value"], owned):
             if handle is None:
                 status[row] = outcome
+                ticker.tick()
                 continue
             type_name = type_names[row]
             if type_name == "File":
@@ -153,7 +157,15 @@ def resolve_names(table: HandleTable, timeout: float) -> None:
                 status[row] = NameStatus.OK
             except NtStatusError as error:
                 status[row] = status_of(error.code)
-        results = run_bounded(lambda job: file_name(job[1]), file_jobs, timeout)
+            ticker.tick()
+
+        def one_file(job):
+            try:
+                return file_name(job[1])
+            finally:
+                ticker.tick()
+
+        results = run_bounded(one_file, file_jobs, timeout)
         for (row, _), (ok, result) in zip(file_jobs, results):
             if ok:
                 names[row] = result[0]
@@ -164,5 +176,6 @@ def resolve_names(table: HandleTable, timeout: float) -> None:
                 status[row] = status_of(result.code)
             else:
                 raise result
+    ticker.finish()
     table.names = names
     table.name_status = status

@@ -154,6 +154,8 @@ def walk(source: NamespaceSource, path: str = ROOT, *, recursive: bool = False,
     """The entries under the directory ``path``, sorted by name per directory, depth first.
 
     A failure to list ``path`` itself raises; below it, failures become entry statuses.
+    When ``path`` is not a directory (a symbolic link such as ``\\??\\C:``, a device), the
+    walk gives the one entry of that object (a link with its target).
     Symbolic links are reported with their target and never followed, so the walk is a
     tree walk; a visited set and ``max_depth`` (directory levels listed, ``path`` included;
     deeper directories are reported as ``skipped``) bound it all the same.
@@ -161,8 +163,30 @@ def walk(source: NamespaceSource, path: str = ROOT, *, recursive: bool = False,
     if not isinstance(max_depth, int) or max_depth < 1:
         raise ValueError(f"max_depth must be a positive int, got {max_depth!r}")
     top = normalize(path)
-    children = source.list_directory(top)
+    try:
+        children = source.list_directory(top)
+    except NtStatusError as error:
+        if error.code != STATUS_OBJECT_TYPE_MISMATCH or top == ROOT:
+            raise
+        return iter([object_entry(source, top, error)])  # not a directory: the object itself
     return _walk(source, top, children, recursive, 1, max_depth, {_fold(top)})
+
+
+def object_entry(source: NamespaceSource, path: str, error: Optional[NtInspectError] = None) -> NamespaceEntry:
+    """The entry of the object at ``path`` itself: a symbolic link with its target, or
+    another object with its type name as its directory lists it. Raises ``error`` (or the
+    lookup's own) when ``path`` is none of these."""
+    names = components(path)
+    kind, target = source.lookup(path)
+    if kind == SYMBOLIC_LINK:
+        return NamespaceEntry(path, names[-1], SYMBOLIC_LINK, target)
+    parent = join(ROOT, *names[:-1])
+    for name, type_name in source.list_directory(parent):
+        if _fold(name) == _fold(names[-1]):
+            return NamespaceEntry(join(parent, name), name, type_name)
+    if error is not None:
+        raise error
+    raise InvalidPath(path, "names no object")
 
 
 def _walk(source: NamespaceSource, parent: str, children: Iterable[Tuple[str, str]], recursive: bool,

@@ -25,6 +25,7 @@ from .._native import process as native_process
 from .._native.worker import TIMED_OUT, run_bounded
 from ..errors import NtInspectError
 from ..models import NameStatus
+from ..progress import ProgressCallback, Ticker
 from ..system.dialect import live_dialect
 from . import afd_replies as afd
 from .endpoints import BOUND, HANDLE, LISTENING, Endpoint, peer
@@ -102,16 +103,24 @@ def probe_socket(process, pid: int, value: int, wine: bool, protos=("tcp", "udp"
 
 
 def live_handle_scan(pids: Optional[Iterable[int]] = None, protos=("tcp", "udp"), timeout: float = 2.0,
-                     workers: int = SCAN_WORKERS) -> HandleScan:
+                     workers: int = SCAN_WORKERS, progress: Optional[ProgressCallback] = None) -> HandleScan:
     """Every socket handle (of ``pids``, or of all processes) with its endpoint and owner,
-    probed by ``workers`` threads."""
+    probed by ``workers`` threads; ``progress(done, total)`` counts the File handles probed."""
     wine = live_dialect().afd_wine_codes
     owners, values = file_handles(pids)
     with ExitStack() as stack:
         processes, failures = open_processes(owners, stack)
         jobs = [(pid, value) for pid, value in zip(owners, values) if pid in processes]
-        results = run_bounded(lambda job: probe_socket(processes[job[0]].value, job[0], job[1], wine, protos),
-                              jobs, timeout, workers)
+        ticker = Ticker(progress, len(jobs))
+
+        def probe(job):
+            try:
+                return probe_socket(processes[job[0]].value, job[0], job[1], wine, protos)
+            finally:
+                ticker.tick()
+
+        results = run_bounded(probe, jobs, timeout, workers)
+        ticker.finish()
     rows, timeouts, errors = [], 0, 0
     for (pid, _), (_, result) in zip(jobs, results):
         if isinstance(result, Endpoint):

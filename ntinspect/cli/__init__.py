@@ -7,18 +7,38 @@ import importlib
 import json
 import sys
 from collections import Counter
-from contextlib import contextmanager
-from typing import List, Optional
+from contextlib import contextmanager, nullcontext, redirect_stdout
+from typing import Any, Dict, List, Optional
 
-from ..errors import NtInspectError
-from ..models import is_decimal
-from .render import add_format_option, hex_fields, render
+from ..errors import InvalidSelector, NtInspectError, ProcessNotFound, TypeNotFound
+from .output import (
+    EXIT_CODES_HELP,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_NOTHING,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_PIPE,
+    EXIT_USAGE,
+    PipeClosed,
+    add_output_options,
+    count,
+    emit,
+    emit_rows,
+    nonempty,
+    note,
+    open_output,
+    pid_selector,
+    quiet_stdout,
+    select_pids,
+)
+from ..models import HANDLE_FIELDS
+from .render import hex_fields
 
 PLUGINS = ("ns", "ports", "info", "bench", "mem")  # subcommands that live in their own modules (cli/ns.py, ...)
 
-
-def _pid_or_name(value: str):
-    return int(value) if is_decimal(value) else value
+UNNAMED_TYPE_NOTE = ("a type shown as #N is handle-table index N for which the OS lists no object type "
+                     "(under Wine, #0: objects the Wine server gives no Windows type)")
 
 
 def _seconds(value: str) -> float:
@@ -32,35 +52,14 @@ def _seconds(value: str) -> float:
     return seconds
 
 
-def _known_types(selectors):
-    """``-t`` values, each checked against the live object types (names or ``#N``)."""
-    if not selectors:
-        return None
-    from ..api import object_types
+def _type_selector(value: str):
+    """``-t`` values (argparse type): a type name, an index (``17``) or ``#17``."""
+    from ..selection import type_selectors
 
-    known = {t.name.lower() for t in object_types()}
-    missing = [s for s in selectors if s.lower() not in known and not (s.startswith("#") and is_decimal(s[1:]))]
-    if missing:
-        raise CliError(f"no object type is named {', '.join(missing)} (see: ntinspect types)")
-    return selectors
-
-
-def _resolve_pids(selectors):
-    """Pids for ``-p`` values: numbers as they are, names matched case-insensitively."""
-    if not selectors:
-        return None
-    from ..api import processes
-
-    wanted = {s.lower() for s in selectors if isinstance(s, str)}
-    pids = {s for s in selectors if isinstance(s, int)}
-    if wanted:
-        listed = processes(details=False)
-        matched = {p.pid for p in listed if p.name.lower() in wanted}
-        missing = sorted(wanted - {p.name.lower() for p in listed})
-        if missing:
-            raise CliError(f"no running process is named {', '.join(missing)}")
-        pids |= matched
-    return sorted(pids)
+    try:
+        return type_selectors(value)[0]
+    except InvalidSelector as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 class CliError(Exception):
@@ -81,47 +80,93 @@ def cmd_summary(args) -> int:
               for pid, n in per_pid.most_common(args.top)]
     owners = len(per_pid)
     if args.format == "table":
-        print(f"{len(table)} handles in {owners} processes ({len(procs)} running)"
-              f"{f', under Wine {wine}' if wine else ''}")
-        print("\n" + render(by_type, ["type", "handles"], args.format))
-        print("\n" + render(by_pid, ["pid", "process", "handles"], args.format))
+        emit(args, f"{len(table)} handles in {owners} processes ({len(procs)} running)"
+                   f"{f', under Wine {wine}' if wine else ''}")
+        emit(args, "")
+        emit_rows(args, by_type, ["type", "handles"])
+        emit(args, "")
+        emit_rows(args, by_pid, ["pid", "process", "handles"])
+        _explain_unnamed(args, [r["type"] for r in by_type])
     elif args.format == "json":  # one document
-        print(json.dumps({"handles": len(table), "processes_with_handles": owners, "processes": len(procs),
-                          "wine": wine, "by_type": by_type, "by_process": by_pid}, indent=2))
+        emit(args, json.dumps({"handles": len(table), "processes_with_handles": owners, "processes": len(procs),
+                               "wine": wine, "by_type": by_type, "by_process": by_pid}, indent=2))
     else:  # jsonl and csv: one row per count, tagged with what it counts
         rows = [{"group": "type", "key": r["type"], "process": "", "handles": r["handles"]} for r in by_type]
         rows += [{"group": "process", "key": r["pid"], "process": r["process"], "handles": r["handles"]}
                  for r in by_pid]
-        print(render(rows, ["group", "key", "process", "handles"], args.format))
-    return 0
+        emit_rows(args, rows, ["group", "key", "process", "handles"])
+    return EXIT_OK
 
 
 HANDLE_COLUMNS = ["pid", "process", "value", "type", "access", "name"]
+"""The table's columns (access symbolic); ``--names`` adds name_status, ``--dos`` dos_name."""
+HANDLE_WIDE_COLUMNS = ["pid", "process", "value", "type_index", "type", "access", "access_names", "object",
+                       "attributes", "name_status", "dos_name", "name"]
+"""``--wide``: every field, hex beside the symbolic names, the name (widest) last."""
+RECORD_COLUMNS = list(HANDLE_FIELDS)
+"""JSON, JSONL and CSV: the fields of :class:`ntinspect.Handle`, in order, as integers."""
+ACCESS_WIDTH = 40
+"""The table shows access symbolically where that fits in this many characters, else in hex
+(``--wide`` shows both, every time)."""
+PARTIAL_NAME_STATUSES = frozenset({"timeout", "gone"})
+
+
+def _explain_unnamed(args, types: List[str]) -> None:
+    if args.format == "table" and any(isinstance(t, str) and t.startswith("#") for t in types):
+        note(UNNAMED_TYPE_NOTE)
+
+
+def handle_rows(records: List[Dict[str, Any]], fmt: str, wide: bool, shared: bool = False,
+                user: bool = False) -> List[Dict[str, Any]]:
+    """Handle records (``dataclasses.asdict(Handle)``, or :func:`shared_rows`) for ``fmt``:
+    as they are for machine formats; for tables, hidden object groups as ``hidden#N``, an
+    unreadable user as ``<status>``, value/object/attributes in hex and access symbolic
+    where it fits (ACCESS_WIDTH), else hex; with ``wide``, access in hex and access_names
+    beside it."""
+    if fmt != "table":
+        return records
+    from ..layouts.enums import access_summary
+
+    rows = hidden_groups(records) if shared else [dict(r) for r in records]
+    rows = with_status(rows, [("user", "user_status")] if user else [])
+    for row in rows:
+        if not wide:
+            symbolic = access_summary(row["type"], row["access"])
+            row["access"] = symbolic if len(symbolic) <= ACCESS_WIDTH else f"{row['access']:#x}"
+    return hex_fields(rows, "value", "access", "object", "attributes")
 
 
 def cmd_handles(args) -> int:
     from .. import api
+    from ..progress import terminal_bar
 
-    pids = _resolve_pids(args.pid)
-    table = api.handles(pid=None if args.shared else pids, type=_known_types(args.type), names=args.names,
-                        name_timeout=args.timeout, users=args.user)
+    pids = select_pids(args.pid)
+    table = api.handles(pid=None if args.shared else pids, type=args.type, names=args.names,
+                        name_timeout=args.timeout, users=args.user,
+                        progress=terminal_bar("names") if args.names else None)
     if args.name:
         table = table.filter(name=args.name)
-    columns = HANDLE_COLUMNS + (["name_status"] if args.names else []) + (["dos_name"] if args.dos else [])
-    if args.user:
-        columns.insert(2, "user")
-    if args.shared:
-        rows, columns = shared_rows(table, pids), ["object", "processes"] + columns
-        if args.format == "table":
-            rows = hidden_groups(rows)
+    records = shared_rows(table, pids) if args.shared else [dataclasses.asdict(h) for h in table]
+    rows = handle_rows(records, args.format, args.wide, args.shared, args.user)
+    if args.format != "table":
+        columns = RECORD_COLUMNS + (["processes"] if args.shared else [])
     else:
-        rows = [dataclasses.asdict(h) for h in table]
-    if args.format == "table":
-        rows = with_status(rows, [("user", "user_status")] if args.user else [])
-    if args.format in ("table", "csv"):
-        rows = hex_fields(rows, "value", "access", "object")
-    print(render(rows, columns, args.format))
-    return 0
+        columns = list(HANDLE_WIDE_COLUMNS) if args.wide else \
+            HANDLE_COLUMNS[:-1] + (["name_status"] if args.names else []) + (["dos_name"] if args.dos else []) + ["name"]
+        if args.user:
+            columns.insert(2, "user")
+        if args.shared:
+            columns = ["object", "processes"] + [c for c in columns if c != "object"]
+    emit_rows(args, rows, columns)
+    _explain_unnamed(args, [r["type"] for r in rows])
+    if not rows and (args.pid or args.type or args.name):
+        note("no handle matched the selection")
+        return EXIT_NOTHING
+    if args.names and PARTIAL_NAME_STATUSES & set(table.name_status.tolist()):
+        counts = Counter(s for s in table.name_status.tolist() if s in PARTIAL_NAME_STATUSES)
+        note("partial results: names not read for " + ", ".join(f"{n} handles ({s})" for s, n in counts.items()))
+        return EXIT_PARTIAL
+    return EXIT_OK
 
 
 def shared_rows(table, pids=None) -> List[dict]:
@@ -157,10 +202,13 @@ def cmd_types(args) -> int:
     from ..api import object_types
 
     rows = [dataclasses.asdict(t) for t in object_types()]
-    if args.format in ("table", "csv"):
+    if args.format == "table":
         rows = hex_fields(rows, "valid_access")
-    print(render(rows, ["index", "name", "object_count", "handle_count", "valid_access"], args.format))
-    return 0
+        columns = ["index", "object_count", "handle_count", "valid_access", "name"]
+    else:
+        columns = ["index", "name", "object_count", "handle_count", "valid_access", "generic_mapping"]
+    emit_rows(args, rows, columns)
+    return EXIT_OK
 
 
 PROCESS_COLUMNS = ["pid", "ppid", "session_id", "wow64", "handle_count", "thread_count", "create_time", "user",
@@ -190,39 +238,67 @@ def cmd_processes(args) -> int:
         from ..models import Process
 
         columns = [f.name for f in dataclasses.fields(Process)]
-    print(render(rows, columns, args.format))
-    return 0
+    emit_rows(args, rows, columns)
+    return EXIT_OK
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs as written (the exit-code list keeps its lines)."""
+
+
+def add_command(sub, name: str, help: str, description: Optional[str] = None) -> argparse.ArgumentParser:
+    """A subcommand with the shared help layout and the exit codes in its epilog; the
+    description's paragraphs (separated by blank lines) are filled to 80 columns."""
+    import textwrap
+
+    text = "\n\n".join(textwrap.fill(part, 80) for part in (description or help).split("\n\n"))
+    return sub.add_parser(name, help=help, description=text, epilog=EXIT_CODES_HELP, formatter_class=HelpFormatter)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ntinspect", description="Inspect Windows kernel objects from user mode.")
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(prog="ntinspect", description="Inspect Windows kernel objects from user mode.",
+                                     epilog=EXIT_CODES_HELP, formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"ntinspect {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("summary", help="handle counts per type and per process")
-    p.add_argument("--top", type=int, default=10, help="processes to list (default 10)")
-    add_format_option(p)
+    p = add_command(sub, "summary", "handle counts per type and per process")
+    p.add_argument("--top", type=count, default=10, help="processes to list (default 10)")
+    add_output_options(p)
     p.set_defaults(run=cmd_summary)
 
-    p = sub.add_parser("handles", help="every handle, with type, access and (optionally) name")
-    p.add_argument("-p", "--pid", action="append", type=_pid_or_name, help="pid or image name (repeatable)")
-    p.add_argument("-t", "--type", action="append", help="object type name (repeatable)")
+    p = add_command(sub, "handles", "every handle, with type, access and (optionally) name",
+                    "Every handle in the system: owner, value, type, granted access and (with --names) "
+                    "the object's name.\n\n"
+                    "-p takes pids and image names (case-insensitive, with or without .exe); a name that "
+                    "matches no image exactly selects every image whose name contains it (stderr says "
+                    "which). -t takes type names (case-insensitive) or indices (17 or #17).\n\n"
+                    "A type shown as #N is handle-table index N for which the OS lists no object type "
+                    "(under Wine, #0: objects the Wine server gives no Windows type).")
+    p.add_argument("-p", "--pid", action="append", type=pid_selector, metavar="PID|NAME",
+                   help="only these processes: pid or (partial) image name (repeatable)")
+    p.add_argument("-t", "--type", action="append", type=_type_selector, metavar="TYPE",
+                   help="only this object type: name or index (repeatable)")
     p.add_argument("-n", "--names", action="store_true", help="resolve object names (bounded in time)")
-    p.add_argument("--name", help="keep handles whose name contains this text (implies --names)")
+    p.add_argument("--name", type=nonempty, metavar="TEXT",
+                   help="keep handles whose name contains TEXT (resolves names, as --names)")
     p.add_argument("--timeout", type=_seconds, default=1.0, help="seconds a name query may take (default 1)")
-    p.add_argument("--dos", action="store_true", help="also show DOS paths for NT names")
+    p.add_argument("--dos", action="store_true",
+                   help="resolve names (as --names) and show the DOS path of each NT file name")
     p.add_argument("-u", "--user", action="store_true", help="show the owner process's user (DOMAIN\\user)")
     p.add_argument("--shared", action="store_true",
                    help="only objects held by more than one process, one row per holder with its access "
                         "(with -p: objects those processes share with others)")
-    add_format_option(p)
+    add_output_options(p)
     p.set_defaults(run=cmd_handles)
 
-    p = sub.add_parser("types", help="object types and their handle-table numbers")
-    add_format_option(p)
+    p = add_command(sub, "types", "object types and their handle-table numbers")
+    add_output_options(p)
     p.set_defaults(run=cmd_types)
 
-    p = sub.add_parser("processes", help="running processes: user, creation time, command line, handles...")
-    add_format_option(p)
+    p = add_command(sub, "processes", "running processes: user, creation time, command line, handles...")
+    add_output_options(p)
     p.set_defaults(run=cmd_processes)
 
     for plugin in PLUGINS:
@@ -231,11 +307,15 @@ def build_parser() -> argparse.ArgumentParser:
         except ImportError:
             continue
         module.add_parser(sub)
-        sub.choices[plugin].set_defaults(run=module.run)
+        command = sub.choices[plugin]
+        command.set_defaults(run=module.run)
+        command.epilog = EXIT_CODES_HELP
+        command.formatter_class = HelpFormatter
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run one command; returns its exit status (see EXIT_CODES_HELP)."""
     parser = build_parser()
     with _printable_streams():
         return _run(parser, argv)
@@ -253,18 +333,41 @@ def _printable_streams():
         yield
     finally:
         for stream, errors in zip(streams, before):
-            stream.reconfigure(errors=errors)
+            try:
+                stream.reconfigure(errors=errors)
+            except (OSError, ValueError):
+                pass  # a closed pipe: nothing is written any more
 
 
 def _run(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "name", None) or getattr(args, "dos", False):
         args.names = True
+    try:  # -o FILE of the shared output options (a command with its own -o keeps it)
+        args.stream = open_output(args) if getattr(args, "shared_output", False) else None
+    except OSError as error:
+        print(f"ntinspect: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_FAILURE
     try:
-        return args.run(args)
+        with redirect_stdout(args.stream) if args.stream is not None else nullcontext():
+            return args.run(args)  # commands that print() also write to -o FILE
+    except (PipeClosed, BrokenPipeError):
+        quiet_stdout()
+        return EXIT_PIPE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
     except CliError as error:
-        print(f"ntinspect: {error}", file=sys.stderr)
-        return 2
+        note(str(error))
+        return EXIT_USAGE
+    except (ProcessNotFound, TypeNotFound) as error:
+        note(str(error))
+        return EXIT_NOTHING
+    except InvalidSelector as error:
+        note(str(error))
+        return EXIT_USAGE
     except NtInspectError as error:
-        print(f"ntinspect: {error}", file=sys.stderr)
-        return 1
+        note(str(error))
+        return EXIT_FAILURE
+    finally:
+        if args.stream is not None:
+            args.stream.close()

@@ -23,7 +23,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..models import Port
-from .render import add_format_option, render
+from .output import EXIT_NOTHING, EXIT_OK, emit, emit_rows, note, pid_selector, select_pids
+from .render import add_format_option
 
 VIEW_COLUMNS = ["process", "pid", "proto", "local", "remote", "state"]
 FPORT_COLUMNS = ["pid", "process", "port", "proto", "address"]
@@ -58,10 +59,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     from ..portmap import KINDS
 
     parser = subparsers.add_parser("ports", help="TCP/UDP endpoints and the processes that own them",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   description=__doc__.replace("``", ""), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", nargs="?", default="all", choices=KINDS, help="which endpoints (default: all)")
-    parser.add_argument("-p", "--pid", action="append", metavar="PID|NAME",
-                        help="only these processes (repeatable; a name matches with or without .exe)")
+    parser.add_argument("-p", "--pid", action="append", metavar="PID|NAME", type=pid_selector,
+                        help="only these processes: pid or (partial) image name (repeatable)")
     view = parser.add_mutually_exclusive_group()
     view.add_argument("--fport", action="store_true", help="fport columns: pid, process, port, proto, address")
     view.add_argument("--netstat", action="store_true", help="netstat -ano columns: proto, local, foreign, state, pid")
@@ -157,14 +158,17 @@ def _crossview_rows(found, netstat: bool) -> Tuple[List[Dict[str, Any]], List[st
 def _snapshot(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], List[str]]:
     """One look at the system in the view ``args`` asks for: (rows, columns)."""
     from .. import portmap as api
+    from ..progress import terminal_bar
 
+    pids = getattr(args, "pids", None)  # -p, resolved once by run()
+    bar = terminal_bar("sockets")
+    progress = {"progress": bar} if bar is not None else {}
     if args.crossview:
-        found = api.crossview(args.kind)
-        if args.pid:
-            wanted = api.resolve_pids(args.pid)
-            found = [d for d in found if any(r.pid in wanted for r in d.rows)]
+        found = api.crossview(args.kind, **progress)
+        if pids is not None:
+            found = [d for d in found if any(r.pid in pids for r in d.rows)]
         return _crossview_rows(found, args.netstat)
-    found = api.ports(args.kind, pid=args.pid)
+    found = api.ports(args.kind, pid=pids, **progress)
     if args.format in ("json", "jsonl"):
         return [dataclasses.asdict(p) for p in found], RECORD_COLUMNS
     if args.netstat:
@@ -203,10 +207,10 @@ def watch(args: argparse.Namespace, sleep: Optional[Callable[[float], None]] = N
             rows, columns = _snapshot(args)
             stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
             if args.format == "table":
-                print(f"-- {stamp}: {len(rows)} rows (+ appeared, - closed since the last refresh)")
+                emit(args, f"-- {stamp}: {len(rows)} rows (+ appeared, - closed since the last refresh)")
             marked = [{**row, "time": stamp} for row in changes(before, rows)] \
                 if args.format in ("json", "jsonl") else changes(before, rows)
-            print(render(_no_owner(marked, args.format), [CHANGE] + columns, args.format), flush=True)
+            emit_rows(args, _no_owner(marked, args.format), [CHANGE] + columns)
             before, shown = rows, shown + 1
             if args.count is not None and shown >= args.count:
                 return 0
@@ -225,8 +229,12 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("-b/--process adds the process column to --netstat; the other views show it already")
     if args.count is not None and args.watch is None:
         raise CliError("--count bounds --watch: give --watch SECONDS too")
+    args.pids = select_pids(args.pid)
     if args.watch is not None:
         return watch(args)
     rows, columns = _snapshot(args)
-    print(render(_no_owner(rows, args.format), columns, args.format))
-    return 0
+    emit_rows(args, _no_owner(rows, args.format), columns)
+    if args.pids is not None and not rows and not args.crossview:  # no finding is not "nothing selected"
+        note("no endpoint of the selected processes")
+        return EXIT_NOTHING
+    return EXIT_OK

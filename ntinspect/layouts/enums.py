@@ -7,7 +7,7 @@ are plain constants in :data:`COMPOSITES`, so decomposing a mask never counts a 
 from __future__ import annotations
 
 from enum import IntEnum, IntFlag
-from typing import Dict, List, Optional, Type
+from typing import Dict, List, Optional, Tuple, Type
 
 __all__ = [
     "SYSTEM_INFORMATION_CLASS", "OBJECT_INFORMATION_CLASS", "PROCESSINFOCLASS",
@@ -18,7 +18,7 @@ __all__ = [
     "KeyedEventAccess", "ObjectTypeAccess", "WorkerFactoryAccess", "AlpcPortAccess",
     "WaitCompletionPacketAccess", "HandleAttributes", "ObjectAttributes",
     "MIB_TCP_STATE", "TCP_TABLE_CLASS", "UDP_TABLE_CLASS", "SOCKET_STATE", "SockSharedFlags",
-    "SPECIFIC_RIGHTS", "COMPOSITES", "access_names", "specific_rights",
+    "SPECIFIC_RIGHTS", "COMPOSITES", "TYPE_COMPOSITES", "access_names", "access_summary", "specific_rights",
 ]
 
 
@@ -429,6 +429,42 @@ COMPOSITES: Dict[str, int] = {
     "IO_COMPLETION_ALL_ACCESS": _STANDARD_REQUIRED | 0x00100000 | 0x3,
 }
 """Composite masks from the SDK headers, kept out of the flags on purpose."""
+
+
+TYPE_COMPOSITES: Dict[str, Tuple[str, ...]] = {
+    "File": ("FILE_ALL_ACCESS", "FILE_GENERIC_READ", "FILE_GENERIC_WRITE", "FILE_GENERIC_EXECUTE"),
+    "Device": ("FILE_ALL_ACCESS", "FILE_GENERIC_READ", "FILE_GENERIC_WRITE", "FILE_GENERIC_EXECUTE"),
+    "Process": ("PROCESS_ALL_ACCESS",),
+    "Thread": ("THREAD_ALL_ACCESS",),
+    "Event": ("EVENT_ALL_ACCESS",),
+    "Mutant": ("MUTANT_ALL_ACCESS",),
+    "Semaphore": ("SEMAPHORE_ALL_ACCESS",),
+    "Section": ("SECTION_ALL_ACCESS",),
+    "Key": ("KEY_ALL_ACCESS", "KEY_READ"),
+    "Token": ("TOKEN_ALL_ACCESS",),
+    "Directory": ("DIRECTORY_ALL_ACCESS",),
+    "SymbolicLink": ("SYMBOLIC_LINK_ALL_ACCESS",),
+    "Job": ("JOB_OBJECT_ALL_ACCESS",),
+    "Timer": ("TIMER_ALL_ACCESS",),
+    "IoCompletion": ("IO_COMPLETION_ALL_ACCESS",),
+}
+"""Object type name -> the composite masks of :data:`COMPOSITES` that belong to it."""
+
+
+def access_summary(type_name: str, mask: int) -> str:
+    """``mask`` in short symbolic form for a table: the type's composite masks it holds
+    whole (in :data:`TYPE_COMPOSITES` order; ``FILE_GENERIC_READ|FILE_GENERIC_WRITE``), then the names of the
+    bits left (:func:`access_names`), joined with ``|``; ``0`` for no rights."""
+    mask &= 0xFFFFFFFF
+    parts: List[str] = []
+    covered = 0
+    for name in TYPE_COMPOSITES.get(type_name, ()):  # each type's tuple lists the largest first
+        bits = COMPOSITES[name]
+        if mask & bits == bits and bits & ~covered:
+            parts.append(name)
+            covered |= bits
+    parts += access_names(type_name, mask & ~covered)
+    return "|".join(parts) or "0"
 
 
 def specific_rights(type_name: str) -> Optional[Type[IntFlag]]:

@@ -305,10 +305,11 @@ class MinidumpSource(RecordedSource):
         """The dumped process's handles as a HandleTable (arguments as :func:`ntinspect.handles`;
         ``name_timeout`` and ``debug_privilege`` change nothing for a file). A dump written
         without MiniDumpWithHandleData raises SourceUnsupported."""
-        from ..api import _pid_list, check_name_timeout
+        from ..api import check_name_timeout
+        from ..selection import process_selectors, select_processes
 
         check_name_timeout(name_timeout)
-        pids = _pid_list(pid)
+        process_selectors(pid)  # bad selectors fail first, as for the live system
         rows = self._dump.handle_descriptors()
         if rows is None:
             raise self._refuse("handles")
@@ -319,6 +320,8 @@ class MinidumpSource(RecordedSource):
         lookup = {rva: index_of.get(name, 0) for rva, name in by_rva.items()}
         type_index = np.fromiter((lookup.get(int(rva), 0) for rva in type_rva), np.uint64, count=len(rows))
         own = self._pid()
+        selection = select_processes(pid, {own: self._image()}, check_ids=False)  # the dumped process only
+        pids = None if selection is None else list(selection.pids)
         columns = {
             "pid": np.full(len(rows), own, dtype=np.uint64),
             "value": rows["Handle"].astype(np.uint64),

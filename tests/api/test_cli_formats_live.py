@@ -14,7 +14,7 @@ pytestmark = pytest.mark.windows
 
 def test_unknown_type_and_bad_timeout_are_usage_errors():
     result = run_cli("handles", "-t", "NoSuchType")
-    assert result.returncode == 2 and b"no object type is named NoSuchType" in result.stderr
+    assert result.returncode == 3 and b"no object type is named NoSuchType" in result.stderr  # nothing selected
     result = run_cli("handles", "--names", "--timeout", "0")
     assert result.returncode == 2 and b"timeout" in result.stderr
 

@@ -249,9 +249,11 @@ def test_cli_handles_by_name_and_unknown_name(capsys):
 
     assert main(["handles", "-p", "python.exe", "-t", "Event", "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "pid,process,value,type,access,name" and len(lines) > 1
+    from ntinspect.models import HANDLE_FIELDS
+
+    assert lines[0] == ",".join(HANDLE_FIELDS) and len(lines) > 1
     assert all(",python.exe," in line and ",Event," in line for line in lines[1:])
-    assert main(["handles", "-p", "no-such-process.exe"]) == 2
+    assert main(["handles", "-p", "no-such-process.exe"]) == 3  # nothing selected
     assert "no running process is named no-such-process.exe" in capsys.readouterr().err
 
 

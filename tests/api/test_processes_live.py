@@ -236,9 +236,11 @@ def test_cli_handles_user_and_shared(reporter, event, capsys):
 
     domain, name = ctypes_account(own_sid())
     assert main(["handles", "-u", "-p", str(reporter["pid"]), "--format", "csv"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split(",")[:3] == ["pid", "process", "user"] and len(lines) > 1
-    assert all(line.split(",")[2] == f"{domain}\\{name}" for line in lines[1:])
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))  # CSV: the Handle record's fields
+    assert rows and all(row["user"] == f"{domain}\\{name}" and row["user_status"] == "ok" for row in rows)
 
     assert main(["handles", "--shared", "-p", str(reporter["pid"]), "-t", "Event", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)

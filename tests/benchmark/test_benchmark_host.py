@@ -229,6 +229,7 @@ def test_the_system_info_hook_takes_a_record_where_the_package_has_one(monkeypat
     from ntinspect.benchmark import system_info_mapping
 
     monkeypatch.delattr(ntinspect, "system_info", raising=False)
+    monkeypatch.delitem(ntinspect._HOME, "system_info", raising=False)  # the package's lazy names
     assert system_info_mapping() is None
 
     @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,7 @@ from ctypes import wintypes
 import pytest
 
 from childproc import child
-from ntinspect.errors import InvalidPath, NtInspectError, NtStatusError
+from ntinspect.errors import InvalidPath, NtInspectError
 from ntinspect.objspace import EntryStatus, SymbolicLinkLoop, dos_path, namespace, nt_path, refresh_dos_devices, resolve
 
 pytestmark = pytest.mark.windows
@@ -154,11 +154,12 @@ def test_denied_link_is_a_per_entry_status(objects, private):
     assert entries["fine"].status == EntryStatus.OK
 
 
-def test_namespace_of_a_non_directory_raises_with_the_status_name(objects, private):
+def test_namespace_of_a_link_is_the_link_and_its_target(objects, private):
     objects.link(private + "\\drive", "\\??\\C:")
-    with pytest.raises(NtStatusError) as caught:
-        namespace(private + "\\drive")
-    assert caught.value.name == "STATUS_OBJECT_TYPE_MISMATCH"
+    (entry,) = namespace(private + "\\drive")  # not STATUS_OBJECT_TYPE_MISMATCH (issue 11)
+    assert (entry.path, entry.type, entry.target, entry.status) == (private + "\\drive", "SymbolicLink", "\\??\\C:", "ok")
+    followed = namespace(private + "\\drive", follow=True)
+    assert followed and all(e.path.lower().startswith(resolve(private + "\\drive").lower()) for e in followed)
 
 
 def test_session_links_chain(objects):
@@ -241,10 +242,11 @@ def test_cli_ns_formats_and_errors(objects, private, capsys):
                                                   f"SymbolicLink,ok,{private}\\m,\\??\\C:"]
     assert main(["ns", private, "-r", "-f", "jsonl"]) == 0
     assert '"target": "\\\\BaseNamedObjects"' in capsys.readouterr().out
-    for bad, text in (("relative", "absolute"), (private + "\\m", "STATUS_OBJECT_TYPE_MISMATCH"),
-                      (private + "\\missing", "STATUS_OBJECT_NAME_NOT_FOUND")):
+    for bad, text in (("relative", "absolute"), (private + "\\missing", "STATUS_OBJECT_NAME_NOT_FOUND")):
         assert main(["ns", bad]) == 1
         assert text in capsys.readouterr().err
+    assert main(["ns", private + "\\m", "-f", "csv"]) == 0  # a link: itself and its target
+    assert capsys.readouterr().out.splitlines()[1] == f"SymbolicLink,ok,{private}\\m,\\??\\C:"
 
 
 # --- names that are not valid Unicode, too long, or unprintable ---------------------------------

@@ -645,3 +645,45 @@ def test_cli_reports_errors(monkeypatch, capsys):
     monkeypatch.setattr(api, "namespace", denied)
     assert main(["ns", "\\KernelObjects"]) == 1
     assert "STATUS_ACCESS_DENIED" in capsys.readouterr().err
+
+
+# --- a symbolic link (or another object) given as the path -----------------------------------
+
+class StrictNamespace(FakeNamespace):
+    """Listing a link or a device fails as on Windows: STATUS_OBJECT_TYPE_MISMATCH."""
+
+    def list_directory(self, path):
+        key = path.casefold()
+        if key not in self.directories and key != "\\":
+            try:
+                kind = self._type(path)
+            except NtStatusError:
+                kind = None
+            if kind not in (None, "Directory"):
+                raise NtStatusError(0xC0000024, f"list({path})")
+        return super().list_directory(path)
+
+
+def test_a_link_as_the_path_is_the_link_and_its_target():
+    source = StrictNamespace(windows_like().directories, windows_like().links)
+    found = list(backend.walk(source, "\\GLOBAL??\\C:"))
+    assert found == [NamespaceEntry("\\GLOBAL??\\C:", "C:", "SymbolicLink", "\\Device\\HarddiskVolume1")]
+    device = list(backend.walk(source, "\\Device\\harddiskvolume1"))  # an object that is no directory
+    assert device == [NamespaceEntry("\\Device\\HarddiskVolume1", "HarddiskVolume1", "Device")]
+    with pytest.raises(NtStatusError):
+        list(backend.walk(source, "\\Device\\NoSuch"))
+
+
+def test_cli_follow_option_reaches_the_api(monkeypatch, capsys):
+    api = importlib.import_module("ntinspect.objspace")
+    from ntinspect.cli import main
+
+    seen = {}
+
+    def fake_namespace(path="\\", recursive=False, **kwargs):
+        seen.update(path=path, **kwargs)
+        return ENTRIES[:1]
+
+    monkeypatch.setattr(api, "namespace", fake_namespace)
+    assert main(["ns", "-L", "\\??\\C:"]) == 0 and seen == {"path": "\\??\\C:", "follow": True}
+    assert main(["ns", "\\??\\C:"]) == 0 and seen["follow"] is False

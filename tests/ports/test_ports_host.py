@@ -263,13 +263,18 @@ def test_bad_kind_is_a_library_and_value_error(kind):
 def test_pid_filter_resolution():
     from ntinspect.portmap import _resolve_pids
 
-    names = {4: "System", 100: "svchost.exe", 101: "svchost.exe", 7: "python.exe"}
+    from ntinspect.errors import InvalidSelector, ProcessNotFound
+
+    names = {4: "System", 100: "svchost.exe", 101: "svchost.exe", 7: "python.exe", 12: "a.exe"}
     assert _resolve_pids("svchost", names) == {100, 101}
     assert _resolve_pids(["python.EXE", 4, "12"], names) == {7, 4, 12}
     assert _resolve_pids(None, names) is None
-    for bad, message in [("nosuch", "no running process"), (-1, "negative"), (1.5, "process id or name"),
-                         (True, "process id or name")]:
-        with pytest.raises(PortsError, match=message):
+    # the same errors as handles(): the one resolver (ntinspect.selection)
+    for bad, error, message in [("nosuch", ProcessNotFound, "no running process is named nosuch"),
+                                (99999, ProcessNotFound, "no running process has pid 99999"),
+                                (-1, InvalidSelector, "negative"), (1.5, InvalidSelector, "process id"),
+                                (True, InvalidSelector, "process id")]:
+        with pytest.raises(error, match=message):
             _resolve_pids(bad, names)
 
 
@@ -425,15 +430,16 @@ CRAFTED_PORTS = b.merge([ep("tcp", "127.0.0.1", 5000, state="LISTENING", pid=0),
 @pytest.fixture
 def cli(monkeypatch, capsys):
     from ntinspect import portmap as api
-    from ntinspect.cli import main
+    from ntinspect.cli import main, output
 
     calls = []
 
-    def fake_ports(kind="all", pid=None):
+    def fake_ports(kind="all", pid=None, progress=None):
         calls.append((kind, pid))
         return b.select(CRAFTED_PORTS, kind)
 
     monkeypatch.setattr(api, "ports", fake_ports)
+    monkeypatch.setattr(output, "live_process_names", lambda: {200: "parent.exe", 300: "child.exe"})
 
     def run(*argv):
         code = main(["ports", *argv])
@@ -445,7 +451,7 @@ def cli(monkeypatch, capsys):
 def test_cli_fport_columns_one_line_per_owner(cli):
     code, out, calls = cli("--fport", "-p", "parent", "-p", "300")
     lines = out.out.splitlines()
-    assert code == 0 and calls == [("all", ["parent", "300"])]
+    assert code == 0 and calls == [("all", [200, 300])]  # -p resolved once, by the shared resolver
     assert lines[0].split() == ["PID", "PROCESS", "PORT", "PROTO", "ADDRESS"]
     assert [line.split() for line in lines[1:]] == [
         ["200", "parent.exe", "5000", "tcp", "127.0.0.1:5000"], ["300", "child.exe", "5000", "tcp", "127.0.0.1:5000"],
@@ -481,12 +487,24 @@ def test_cli_library_error_exits_1(monkeypatch, capsys):
     from ntinspect import portmap as api
     from ntinspect.cli import main
 
-    def unknown(kind="all", pid=None):
-        raise PortsError("no running process is named 'nosuch'")
+    def broken(kind="all", pid=None, progress=None):
+        raise PortsError("no MIB row layout for tcp4 table class 99")
 
-    monkeypatch.setattr(api, "ports", unknown)
-    assert main(["ports", "-p", "nosuch"]) == 1
-    assert "no running process is named 'nosuch'" in capsys.readouterr().err
+    monkeypatch.setattr(api, "ports", broken)
+    assert main(["ports"]) == 1
+    assert "no MIB row layout" in capsys.readouterr().err
+
+
+def test_cli_unknown_process_is_nothing_selected(cli):
+    code, out, calls = cli("-p", "nosuch")
+    assert code == 3 and calls == [] and out.out == ""
+    assert "no running process is named nosuch" in out.err
+
+
+def test_cli_partial_name_says_what_it_selected(cli):
+    code, out, calls = cli("-p", "aren")
+    assert code == 0 and calls == [("all", [200])]
+    assert "selected by partial name: parent.exe (200)" in out.err
 
 
 # --- planning and the bounded runner the socket pass uses ---------------------------------

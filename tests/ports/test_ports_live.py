@@ -134,7 +134,9 @@ def test_kind_and_pid_filters(children):
     assert {p.local_port for p in tcp4} == {main.info["listen"], main.info["client"]}
     by_name = ports.ports("inet4", pid="python")
     assert main.info["udp"] in {p.local_port for p in by_name}
-    with pytest.raises(ports.PortsError):
+    from ntinspect.errors import ProcessNotFound
+
+    with pytest.raises(ProcessNotFound):  # the same error as handles() (issue 11)
         ports.ports("tcp", pid="no-such-process-here")
 
 

@@ -93,7 +93,7 @@ def test_cli_fport_names_every_owner(monkeypatch, capsys):
 
     merged = b.merge([sock("tcp", "127.0.0.1", 5000, pid=200, handle=0x88),
                       sock("tcp", "127.0.0.1", 5000, pid=300, handle=0x88)], {200: "parent.exe", 300: "child.exe"})
-    monkeypatch.setattr(api, "ports", lambda kind="all", pid=None: merged)
+    monkeypatch.setattr(api, "ports", lambda kind="all", pid=None, progress=None: merged)
     assert main(["ports", "--fport"]) == 0
     lines = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
     assert lines == [["200", "parent.exe", "5000", "tcp", "127.0.0.1:5000"],
@@ -132,8 +132,10 @@ def test_pid_filters_take_numpy_integers_ranges_and_arrays():
     assert _resolve_pids(np.array([5, 6], dtype=np.uint32), names) == {5, 6}
     assert _resolve_pids(range(5, 7), names) == {5, 6}
     assert _resolve_pids((p for p in ["a", 6]), names) == {5, 6}
+    from ntinspect.errors import InvalidSelector
+
     for bad in (b"5", 4.0, np.float64(5), [True], np.bool_(True), [None]):
-        with pytest.raises(PortsError):
+        with pytest.raises(InvalidSelector):
             _resolve_pids(bad, names)
 
 

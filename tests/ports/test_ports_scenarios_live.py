@@ -239,9 +239,18 @@ def test_pid_filter_forms():
         assert keys(portmap.ports(pid=(a.pid, b.pid))) == ports_of(a) | ports_of(b)
         for name in ("python", "python.exe", "PYTHON.EXE", ["python", a.pid]):
             assert ports_of(a) | ports_of(b) <= keys(portmap.ports(pid=name))
-        assert portmap.ports(pid=[]) == [] and portmap.ports(pid=999999) == []
+        assert portmap.ports(pid=[]) == []
+        from ntinspect.backends.live import process_names
+        from ntinspect.errors import ProcessNotFound
+
+        running = set(process_names())
+        missing = next(p for p in range(max(running) + 4000, 1 << 30, 4) if p not in running)
+        with pytest.raises(ProcessNotFound):  # an unknown pid is an error, as in handles() (issue 11)
+            portmap.ports(pid=missing)
+        from ntinspect.errors import InvalidSelector
+
         for bad in (-1, 4.0, True, [None]):
-            with pytest.raises(portmap.PortsError):
+            with pytest.raises(InvalidSelector):  # the same error handles() raises (issue 11)
                 portmap.ports(pid=bad)
     finally:
         a.stop()
@@ -304,7 +313,7 @@ def test_cli_formats_with_a_live_child(endpoints):
     (record,) = [json.loads(line) for line in out.splitlines()]
     assert (record["local_port"], record["owners"], record["sources"]) == (child.info["u6"], [child.pid], ["handle"])
     code, out, err = cli("udp4", "-p", "no-such-process-here")
-    assert code == 1 and "no running process is named" in err
+    assert code == 3 and "no running process is named" in err  # nothing selected (issue 11)
 
 
 def test_back_to_back_cli_runs_never_fail_calibration():

@@ -108,6 +108,8 @@ def test_filters_keep_the_extra_columns():
 def test_handles_arguments_are_checked_as_for_live_handles():
     with ntinspect.open(CET) as source:
         with pytest.raises(TypeError):
+            source.handles(pid=b"x")
+        with pytest.raises(ntinspect.ProcessNotFound):  # an image name the dump's process does not have
             source.handles(pid="x")
         with pytest.raises(ValueError):
             source.handles(name_timeout=0)
