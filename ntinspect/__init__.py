@@ -4,6 +4,7 @@ Handles with their types, names and access; ports mapped to the processes that o
 the kernel structures involved, for 32- and 64-bit systems.
 """
 from .api import enable_debug_privilege, handles, object_types, processes
+from .privilege import debug_privilege
 from .errors import (
     AccessDenied,
     AddressNotInImage,
@@ -40,6 +41,7 @@ __all__ = [
     "enable_debug_privilege",
     "system_info",
     "SystemInfo",
+    "debug_privilege",
     "ports",
     "crossview",
     "scan",

@@ -6,14 +6,12 @@ from typing import Any, Iterable, List, Optional, Union
 import numpy as np
 
 from .models import HandleTable, ObjectType, Process
+from .privilege import debug_privilege as _debug_privilege_scope, enable_debug_privilege
 
 __all__ = ["processes", "object_types", "handles", "enable_debug_privilege"]
 
 PER_PROCESS_LIMIT = 16
 """Up to this many pids, ``handles(pid=...)`` tries the per-process query (class 51) first."""
-
-SE_DEBUG_PRIVILEGE = 20
-
 
 def _live():
     from .backends import live
@@ -41,14 +39,6 @@ def processes(details: bool = True) -> List[Process]:
 def object_types() -> List[ObjectType]:
     """Every object type, with the index the handle table reports for it (calibrated)."""
     return _live().object_types()
-
-
-def enable_debug_privilege() -> bool:
-    """Enable SeDebugPrivilege for this process; False when the token does not hold it."""
-    from ._native import dlls, ffi
-
-    was = ffi().new("uint8_t *")
-    return dlls().ntdll.RtlAdjustPrivilege(SE_DEBUG_PRIVILEGE, 1, 0, was) >= 0
 
 
 def check_name_timeout(name_timeout: Any) -> None:
@@ -99,12 +89,16 @@ def handles(
     With ``users=True`` each handle also gets its owner process's user (``DOMAIN\\user``, as
     handle.exe ``-u`` shows it) and a ``user_status`` (a
     :class:`~ntinspect.models.ProcessStatus` value), read once per process.
+
+    ``debug_privilege=True`` enables SeDebugPrivilege for this call only: its previous state
+    is restored before the call returns (:func:`ntinspect.debug_privilege`).
     """
     check_name_timeout(name_timeout)
+    if debug_privilege:
+        with _debug_privilege_scope():
+            return handles(pid, type, names, name_timeout, debug_privilege=False, users=users)
     pids = _pid_list(pid)
     live = _live()
-    if debug_privilege:
-        enable_debug_privilege()
     columns = _per_process_columns(live, pids)
     system_wide = columns is None
     if system_wide:

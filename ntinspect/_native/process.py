@@ -12,6 +12,9 @@ PROCESS_DUP_HANDLE = 0x0040
 PROCESS_QUERY_INFORMATION = 0x0400
 PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
 DUPLICATE_SAME_ACCESS = 0x2
+NEVER_CLOSE_SOURCE = 0x1
+"""DUPLICATE_CLOSE_SOURCE (winnt.h): would close the handle in the inspected process. ntinspect
+never passes it (refused by :func:`try_duplicate`; tests/test_never_disturb.py checks the source)."""
 CURRENT_PROCESS = -1  # NtCurrentProcess() pseudo-handle
 
 
@@ -40,7 +43,11 @@ def open_process(pid: int, access: int) -> OwnedHandle:
 
 
 def try_duplicate(process: Any, value: int, access: int = 0, options: int = DUPLICATE_SAME_ACCESS):
-    """NtDuplicateObject of handle ``value`` in ``process`` into ours: (status, OwnedHandle or None)."""
+    """NtDuplicateObject of handle ``value`` in ``process`` into ours: (status, OwnedHandle or None).
+
+    The source handle is never closed: ``options`` with DUPLICATE_CLOSE_SOURCE is a ValueError."""
+    if options & NEVER_CLOSE_SOURCE:
+        raise ValueError("DUPLICATE_CLOSE_SOURCE would close the handle in the inspected process")
     lib = ffi()
     target = lib.new("void **")
     status = dlls().ntdll.NtDuplicateObject(raw_handle(process), lib.cast("void *", value), current_process(),
