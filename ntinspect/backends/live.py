@@ -73,9 +73,13 @@ def process_entries() -> Iterator[Dict[str, object]]:
         entry["name"] = bytes(data[start:start + length]).decode("utf-16-le", "surrogatepass") if length \
             else ("System Idle Process" if pid == 0 else "")
         yield entry
-        if entry["NextEntryOffset"] == 0:
+        step = entry["NextEntryOffset"]
+        if step == 0:
             return
-        offset += entry["NextEntryOffset"]
+        if offset + step + entry_size > size:  # reported at the entry that points out, inside the buffer
+            raise LayoutError("SYSTEM_PROCESS_INFORMATION", offset,
+                              f"NextEntryOffset {step:#x} points past the buffer ({size} bytes)")
+        offset += step
 
 
 def processes(details: bool = True) -> List[Process]:
