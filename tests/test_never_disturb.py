@@ -117,3 +117,12 @@ def test_handles_asks_for_debug_privilege_only_through_the_restoring_scope():
              if "adjust_privilege" in path.read_text(encoding="utf-8")
              or "RtlAdjustPrivilege" in path.read_text(encoding="utf-8")]
     assert sorted(users) == ["_native/privilege.py", "privilege.py"]
+
+
+def test_nothing_read_is_executed_or_unpickled():
+    """No module imports or calls a deserializer that runs code, or evaluates text. (construct's
+    ``.compile()`` turns ntinspect's own layout definitions into code, never read data.)"""
+    runs_code = {"pickle", "cPickle", "marshal", "shelve", "dill", "eval", "exec", "__import__"}
+    for path in python_sources():
+        named = code_names(path) & runs_code
+        assert not named, f"{path.relative_to(PACKAGE)}: {sorted(named)}"
