@@ -19,8 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ntinspect.errors import LayoutError
-from ntinspect.layouts import (handle_table, layouts, object_name, object_type_name, paging, parse, table_array,
-                               walk_directory, walk_object_types, walk_processes)
+from ntinspect.layouts import (handle_table, layouts, object_name, object_type_name, offset_of, paging, parse,
+                               table_array, table_plan, walk_directory, walk_object_types, walk_processes)
 from ntinspect.layouts.base import unwrap
 
 WIDTHS = (4, 8)
@@ -70,11 +70,13 @@ HANDLE_CLASSES = [(width, info_class) for width in WIDTHS for info_class in (16,
 @pytest.mark.parametrize("width, info_class", HANDLE_CLASSES)
 @given(data=st.data())
 def test_handle_tables_bulk_view(width, info_class, data):
-    entry = {16: 8 + 2 * width if width == 8 else 16, 51: 8 * width - 8 if width == 8 else 28,
-             64: 40 if width == 8 else 28}[info_class]
-    header = 2 * width
+    from ntinspect.layouts.handles import TABLES
+
+    plan = table_plan(layouts(width).structs[TABLES[info_class]])
     count = data.draw(st.integers(0, 6))
-    valid = struct.pack("<Q" if width == 8 else "<I", count) + bytes(header - width) + bytes(entry * count)
+    header = bytearray(plan.entries_offset)
+    plan.count_format.pack_into(header, plan.count_offset, count)
+    valid = bytes(header) + data.draw(st.binary(min_size=plan.itemsize * count, max_size=plan.itemsize * count))
     raw = data.draw(st.one_of(st.binary(max_size=300), mutated(valid)))
     result = library_error_only(lambda b: handle_table(b, width, info_class), raw)
     if not isinstance(result, LayoutError):
@@ -101,8 +103,7 @@ def test_live_process_list_reader(width, data):
     first = bytearray(entry)
     struct.pack_into("<I", first, 0, entry)
     second = bytearray(entry)
-    length_at = 0x38 if width == 8 else 0x38
-    struct.pack_into("<H", second, length_at, len(name))
+    struct.pack_into("<H", second, offset_of(layouts(width).SYSTEM_PROCESS_INFORMATION, "ImageName.Length"), len(name))
     valid = bytes(first + second) + name
     raw = data.draw(st.one_of(st.binary(max_size=2 * entry + 40), mutated(valid)))
     with pytest.MonkeyPatch.context() as patch:
@@ -230,8 +231,6 @@ def _count_cases():
             if type(last).__name__ == "CountedArray":
                 size = layouts(width)[name]
                 raw = bytearray(64)
-                from ntinspect.layouts.base import offset_of
-
                 at = offset_of(size, last.count_field)
                 fmt = unwrap(next(f for f in fields if f.name == last.count_field)).fmtstr
                 struct.pack_into(fmt, raw, at, (1 << (8 * struct.calcsize(fmt) - fmt[-1].islower())) - 1)
