@@ -1,6 +1,8 @@
 """Opening processes and duplicating their handles into ours, each result owned."""
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from typing import Any
 
 from ..errors import error_from_status
@@ -16,6 +18,29 @@ NEVER_CLOSE_SOURCE = 0x1
 """DUPLICATE_CLOSE_SOURCE (winnt.h): would close the handle in the inspected process. ntinspect
 never passes it (refused by :func:`try_duplicate`; tests/test_never_disturb.py checks the source)."""
 CURRENT_PROCESS = -1  # NtCurrentProcess() pseudo-handle
+
+
+_HELD: Counter = Counter()
+"""Values of the duplicates this library holds in its own process right now. A snapshot
+taken meanwhile (by another thread's call) lists them as handles of ours: they are
+inspection artifacts, and :func:`held_duplicates` lets the snapshot readers leave them out
+(else a socket being probed by one call would show this process as an owner to another)."""
+_HELD_LOCK = threading.Lock()
+
+
+def held_duplicates() -> frozenset:
+    """The handle values of the duplicates ntinspect holds in this process at this moment."""
+    with _HELD_LOCK:
+        return frozenset(_HELD)
+
+
+def _close_duplicate(handle: Any) -> None:
+    value = int(ffi().cast("uintptr_t", handle))
+    dlls().ntdll.NtClose(handle)
+    with _HELD_LOCK:  # after the close: a value reused meanwhile is at worst left out once
+        _HELD[value] -= 1
+        if _HELD[value] <= 0:
+            del _HELD[value]
 
 
 def nt_close(handle: Any) -> None:
@@ -54,7 +79,9 @@ def try_duplicate(process: Any, value: int, access: int = 0, options: int = DUPL
                                             target, access, 0, options)
     if status < 0:
         return status & 0xFFFFFFFF, None
-    return 0, OwnedHandle(target[0], nt_close)
+    with _HELD_LOCK:
+        _HELD[int(lib.cast("uintptr_t", target[0]))] += 1
+    return 0, OwnedHandle(target[0], _close_duplicate)
 
 
 def duplicate(process: Any, value: int, access: int = 0, options: int = DUPLICATE_SAME_ACCESS) -> OwnedHandle:

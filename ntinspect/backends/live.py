@@ -239,6 +239,7 @@ def system_handle_columns() -> Columns:
     """Every handle in the system (class 64), as column views over the raw buffer."""
     data = calls.query_system_information(calls.SystemExtendedHandleInformation, initial=0x100000)
     entries = L.handle_table(data, WIDTH, calls.SystemExtendedHandleInformation)
+    entries = _without_held_duplicates(entries)
     return {
         "pid": entries["UniqueProcessId"],
         "value": entries["HandleValue"],
@@ -247,6 +248,20 @@ def system_handle_columns() -> Columns:
         "object": entries["Object"],
         "attributes": entries["HandleAttributes"],
     }
+
+
+def _without_held_duplicates(entries: np.ndarray) -> np.ndarray:
+    """``entries`` without this process's rows that are duplicates ntinspect holds right now
+    (another thread's call is naming or probing them): they are not the system's state.
+    Without concurrent calls nothing is held and the view is returned as it is (zero-copy)."""
+    from .._native.process import held_duplicates
+
+    held = held_duplicates()
+    if not held:
+        return entries
+    ours = entries["UniqueProcessId"] == os.getpid()
+    drop = ours & np.isin(entries["HandleValue"], np.fromiter(held, dtype=np.uint64, count=len(held)))
+    return entries[~drop] if drop.any() else entries
 
 
 CLASS_REFUSED = frozenset({STATUS_INVALID_INFO_CLASS, STATUS_NOT_IMPLEMENTED})
