@@ -69,6 +69,8 @@ def process_entries() -> Iterator[Dict[str, object]]:
         length, start = entry["ImageName.Length"], entry["ImageName.Buffer"] - base
         if length and not (0 <= start and start + length <= size):
             raise LayoutError("SYSTEM_PROCESS_INFORMATION", offset, "ImageName points outside the buffer")
+        if length % 2:
+            raise LayoutError("SYSTEM_PROCESS_INFORMATION", offset, f"odd UTF-16 length {length} of ImageName")
         pid = entry["UniqueProcessId"]
         entry["name"] = bytes(data[start:start + length]).decode("utf-16-le", "surrogatepass") if length \
             else ("System Idle Process" if pid == 0 else "")

@@ -113,6 +113,18 @@ def test_live_process_list_reader(width, data):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
+def test_live_process_list_reader_odd_name_length(width):
+    """Found by the full profile: an odd ImageName.Length escaped as UnicodeDecodeError."""
+    entry = bytearray(layouts(width).SYSTEM_PROCESS_INFORMATION.sizeof() + 8)
+    struct.pack_into("<H", entry, offset_of(layouts(width).SYSTEM_PROCESS_INFORMATION, "ImageName.Length"), 1)
+    with pytest.MonkeyPatch.context() as patch:
+        live = _fed_live(patch, bytes(entry), width, 0)
+        with pytest.raises(LayoutError, match="odd UTF-16 length") as caught:
+            list(live.process_entries())
+    assert caught.value.offset == 0
+
+
+@pytest.mark.parametrize("width", WIDTHS)
 @given(data=st.data())
 def test_process_handle_snapshot(width, data):
     from ntinspect.backends.live import process_snapshot_columns
