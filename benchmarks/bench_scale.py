@@ -16,36 +16,13 @@ import sys
 import time
 import tracemalloc
 
+from benchmarks.bench_handles import CHILD_TEMPLATE as CHILD, bare_syscall
 from benchmarks.timing import best
 
 TOTAL = int(os.environ.get("NTINSPECT_SCALE_HANDLES", "1000000"))
 CHILDREN = 10
 REPEATS = 3
 NAME_TIMEOUT = 1.0
-
-CHILD = r"""
-import ctypes, sys
-k32 = ctypes.WinDLL("kernel32")
-k32.CreateEventW.restype = ctypes.c_void_p
-events = [k32.CreateEventW(None, True, False, None) for _ in range(%d)]
-print(len([e for e in events if e]), flush=True)
-sys.stdin.read()
-"""
-
-
-def bare_syscall(size: int):
-    """One NtQuerySystemInformation(64) into a buffer already big enough: the floor."""
-    from ntinspect._native import dlls, ffi
-
-    ntdll = dlls().ntdll
-    returned = ffi().new("uint32_t *")
-    buffer = ffi().new_allocator(should_clear_after_alloc=False)("char[]", size)
-
-    def call():
-        status = ntdll.NtQuerySystemInformation(64, buffer, size, returned)
-        assert status == 0, hex(status & 0xFFFFFFFF)
-
-    return call
 
 
 def peak_working_set() -> int:
