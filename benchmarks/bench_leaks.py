@@ -45,14 +45,18 @@ def main() -> int:
         for _ in range(3):  # warm-up: caches, the drive map, the DLLs' own handles
             ntinspect.handles(names=True)
             ntinspect.ports()
-        tracemalloc.start()
+        tracemalloc.start(8)
         samples = [(0, sample(), 0.0)]
+        snapshots = [tracemalloc.take_snapshot()]
         started = time.perf_counter()
         for call in range(1, CALLS + 1):
             rows = len(ntinspect.handles(names=True))  # no result is kept across a sample
             endpoints = len(ntinspect.ports())
             if call % EVERY == 0:
                 samples.append((call, sample(), time.perf_counter() - started))
+                if call == EVERY:
+                    snapshots.append(tracemalloc.take_snapshot())
+        snapshots.append(tracemalloc.take_snapshot())
         tracemalloc.stop()
         print(f"{CALLS} calls each of handles(names=True) ({rows} rows) and ports() ({endpoints} endpoints)")
         print(f"\n{'calls':>6} {'handles':>8} {'threads':>8} {'py threads':>11} {'rss MiB':>8} "
@@ -69,6 +73,13 @@ def main() -> int:
         grew = {"handles": last.handles - first.handles > 2, "threads": last.threads - first.threads > 1,
                 "python threads": last.python_threads != first.python_threads,
                 "traced memory": last.traced - first.traced > 1 << 20}
+        from ntinspect._native import files
+
+        print(f"AFD requests abandoned while pending (their buffers kept for the driver): {len(files._ABANDONED)}")
+        print("\nwhere traced memory grew after the first tenth (top 3):")
+        for stat in snapshots[-1].compare_to(snapshots[min(1, len(snapshots) - 2)], "traceback")[:3]:
+            print(f"  {stat.size_diff:+} B in {stat.count_diff:+} blocks at", " <- ".join(
+                f"{frame.filename.rsplit(chr(92), 1)[-1]}:{frame.lineno}" for frame in list(stat.traceback)[::-1][:4]))
         print("\nflat:", "yes" if not any(grew.values()) else f"no: {[k for k, v in grew.items() if v]}")
         return 1 if any(grew.values()) else 0
     finally:
