@@ -25,7 +25,9 @@ _HELD: Counter = Counter()
 taken meanwhile (by another thread's call) lists them as handles of ours: they are
 inspection artifacts, and :func:`held_duplicates` lets the snapshot readers leave them out
 (else a socket being probed by one call would show this process as an owner to another)."""
-_HELD_LOCK = threading.Lock()
+_HELD_LOCK = threading.RLock()
+"""Held across each duplication and its registration, so that a check under it
+(:func:`duplicate_own_unless_held`) never meets a duplicate not yet registered."""
 
 
 def held_duplicates() -> frozenset:
@@ -75,13 +77,24 @@ def try_duplicate(process: Any, value: int, access: int = 0, options: int = DUPL
         raise ValueError("DUPLICATE_CLOSE_SOURCE would close the handle in the inspected process")
     lib = ffi()
     target = lib.new("void **")
-    status = dlls().ntdll.NtDuplicateObject(raw_handle(process), lib.cast("void *", value), current_process(),
-                                            target, access, 0, options)
-    if status < 0:
-        return status & 0xFFFFFFFF, None
     with _HELD_LOCK:
+        status = dlls().ntdll.NtDuplicateObject(raw_handle(process), lib.cast("void *", value), current_process(),
+                                                target, access, 0, options)
+        if status < 0:
+            return status & 0xFFFFFFFF, None
         _HELD[int(lib.cast("uintptr_t", target[0]))] += 1
     return 0, OwnedHandle(target[0], _close_duplicate)
+
+
+def duplicate_own_unless_held(process: Any, value: int):
+    """:func:`try_duplicate` of handle ``value`` of this very process, or ``(0, None)`` when the
+    value is a duplicate ntinspect holds right now (another call's probe: not this
+    process's own object). Checked and duplicated under one lock, so a duplicate made by
+    another thread meanwhile is never taken for one of ours."""
+    with _HELD_LOCK:
+        if value in _HELD:
+            return 0, None
+        return try_duplicate(process, value)
 
 
 def duplicate(process: Any, value: int, access: int = 0, options: int = DUPLICATE_SAME_ACCESS) -> OwnedHandle:
