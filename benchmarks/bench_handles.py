@@ -16,25 +16,26 @@ import tracemalloc
 CHILD_HANDLES = 100_000
 REPEATS = 7
 
-CHILD = r"""
+CHILD_TEMPLATE = r"""
 import ctypes, sys
 k32 = ctypes.WinDLL("kernel32")
 k32.CreateEventW.restype = ctypes.c_void_p
 events = [k32.CreateEventW(None, True, False, None) for _ in range(%d)]
 print(len([e for e in events if e]), flush=True)
 sys.stdin.read()
-""" % CHILD_HANDLES
+"""
+"""A child creating %d events, printing how many it made, holding them until stdin closes."""
+CHILD = CHILD_TEMPLATE % CHILD_HANDLES
 
 
 
 
-def bare_syscall():
-    """One NtQuerySystemInformation(64) into a buffer already big enough: the floor."""
+def bare_syscall(size: int = 64 << 20):
+    """One NtQuerySystemInformation(64) into a ``size``-byte buffer already big enough: the floor."""
     from ntinspect._native import dlls, ffi
 
     ntdll = dlls().ntdll
     returned = ffi().new("uint32_t *")
-    size = 64 << 20
     buffer = ffi().new_allocator(should_clear_after_alloc=False)("char[]", size)
 
     def call():

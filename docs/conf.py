@@ -37,7 +37,7 @@ nitpicky = True
 # there is no inventory for them in an offline build, so they are not link targets.
 nitpick_ignore_regex = [
     (r"py:.*", r"(np|numpy|construct|cffi|pandas|typing|collections|argparse|dataclasses|enum|os|io|ipaddress|"
-               r"concurrent|threading|subprocess|pathlib|types|_struct|struct)(\..*)?"),
+               r"concurrent|threading|subprocess|pathlib|types|_struct|struct|datetime)(\..*)?"),
     (r"py:class", r"(int|str|bytes|bytearray|memoryview|float|bool|dict|list|tuple|set|frozenset|object|"
                   r"type|callable|None|Exception|ValueError|TypeError|OSError|PermissionError|"
                   r"RuntimeError|KeyError|SystemExit|NamedTuple|Any|Optional|Union|Iterable|Iterator|"

@@ -38,7 +38,8 @@ from .errors import (
 __version__ = "0.1.0"
 
 _LAZY = {
-    "api": ("handles", "processes", "object_types", "enable_debug_privilege"),
+    "api": ("handles", "processes", "object_types"),
+    "privilege": ("debug_privilege", "enable_debug_privilege"),
     "models": ("EntryStatus", "Handle", "HandleTable", "NameStatus", "ObjectType", "OwnerStatus", "Port", "Process"),
     "objspace": ("DriveMap", "NamespaceEntry", "dos_path", "namespace", "nt_path", "refresh_dos_devices",
                  "resolve"),
@@ -69,6 +70,7 @@ __all__ = [
     "enable_debug_privilege",
     "system_info",
     "SystemInfo",
+    "debug_privilege",
     "ports",
     "crossview",
     "scan",

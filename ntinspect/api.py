@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any, List, Mapping, Optional
 from .progress import ProgressCallback
 from .selection import PidSelector, TypeSelector, process_selectors, select_processes, type_selectors
 
+from .privilege import debug_privilege as _debug_privilege_scope, enable_debug_privilege
+
 if TYPE_CHECKING:
     from .models import HandleTable, ObjectType, Process
 
@@ -13,9 +15,6 @@ __all__ = ["processes", "object_types", "handles", "enable_debug_privilege"]
 
 PER_PROCESS_LIMIT = 16
 """Up to this many pids, ``handles(pid=...)`` tries the per-process query (class 51) first."""
-
-SE_DEBUG_PRIVILEGE = 20
-
 
 def _live():
     from .backends import live
@@ -43,14 +42,6 @@ def processes(details: bool = True) -> List["Process"]:
 def object_types() -> List["ObjectType"]:
     """Every object type, with the index the handle table reports for it (calibrated)."""
     return _live().object_types()
-
-
-def enable_debug_privilege() -> bool:
-    """Enable SeDebugPrivilege for this process; False when the token does not hold it."""
-    from ._native import dlls, ffi
-
-    was = ffi().new("uint8_t *")
-    return dlls().ntdll.RtlAdjustPrivilege(SE_DEBUG_PRIVILEGE, 1, 0, was) >= 0
 
 
 def check_name_timeout(name_timeout: Any) -> None:
@@ -110,17 +101,22 @@ def handles(
     With ``users=True`` each handle also gets its owner process's user (``DOMAIN\\user``, as
     handle.exe ``-u`` shows it) and a ``user_status`` (a
     :class:`~ntinspect.models.ProcessStatus` value), read once per process.
+
+    ``debug_privilege=True`` enables SeDebugPrivilege for this call only: its previous state
+    is restored before the call returns (:func:`ntinspect.debug_privilege`).
     """
     check_name_timeout(name_timeout)
     if progress is not None and not callable(progress):
         raise TypeError(f"progress takes a callable(done, total), not {progress!r}")
     process_selectors(pid)  # bad selectors fail before any OS call
     type_selectors(type)
+    if debug_privilege:
+        with _debug_privilege_scope():
+            return handles(pid, type, names, name_timeout, debug_privilege=False, users=users,
+                           progress=progress)
     import numpy as np
 
     live = _live()
-    if debug_privilege:
-        enable_debug_privilege()
     process_names = live.process_names()
     pids = _pid_list(pid, process_names)
     columns = _per_process_columns(live, pids)

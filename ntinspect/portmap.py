@@ -145,7 +145,7 @@ def ports(kind: str = "all", pid: PidFilter = None, *, progress: Optional[Progre
     endpoint shared with other processes keeps all its owners, so the filter does not make
     the scan cheaper: every socket handle is still asked).
 
-    Each :class:`Port` says where its owner came from (``owner_status``, see
+    Each :class:`~ntinspect.models.Port` says where its owner came from (``owner_status``, see
     :class:`~ntinspect.models.OwnerStatus`): socket handles; the table; the listening
     socket, for a connection waiting in its accept queue; or why there is none (closed,
     ``access_denied`` when some processes could not be read, unknown). No owner is
@@ -165,7 +165,7 @@ def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint], merged
                   unreadable: Dict[int, str] = {},
                   tables_read: Optional[Sequence[Tuple[str, int]]] = None) -> List[Discrepancy]:
     """The cross-view over given rows (pure: recorded or crafted tables work on any OS);
-    ``unreadable`` and ``tables_read`` as :func:`ntinspect.backends.endpoints.crossview`
+    ``unreadable`` and ``tables_read`` as ``ntinspect.backends.endpoints.crossview()``
     takes them (default: every process read, every table read)."""
     by_key = {endpoints.identity(p): p for p in merged}
 

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import ntinspect
+import profiles  # noqa: F401  (registers and loads the hypothesis profile)
 
 LIVE = sys.platform == "win32"
 BENCH = os.environ.get("NTINSPECT_BENCH")

@@ -12,6 +12,7 @@ LIVE_CALLS = {
     "processes": ntinspect.processes,
     "object_types": ntinspect.object_types,
     "enable_debug_privilege": ntinspect.enable_debug_privilege,
+    "debug_privilege": lambda: ntinspect.debug_privilege().__enter__(),
     "ports": lambda: ntinspect.ports(),
     "crossview": lambda: ntinspect.crossview(),
     "scan": lambda: ntinspect.scan(),
@@ -25,8 +26,8 @@ LIVE_CALLS = {
 
 
 def test_every_public_function_is_covered():
-    live = {"handles", "processes", "object_types", "enable_debug_privilege", "ports", "crossview", "scan",
-            "namespace", "resolve", "dos_path", "nt_path", "refresh_dos_devices", "system_info"}
+    live = {"handles", "processes", "object_types", "enable_debug_privilege", "debug_privilege", "ports", "crossview",
+            "scan", "namespace", "resolve", "dos_path", "nt_path", "refresh_dos_devices", "system_info"}
     public_functions = {name for name in ntinspect.__all__ if callable(getattr(ntinspect, name))
                         and not isinstance(getattr(ntinspect, name), type)}
     assert public_functions == live == set(LIVE_CALLS)

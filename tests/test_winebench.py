@@ -156,6 +156,7 @@ def test_a_failing_qemu_fixture_build_does_not_stop_the_suite(bench, monkeypatch
     monkeypatch.setattr(bench, "run", fake_run)
     monkeypatch.setattr(bench, "host_pytest", lambda a, t: (t.extend(b"2 passed, 1 skipped in 1.0s\n"), 0)[1])
     monkeypatch.setattr(bench, "wine_pytest", lambda v, a, t: (t.extend(b"2 passed in 1.0s\n"), 0)[1])
+    monkeypatch.setattr(bench, "build_docs", lambda t: (t.extend(b"build succeeded.\n"), 0)[1])
     import contextlib
     import io
 

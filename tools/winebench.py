@@ -354,6 +354,14 @@ def build_wheel() -> Path:
     return wheels[0]
 
 
+def built_wheel() -> Path:
+    """The wheel the last ``build_wheel()`` left in the cache (BenchError when there is none)."""
+    wheels = sorted((CACHE / "dist").glob("ntinspect-*.whl"))
+    if not wheels:
+        raise BenchError(f"no ntinspect wheel in {CACHE / 'dist'}: run `setup` first")
+    return wheels[-1]
+
+
 def install_wheel(wheel: Path, version: str) -> None:
     site = site_dir(version)
     for old in [site / "ntinspect", *site.glob("ntinspect-*.dist-info")]:
@@ -504,7 +512,7 @@ def host_python_with_wheel() -> Path:
     """The host venv with the freshly built wheel installed over any older one."""
     python = host_python()
     run([python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--force-reinstall",
-         "--no-deps", sorted((CACHE / "dist").glob("ntinspect-*.whl"))[-1]])
+         "--no-deps", built_wheel()])
     return python
 
 
@@ -537,7 +545,7 @@ def build_docs(tail: bytearray | None = None) -> int:
     ``.cache/bench/docs-html``. Run from the cache folder, so autodoc documents the
     installed wheel, as the tests test it."""
     python = venv_python("docs-venv")
-    wheel = sorted((CACHE / "dist").glob("ntinspect-*.whl"))[-1]
+    wheel = built_wheel()
     pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     run([*pip, f"{wheel}[docs]"])
     run([*pip, "--force-reinstall", "--no-deps", wheel])

@@ -204,7 +204,6 @@ int32_t WINAPI DeviceIoControl(void *Device, uint32_t IoControlCode, void *InBuf
                         void *OutBuffer, uint32_t OutBufferSize, uint32_t *BytesReturned,
                         void *Overlapped);
 int32_t WINAPI CancelSynchronousIo(void *Thread);
-int32_t WINAPI TerminateThread(void *Thread, uint32_t ExitCode);
 int32_t WINAPI GetProcessHandleCount(void *Process, uint32_t *HandleCount);
 int32_t WINAPI IsWow64Process(void *Process, int32_t *Wow64Process);
 int32_t WINAPI IsWow64Process2(void *Process, uint16_t *ProcessMachine, uint16_t *NativeMachine);

@@ -51,14 +51,17 @@ def query_grow(
     Handles STATUS_INFO_LENGTH_MISMATCH, STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL
     (``win32=False``) or ERROR_INSUFFICIENT_BUFFER and ERROR_MORE_DATA (``win32=True``);
     raises the converted error for any other failure, or when the size cap or attempt
-    limit is reached.
+    limit is reached (data growing faster than the buffer between calls: the error names
+    every size tried and the last size the call asked for).
     """
     allocate = _allocator()
     grow = WIN32_GROW if win32 else NT_GROW
     size = min(max(initial, 16), max_bytes)  # a start size past the cap starts at the cap
-    status = 0
+    status = reported = 0
+    tried = []
     for _ in range(attempts):
         buffer = allocate("char[]", size)
+        tried.append(size)
         status, reported = call(buffer, size)
         status &= 0xFFFFFFFF
         if status in grow:
@@ -70,7 +73,8 @@ def query_grow(
             raise (error_from_win32 if win32 else error_from_status)(status, operation)
         length = reported if 0 < reported <= size else size
         return memoryview(ffi().buffer(buffer, length))
-    limit = f"{operation}: buffer still too small after {attempts} attempts or past {max_bytes} bytes"
+    limit = (f"{operation}: buffer still too small after {len(tried)} attempts (limit {attempts}) or past "
+             f"{max_bytes} bytes; sizes tried: {', '.join(map(str, tried))}; last asked for: {reported}")
     raise (error_from_win32 if win32 else error_from_status)(status, limit)
 
 

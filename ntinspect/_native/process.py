@@ -1,6 +1,8 @@
 """Opening processes and duplicating their handles into ours, each result owned."""
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from typing import Any
 
 from ..errors import error_from_status
@@ -12,7 +14,35 @@ PROCESS_DUP_HANDLE = 0x0040
 PROCESS_QUERY_INFORMATION = 0x0400
 PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
 DUPLICATE_SAME_ACCESS = 0x2
+NEVER_CLOSE_SOURCE = 0x1
+"""DUPLICATE_CLOSE_SOURCE (winnt.h): would close the handle in the inspected process. ntinspect
+never passes it (refused by :func:`try_duplicate`; tests/test_never_disturb.py checks the source)."""
 CURRENT_PROCESS = -1  # NtCurrentProcess() pseudo-handle
+
+
+_HELD: Counter = Counter()
+"""Values of the duplicates this library holds in its own process right now. A snapshot
+taken meanwhile (by another thread's call) lists them as handles of ours: they are
+inspection artifacts, and :func:`held_duplicates` lets the snapshot readers leave them out
+(else a socket being probed by one call would show this process as an owner to another)."""
+_HELD_LOCK = threading.RLock()
+"""Held across each duplication and its registration, so that a check under it
+(:func:`duplicate_own_unless_held`) never meets a duplicate not yet registered."""
+
+
+def held_duplicates() -> frozenset:
+    """The handle values of the duplicates ntinspect holds in this process at this moment."""
+    with _HELD_LOCK:
+        return frozenset(_HELD)
+
+
+def _close_duplicate(handle: Any) -> None:
+    value = int(ffi().cast("uintptr_t", handle))
+    dlls().ntdll.NtClose(handle)
+    with _HELD_LOCK:  # after the close: a value reused meanwhile is at worst left out once
+        _HELD[value] -= 1
+        if _HELD[value] <= 0:
+            del _HELD[value]
 
 
 def nt_close(handle: Any) -> None:
@@ -40,14 +70,31 @@ def open_process(pid: int, access: int) -> OwnedHandle:
 
 
 def try_duplicate(process: Any, value: int, access: int = 0, options: int = DUPLICATE_SAME_ACCESS):
-    """NtDuplicateObject of handle ``value`` in ``process`` into ours: (status, OwnedHandle or None)."""
+    """NtDuplicateObject of handle ``value`` in ``process`` into ours: (status, OwnedHandle or None).
+
+    The source handle is never closed: ``options`` with DUPLICATE_CLOSE_SOURCE is a ValueError."""
+    if options & NEVER_CLOSE_SOURCE:
+        raise ValueError("DUPLICATE_CLOSE_SOURCE would close the handle in the inspected process")
     lib = ffi()
     target = lib.new("void **")
-    status = dlls().ntdll.NtDuplicateObject(raw_handle(process), lib.cast("void *", value), current_process(),
-                                            target, access, 0, options)
-    if status < 0:
-        return status & 0xFFFFFFFF, None
-    return 0, OwnedHandle(target[0], nt_close)
+    with _HELD_LOCK:
+        status = dlls().ntdll.NtDuplicateObject(raw_handle(process), lib.cast("void *", value), current_process(),
+                                                target, access, 0, options)
+        if status < 0:
+            return status & 0xFFFFFFFF, None
+        _HELD[int(lib.cast("uintptr_t", target[0]))] += 1
+    return 0, OwnedHandle(target[0], _close_duplicate)
+
+
+def duplicate_own_unless_held(process: Any, value: int):
+    """:func:`try_duplicate` of handle ``value`` of this very process, or ``(0, None)`` when the
+    value is a duplicate ntinspect holds right now (another call's probe: not this
+    process's own object). Checked and duplicated under one lock, so a duplicate made by
+    another thread meanwhile is never taken for one of ours."""
+    with _HELD_LOCK:
+        if value in _HELD:
+            return 0, None
+        return try_duplicate(process, value)
 
 
 def duplicate(process: Any, value: int, access: int = 0, options: int = DUPLICATE_SAME_ACCESS) -> OwnedHandle:

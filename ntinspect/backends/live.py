@@ -69,13 +69,19 @@ def process_entries() -> Iterator[Dict[str, object]]:
         length, start = entry["ImageName.Length"], entry["ImageName.Buffer"] - base
         if length and not (0 <= start and start + length <= size):
             raise LayoutError("SYSTEM_PROCESS_INFORMATION", offset, "ImageName points outside the buffer")
+        if length % 2:
+            raise LayoutError("SYSTEM_PROCESS_INFORMATION", offset, f"odd UTF-16 length {length} of ImageName")
         pid = entry["UniqueProcessId"]
         entry["name"] = bytes(data[start:start + length]).decode("utf-16-le", "surrogatepass") if length \
             else ("System Idle Process" if pid == 0 else "")
         yield entry
-        if entry["NextEntryOffset"] == 0:
+        step = entry["NextEntryOffset"]
+        if step == 0:
             return
-        offset += entry["NextEntryOffset"]
+        if offset + step + entry_size > size:  # reported at the entry that points out, inside the buffer
+            raise LayoutError("SYSTEM_PROCESS_INFORMATION", offset,
+                              f"NextEntryOffset {step:#x} points past the buffer ({size} bytes)")
+        offset += step
 
 
 def processes(details: bool = True) -> List[Process]:
@@ -235,6 +241,7 @@ def system_handle_columns() -> Columns:
     """Every handle in the system (class 64), as column views over the raw buffer."""
     data = calls.query_system_information(calls.SystemExtendedHandleInformation, initial=0x100000)
     entries = L.handle_table(data, WIDTH, calls.SystemExtendedHandleInformation)
+    entries = _without_held_duplicates(entries)
     return {
         "pid": entries["UniqueProcessId"],
         "value": entries["HandleValue"],
@@ -243,6 +250,20 @@ def system_handle_columns() -> Columns:
         "object": entries["Object"],
         "attributes": entries["HandleAttributes"],
     }
+
+
+def _without_held_duplicates(entries: np.ndarray) -> np.ndarray:
+    """``entries`` without this process's rows that are duplicates ntinspect holds right now
+    (another thread's call is naming or probing them): they are not the system's state.
+    Without concurrent calls nothing is held and the view is returned as it is (zero-copy)."""
+    from .._native.process import held_duplicates
+
+    held = held_duplicates()
+    if not held:
+        return entries
+    ours = entries["UniqueProcessId"] == os.getpid()
+    drop = ours & np.isin(entries["HandleValue"], np.fromiter(held, dtype=np.uint64, count=len(held)))
+    return entries[~drop] if drop.any() else entries
 
 
 CLASS_REFUSED = frozenset({STATUS_INVALID_INFO_CLASS, STATUS_NOT_IMPLEMENTED})

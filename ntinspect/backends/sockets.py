@@ -15,6 +15,7 @@ cannot be taken from the tables (under Wine they also list the Linux host's sock
 """
 from __future__ import annotations
 
+import os
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import Dict, Iterable, List, Optional, Tuple
@@ -84,7 +85,12 @@ def open_processes(pids: Iterable[int], stack: ExitStack) -> Tuple[Dict[int, obj
 def probe_socket(process, pid: int, value: int, wine: bool, protos=("tcp", "udp")):
     """Duplicate handle ``value`` of ``pid`` and ask AFD about it: an Endpoint, None when it is
     no (IP) socket, or a status word when it could not be duplicated."""
-    status, owned = native_process.try_duplicate(process, value)
+    if pid == os.getpid():  # a value of ours may be another call's duplicate of someone's socket
+        status, owned = native_process.duplicate_own_unless_held(process, value)
+        if owned is None and status == 0:
+            return None
+    else:
+        status, owned = native_process.try_duplicate(process, value)
     if owned is None:
         return status_word(status)
     with owned:

@@ -113,6 +113,7 @@ def walk_processes(data: Buffer, width: int, base_address: int, *,
             return
         # Windows keeps entries pointer-aligned; Wine 8 packs them (NextEntryOffset 0x206 seen),
         # so only forward progress and bounds are required.
+        require(offset + info.NextEntryOffset < len(view), name, offset,
+                f"NextEntryOffset {info.NextEntryOffset:#x} points past the buffer ({len(view)} bytes)")
         offset += info.NextEntryOffset
-        require(offset < len(view), name, offset, "NextEntryOffset points past the buffer")
     raise LayoutError(name, offset, "more entries than the buffer can hold")

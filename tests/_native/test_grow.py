@@ -68,3 +68,21 @@ def test_a_start_size_past_the_cap_starts_at_the_cap():
     sizes = []
     grow.query_grow(scripted([(0, 16)], sizes), "op", initial=1 << 40, max_bytes=1 << 20)
     assert sizes == [1 << 20]
+
+
+def test_data_growing_faster_than_the_buffer_is_a_clear_error_naming_every_size_tried():
+    """Each answer asks for more than the buffer just offered (a table growing between
+    calls): bounded attempts, then an error with the sizes tried and the last need."""
+    sizes = []
+
+    def growing(buffer, size):
+        sizes.append(size)
+        return MISMATCH, size * 3  # always larger than what was offered
+
+    with pytest.raises(NtStatusError) as caught:
+        grow.query_grow(growing, "NtQuerySystemInformation(64)", initial=4096, attempts=5)
+    error = caught.value
+    assert error.name == "STATUS_INFO_LENGTH_MISMATCH"
+    assert len(sizes) <= 5
+    assert "sizes tried: " + ", ".join(map(str, sizes)) in str(error)
+    assert f"last asked for: {sizes[-1] * 3}" in str(error)
