@@ -13,7 +13,7 @@ from typing import Any, Callable, Tuple
 from ..errors import SourceFormatError
 from .base import FUNCTIONS, RecordedSource, Source
 
-__all__ = ["open_source", "KINDS", "Source", "RecordedSource", "FUNCTIONS"]
+__all__ = ["open_source", "source_for", "LIVE", "KINDS", "Source", "RecordedSource", "FUNCTIONS"]
 
 MAGIC_BYTES = 8
 
@@ -57,3 +57,19 @@ def open_source(path: Any) -> RecordedSource:
             return opener(path)
     shown = head.hex(" ") if head else "nothing (an empty file)"
     raise SourceFormatError(name, f"not a minidump or snapshot: it starts with {shown}")
+
+
+LIVE = "live"
+"""The word that names the live system where a source is asked for (``--source live``)."""
+
+
+def source_for(spec: Any) -> Any:
+    """The source ``spec`` names: the live system for ``"live"`` (the ``ntinspect`` package
+    itself, whose functions are the live source's) or a file opened with
+    :func:`open_source`. Every command that takes a source resolves it here. Raises what
+    :func:`open_source` raises."""
+    if isinstance(spec, str) and spec == LIVE:
+        import ntinspect
+
+        return ntinspect
+    return open_source(spec)
