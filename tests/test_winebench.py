@@ -188,6 +188,7 @@ def test_a_failed_docs_build_counts_and_a_narrowed_run_skips_it(bench, monkeypat
     import io
 
     monkeypatch.setattr(bench, "setup", lambda versions: None)
+    monkeypatch.setattr(bench, "build_qemu_fixtures", lambda: None)  # not this test's subject
     monkeypatch.setattr(bench, "host_pytest", lambda a, t: (t.extend(b"3 passed in 1.0s\n"), 0)[1])
     monkeypatch.setattr(bench, "wine_pytest", lambda v, a, t: (t.extend(b"4 passed in 1.0s\n"), 0)[1])
     built = []
