@@ -243,3 +243,22 @@ def test_ntinspect_command_keeps_stderr_apart(bench, monkeypatch, capfd):
     assert bench.ntinspect("3.13", ["handles"]) == 3
     captured = capfd.readouterr()
     assert captured.out == "data\n" and captured.err == "note\n"
+
+
+def test_the_closing_lines_name_each_failed_test(bench, monkeypatch):
+    import contextlib
+    import io
+
+    monkeypatch.setattr(bench, "setup", lambda versions: None)
+    monkeypatch.setattr(bench, "build_qemu_fixtures", lambda: None)
+    monkeypatch.setattr(bench, "host_pytest", lambda a, t: (t.extend(b"3 passed in 1.0s\n"), 0)[1])
+    summary = (b"SKIPPED [1] tests/x.py:3: no reason\nFAILED tests/ports/test_a.py::test_b - AssertionError: 1\n"
+               b"ERROR tests/y.py::test_c - OSError\n1 failed, 4 passed, 1 error in 2.0s\n")
+    monkeypatch.setattr(bench, "wine_pytest", lambda v, a, t: (t.extend(summary), 1)[1])
+    logged = []
+    monkeypatch.setattr(bench, "log", logged.append)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert bench.test(["3.13"], ["tests/test_errors.py"]) == 1
+    assert "  wine-cpython3.13: FAILED tests/ports/test_a.py::test_b - AssertionError: 1" in logged
+    assert "  wine-cpython3.13: ERROR tests/y.py::test_c - OSError" in logged
+    assert not [line for line in logged if line.startswith("  host:")]

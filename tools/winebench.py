@@ -167,6 +167,12 @@ def pytest_counts(tail: bytes) -> dict:
     return counts
 
 
+def failed_tests(tail: bytes) -> list:
+    """The ``FAILED``/``ERROR`` lines of pytest's short summary in ``tail`` (``-ra``)."""
+    return [line.decode(errors="replace") for line in tail.splitlines()
+            if line.startswith((b"FAILED ", b"ERROR "))]
+
+
 def pip_download(args: list, what: str) -> None:
     cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q", *args]
     if subprocess.run(cmd, timeout=900, stdout=None if OUTPUT is None else 2).returncode != 0:
@@ -586,14 +592,18 @@ def test(versions: list, args: list) -> int:
     if not any(test_path(a) for a in args):
         runs.append(("docs", lambda a, t: build_docs(t)))
     runs += [(f"wine-cpython{v}", lambda a, t, v=v: wine_pytest(v, a, t)) for v in versions]
-    outcomes = []
+    outcomes, failures = [], {}
     for name, runner in runs:
         log(f"tests: {name}")
         tail = bytearray()
-        outcomes.append((name, runner(args, tail), pytest_counts(bytes(tail))))
+        code = runner(args, tail)
+        outcomes.append((name, code, pytest_counts(bytes(tail))))
+        failures[name] = failed_tests(bytes(tail)) if code else []
     total = {key: sum(counts[key] for _, _, counts in outcomes) for key in ("passed", "failed", "skipped", "error")}
     for name, code, counts in outcomes:
         log(f"{name}: {'passed' if code == 0 else f'FAILED (pytest exit {code})'}: {counts}")
+        for line in failures[name]:  # repeated here: a long log shows its end
+            log(f"  {name}: {line}")
     worst = max(code for _, code, _ in outcomes)
     # a run that failed without reporting failures (it crashed, or collection broke) counts one
     silent = sum(1 for _, code, counts in outcomes if code and not counts["failed"] + counts["error"])
