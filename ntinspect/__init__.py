@@ -45,6 +45,7 @@ _LAZY = {
                  "resolve"),
     "portmap": ("Discrepancy", "PortScan", "PortsError", "crossview", "ports", "scan"),
     "system": ("SystemInfo", "system_info"),
+    "sources.snapshot": ("capture",),
 }
 _HOME = {name: (module, name) for module, names in _LAZY.items() for name in names}
 _HOME["open"] = ("sources", "open_source")  # ntinspect.open(path); not in __all__: a star import would shadow open()
@@ -70,6 +71,7 @@ __all__ = [
     "enable_debug_privilege",
     "system_info",
     "SystemInfo",
+    "capture",
     "debug_privilege",
     "ports",
     "crossview",
