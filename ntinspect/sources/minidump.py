@@ -292,8 +292,9 @@ class MinidumpSource(RecordedSource):
         modules = self._dump.modules()
         return ntpath.basename(modules[0][0]) if modules else ""
 
-    def processes(self) -> List[Process]:
-        """The dumped process, as one :class:`~ntinspect.models.Process`."""
+    def processes(self, details: bool = True) -> List[Process]:
+        """The dumped process, as one :class:`~ntinspect.models.Process` (``details`` as
+        :func:`ntinspect.processes` takes it: a minidump records none of them either way)."""
         descriptors = self._dump.handle_descriptors()
         threads = self._dump.thread_count()
         return [Process(pid=self._pid(), ppid=0, name=self._image(),

@@ -131,7 +131,7 @@ class RecordedNamespace:
         return found
 
     def _refuse(self, path: str) -> SourceUnsupported:
-        return self.source._refuse(f"namespace({path!r})")
+        return self.source._refuse("namespace", f"; {path!r} is not in the directories it listed")
 
     def list_directory(self, path: str) -> List[Tuple[str, str]]:
         found = self._recorded("list", path)
@@ -295,6 +295,7 @@ class SnapshotSource(AnswerFunctions):
         self._snapshot = open_snapshot(path)
         try:
             self.meta = self._snapshot.meta
+            _check_meta(self.path, self.meta, self._snapshot.names())
             head = self._snapshot.read_json("capture.json")
             self._head = _checked_head(self.path, head)
         except BaseException:
@@ -321,8 +322,8 @@ class SnapshotSource(AnswerFunctions):
         return (f"a capture taken {when} ({self.width * 8}-bit) of " + ", ".join(held)
                 + (f"; it was taken without {' or '.join(missing)}" if missing else ""))
 
-    def _refuse(self, function: str) -> SourceUnsupported:
-        return SourceUnsupported(function, self.kind, self.path, self.holds)
+    def _refuse(self, function: str, detail: str = "") -> SourceUnsupported:
+        return SourceUnsupported(function, self.kind, self.path, self.holds + detail)
 
     def _part(self, name: str, json_part: bool = False) -> Any:
         if name not in self._cache:
@@ -370,7 +371,7 @@ class SnapshotSource(AnswerFunctions):
         found = {}
         for pid in dict.fromkeys(int(p) for p in pids):
             if pid not in known:
-                raise self._refuse(f"details of pid {pid}")
+                raise self._refuse("processes", f"; no details of pid {pid}")
             found[pid] = dict(known[pid])
         return found
 
@@ -393,8 +394,8 @@ class SnapshotSource(AnswerFunctions):
         return names, status
 
     def object_keys(self, table: Any) -> List[Optional[int]]:
-        raise self._refuse("HandleTable.by_object() (the capture's kernel addresses are hidden and "
-                           "object identities are not recorded)")
+        raise self._refuse("HandleTable.by_object", "; the kernel addresses were hidden at capture and object "
+                                                    "identities are not recorded")
 
     # --- ports --------------------------------------------------------------------------------
     def _ports(self) -> Dict[str, Any]:
@@ -414,7 +415,7 @@ class SnapshotSource(AnswerFunctions):
         name = f"ports/tables/{proto}-{family}-{table_class}.bin"
         if not self._has(name):
             self._ports()
-            raise self._refuse(f"ports (IP Helper table {proto}{family} class {table_class} not recorded)")
+            raise self._refuse("ports", f"; the IP Helper table {proto}{family} class {table_class} was not recorded")
         return self._part(name)
 
     def listening_states(self, rows: List[Any], timeout: float) -> List[Any]:
@@ -424,7 +425,7 @@ class SnapshotSource(AnswerFunctions):
     def tdi_scan(self) -> Tuple[str, List[Any]]:
         tdi = self._ports()["tdi"]
         if tdi is None:
-            raise self._refuse("ports (TDI not recorded)")
+            raise self._refuse("ports", "; TDI was not recorded")
         return tdi[0], list(tdi[1])
 
     # --- namespace ----------------------------------------------------------------------------
@@ -456,6 +457,18 @@ def _bad(path: str, part: str, what: str) -> SnapshotError:
 
 def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_meta(path: str, meta: Dict[str, Any], parts: List[str]) -> None:
+    if "capture.json" not in parts:
+        raise _bad(path, "capture.json", f"no such part: the snapshot is not a capture (it holds "
+                                         f"{', '.join(parts) or 'no parts'})")
+    version = meta.get("capture_version")
+    if meta.get("kind") != CAPTURE_KIND or not _int(version) or version < 1:
+        raise _bad(path, "manifest.json", f"meta does not say kind {CAPTURE_KIND!r} with a capture_version")
+    if version > CAPTURE_VERSION:
+        raise _bad(path, "manifest.json", f"capture version {version} is newer than this ntinspect reads "
+                                          f"({CAPTURE_VERSION}): upgrade ntinspect")
 
 
 def _checked_head(path: str, head: Any) -> Dict[str, Any]:

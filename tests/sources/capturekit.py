@@ -1,0 +1,141 @@
+"""Crafted captures: the OS's buffers built from the layouts at either pointer width, written
+with the capture writer itself, so replay can be tested on any host (a 32-bit system's
+capture on a 64-bit Linux host) without Windows. Also the canonical JSON form the
+live-vs-replay comparison uses (every field of every record)."""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from typing import Any, Dict, List, Sequence, Tuple
+
+import numpy as np
+
+import ntinspect.layouts as L
+from ntinspect.layouts.bulk import table_plan
+from ntinspect.system import SystemInfo
+
+FILETIME_2026 = 134_100_000_000_000_000  # 100 ns since 1601: a date in 2025/2026
+
+
+def _align(n: int, width: int) -> int:
+    return (n + width - 1) // width * width
+
+
+def process_list(width: int, base: int, procs: Sequence[Tuple[int, int, str, int]]) -> bytes:
+    """A SystemProcessInformation buffer: (pid, ppid, image name, threads) per process, each
+    name right after its entry, ImageName.Buffer pointing at ``base`` + its offset."""
+    dtype = L.numpy_dtype(L.layouts(width).SYSTEM_PROCESS_INFORMATION)
+    out = bytearray()
+    for i, (pid, ppid, name, threads) in enumerate(procs):
+        entry = np.zeros(1, dtype=dtype)
+        text = name.encode("utf-16-le")
+        at = len(out)
+        size = _align(dtype.itemsize + len(text) + 2, 8)
+        entry["NextEntryOffset"] = size if i + 1 < len(procs) else 0
+        entry["NumberOfThreads"] = threads
+        entry["UniqueProcessId"] = pid
+        entry["InheritedFromUniqueProcessId"] = ppid
+        entry["HandleCount"] = 16
+        entry["SessionId"] = 1
+        entry["CreateTime"] = FILETIME_2026 + pid
+        entry["ImageName"]["Length"] = len(text)
+        entry["ImageName"]["MaximumLength"] = len(text) + 2
+        entry["ImageName"]["Buffer"] = base + at + dtype.itemsize if text else 0
+        out += entry.tobytes() + text + b"\0" * (size - dtype.itemsize - len(text))
+    return bytes(out)
+
+
+def handle_table(width: int, rows: Sequence[Tuple[int, int, int, int, int]]) -> bytes:
+    """A class 64 table: (pid, value, type index, access, object) per handle."""
+    plan = table_plan(L.layouts(width).structs["SYSTEM_HANDLE_INFORMATION_EX"])
+    header = bytearray(plan.entries_offset)
+    plan.count_format.pack_into(header, plan.count_offset, len(rows))
+    entries = np.zeros(len(rows), dtype=plan.dtype)
+    for i, (pid, value, index, access, obj) in enumerate(rows):
+        entries[i]["UniqueProcessId"] = pid
+        entries[i]["HandleValue"] = value
+        entries[i]["ObjectTypeIndex"] = index
+        entries[i]["GrantedAccess"] = access
+        entries[i]["Object"] = obj
+    return bytes(header) + entries.tobytes()
+
+
+def object_types(width: int, base: int, types: Sequence[Tuple[int, str]]) -> bytes:
+    """An ObjectTypesInformation buffer: (TypeIndex, name) per type, names after entries."""
+    dtype = L.numpy_dtype(L.layouts(width).OBJECT_TYPE_INFORMATION)
+    out = bytearray(_align(L.layouts(width).OBJECT_TYPES_INFORMATION.sizeof(), width))
+    out[0:4] = len(types).to_bytes(4, "little")
+    for index, name in types:
+        text = name.encode("utf-16-le")
+        entry = np.zeros(1, dtype=dtype)
+        entry["TypeName"]["Length"] = len(text)
+        entry["TypeName"]["MaximumLength"] = len(text) + 2
+        entry["TypeName"]["Buffer"] = base + len(out) + dtype.itemsize
+        entry["TypeIndex"] = index
+        entry["TotalNumberOfObjects"] = 10 + index
+        entry["TotalNumberOfHandles"] = 20 + index
+        entry["ValidAccessMask"] = 0x1F0003
+        out += entry.tobytes() + text + b"\0" * (_align(len(text) + 2, width) - len(text))
+    return bytes(out)
+
+
+class CraftedRecorder:
+    """What :func:`ntinspect.sources.snapshot.write_capture` reads from a recorder, crafted."""
+
+    def __init__(self, width: int, procs, rows, types, observations: Dict[int, str], own_pid: int,
+                 info: SystemInfo, details=None, names=None, namespace=None) -> None:
+        self.width = width
+        self.own_pid = own_pid
+        self.bases = (0x7FF0000 if width == 4 else 0x1_2345_0000, 0x7FE0000 if width == 4 else 0x1_2346_0000)
+        self._buffers = (process_list(width, self.bases[0], procs), handle_table(width, rows),
+                         object_types(width, self.bases[1], types))
+        self._info = info
+        ok = "ok"
+        self.record = {"observations": dict(observations),
+                       "details": details if details is not None else {
+                           pid: {"user_sid": ("S-1-5-18", ok), "user": ("NT AUTHORITY\\SYSTEM", ok),
+                                 "image_path": (f"\\Device\\HarddiskVolume1\\{name}", ok),
+                                 "dos_image_path": (f"C:\\{name}", ok), "command_line": (name, ok),
+                                 "wow64": (False, ok)} for pid, _, name, _ in procs},
+                       "names": names, "tables": {}, "listening": {},
+                       "namespace": namespace if namespace is not None else {
+                           "list": {"\\global??": {"answer": [["C:", "SymbolicLink"]], "path": "\\GLOBAL??"},
+                                    "\\??": {"answer": [], "path": "\\??"}},
+                           "link": {"\\global??\\c:": {"answer": "\\Device\\HarddiskVolume1",
+                                                       "path": "\\GLOBAL??\\C:"}},
+                           "lookup": {}}}
+        self._socket_scan = None
+        self._tdi = None
+
+    def process_list(self):
+        return self._buffers[0], self.bases[0]
+
+    def handle_table(self):
+        return self._buffers[1], frozenset()
+
+    def object_types_buffer(self):
+        return self._buffers[2], self.bases[1]
+
+    def identity(self) -> SystemInfo:
+        return self._info
+
+
+def canonical(value: Any) -> Any:
+    """``value`` as plain JSON data: dataclasses as dicts (every field), tuples as lists,
+    datetimes as ISO text, numpy scalars as Python numbers."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def records(table) -> List[Any]:
+    """Every Handle of a HandleTable, canonical."""
+    return [canonical(handle) for handle in table]
