@@ -139,3 +139,69 @@ def canonical(value: Any) -> Any:
 def records(table) -> List[Any]:
     """Every Handle of a HandleTable, canonical."""
     return [canonical(handle) for handle in table]
+
+
+def outcome(call) -> Any:
+    """``call()``'s result, canonical, or the error it raised (type and message)."""
+    try:
+        return {"result": canonical(call())}
+    except Exception as error:  # the comparison covers failures too: same type, same words
+        return {"error": type(error).__name__, "message": str(error)}
+
+
+def answers(source, pids: Sequence[int], socket_pid: int) -> Dict[str, Any]:
+    """Every package function of ``source``, with the arguments a user passes, canonical:
+    the same dict from the live (recording) source and from its replay means every field
+    of every record is the same. ``pids``: children holding known objects; ``socket_pid``:
+    the child holding sockets."""
+    from ntinspect.portmap import KINDS
+
+    found = {
+        "handles(names, users)": outcome(lambda: records(source.handles(names=True, users=True))),
+        "handles(pid=children)": outcome(lambda: records(source.handles(pid=list(pids)))),
+        "handles(pid=children, names)": outcome(lambda: records(source.handles(pid=list(pids), names=True))),
+        "handles(type=Event)": outcome(lambda: records(source.handles(type="Event"))),
+        "handles(pid=python, type=[File, Key])": outcome(
+            lambda: records(source.handles(pid="python", type=["File", "Key"]))),
+        "processes()": outcome(lambda: source.processes()),
+        "processes(details=False)": outcome(lambda: source.processes(details=False)),
+        "object_types()": outcome(lambda: source.object_types()),
+        "ports(pid=socket child)": outcome(lambda: source.ports(pid=socket_pid)),
+        "scan()": outcome(lambda: source.scan()),
+        "scan(full=True)": outcome(lambda: source.scan(full=True)),
+        "crossview()": outcome(lambda: source.crossview()),
+        "crossview(tcp)": outcome(lambda: source.crossview("tcp")),
+        "namespace()": outcome(lambda: source.namespace()),
+        "namespace(recursive)": outcome(lambda: source.namespace("\\", recursive=True)),
+        "namespace(BaseNamedObjects)": outcome(lambda: source.namespace("\\BaseNamedObjects")),
+        "namespace(C: link)": outcome(lambda: source.namespace("\\??\\C:")),
+        "namespace(no such)": outcome(lambda: source.namespace("\\NoSuchDirectory")),
+        "resolve(C:)": outcome(lambda: source.resolve("\\??\\C:\\Windows\\x.txt")),
+        "dos_path": outcome(lambda: source.dos_path(source.resolve("\\??\\C:\\Windows\\x.txt"))),
+        "nt_path": outcome(lambda: source.nt_path("C:\\Windows\\x.txt")),
+        "system_info()": outcome(lambda: source.system_info()),
+    }
+    for kind in KINDS:
+        found[f"ports({kind})"] = outcome(lambda kind=kind: source.ports(kind))
+    return found
+
+
+CLI_COMMANDS = (["handles", "--names", "--json"], ["handles", "-u", "--dos", "--format", "csv"], ["processes", "--json"],
+                ["types", "--json"], ["summary", "--json"], ["ports", "--json"], ["ports", "--crossview", "--json"],
+                ["ns", "-r", "--json"], ["info", "--json"])
+
+
+def cli_outputs(path: str) -> Dict[str, Any]:
+    """``ntinspect --source PATH <command>`` for each of CLI_COMMANDS: (exit status, stdout)."""
+    import io
+    from contextlib import redirect_stdout
+
+    from ntinspect.cli import main
+
+    found = {}
+    for command in CLI_COMMANDS:
+        out = io.StringIO()
+        with redirect_stdout(out):
+            status = main(["--source", path, *command])
+        found[" ".join(command)] = [status, out.getvalue()]
+    return found
