@@ -48,6 +48,7 @@ tree (the drive map is always recorded)."""
 STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
 STATUS_OBJECT_TYPE_MISMATCH = 0xC0000024
 INFO_VERSION_FIELDS = ("ntdll_version", "ntoskrnl_version", "afd_version")
+MAX_LINK_HOPS = 32
 
 
 def scan_for(scan: Any, protos: Iterable[str]) -> Any:
@@ -133,12 +134,14 @@ class RecordedNamespace:
     def _refuse(self, path: str) -> SourceUnsupported:
         return self.source._refuse("namespace", f"; {path!r} is not in the directories it listed")
 
-    def list_directory(self, path: str) -> List[Tuple[str, str]]:
+    def list_directory(self, path: str, hops: int = 0) -> List[Tuple[str, str]]:
         found = self._recorded("list", path)
         if found is not None:
             return [(str(name), str(kind)) for name, kind in found["answer"]]
         entry = self._entry(path)
-        if entry is not None and entry[1] not in ("Directory", "SymbolicLink"):
+        if entry is not None and entry[1] == "SymbolicLink" and hops < MAX_LINK_HOPS:
+            return self.list_directory(self.link_target(path), hops + 1)  # opening a link follows it
+        if entry is not None and entry[1] != "Directory":
             raise error_from_status(STATUS_OBJECT_TYPE_MISMATCH, f"NtOpenDirectoryObject({path!r})")
         raise self._refuse(path)
 

@@ -83,7 +83,7 @@ class CraftedRecorder:
     """What :func:`ntinspect.sources.snapshot.write_capture` reads from a recorder, crafted."""
 
     def __init__(self, width: int, procs, rows, types, observations: Dict[int, str], own_pid: int,
-                 info: SystemInfo, details=None, names=None, namespace=None) -> None:
+                 info: SystemInfo, details=None, names=None, namespace=None, ports: bool = False) -> None:
         self.width = width
         self.own_pid = own_pid
         self.bases = (0x7FF0000 if width == 4 else 0x1_2345_0000, 0x7FE0000 if width == 4 else 0x1_2346_0000)
@@ -106,6 +106,26 @@ class CraftedRecorder:
                            "lookup": {}}}
         self._socket_scan = None
         self._tdi = None
+        if ports:
+            self._craft_ports()
+
+    def _craft_ports(self) -> None:
+        """svchost (612) listens on TCP 135 and 0.0.0.0:5355 UDP through handles; the tables
+        list those and a TCP 445 listener of pid 4 that no handle accounts for."""
+        from ntinspect.backends.endpoints import Endpoint
+        from ntinspect.backends.iptables import build_table
+        from ntinspect.backends.sockets import HandleScan
+
+        tcp = Endpoint("tcp", 4, "0.0.0.0", 135, None, None, None, 612, "handle", 0x10)
+        udp = Endpoint("udp", 4, "0.0.0.0", 5355, None, None, None, 612, "handle", 0x14)
+        self._socket_scan = HandleScan([tcp, udp], {4: "access_denied"}, 0, 0)
+        self._tdi = ("unsupported", [])
+        listed = [Endpoint("tcp", 4, "0.0.0.0", 135, None, None, "LISTENING", 612, "table"),
+                  Endpoint("tcp", 4, "0.0.0.0", 445, None, None, "LISTENING", 4, "table")]
+        self.record["tables"] = {("tcp", 4, 5): build_table(listed, 5), ("tcp", 6, 5): bytes(4),
+                                 ("udp", 4, 1): build_table([Endpoint("udp", 4, "0.0.0.0", 5355, None, None, None,
+                                                                      612, "table")], 1),
+                                 ("udp", 6, 1): bytes(4)}
 
     def process_list(self):
         return self._buffers[0], self.bases[0]

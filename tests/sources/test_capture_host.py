@@ -32,7 +32,7 @@ ROWS_7 = [(612, 0x4, 5, 0x1F0003, 0x81000000), (612, 0x8, 6, 0x120089, 0x8100004
 
 def crafted(tmp_path, name, width, rows, types, observations, info, **options):
     recorder = CraftedRecorder(width, PROCS, rows, types, observations, 700, info,
-                               names=options.pop("names_record", None))
+                               names=options.pop("names_record", None), ports=options.get("ports", False))
     path = tmp_path / name
     write_capture(recorder, path, {"names": False, "ports": False, "namespace": False, **options})
     return path
@@ -116,6 +116,21 @@ def test_names_replay_with_their_statuses(tmp_path):
                    WIN10, names=True, names_record=names)
     table = ntinspect.open(path).handles(names=True)
     assert [(h.name, h.name_status) for h in table] == list(names.values())
+
+
+def test_ports_replay_from_the_recorded_probes_and_tables(tmp_path):
+    path = crafted(tmp_path, "ports.ntcap", 8, ROWS_10, TYPES_10, {16: "Event", 37: "File", 44: "Key", 7: "Process"},
+                   WIN10, ports=True)
+    source = ntinspect.open(path)
+    found = {(p.proto, p.local_port): (p.pid, p.process, p.state, p.owner_status) for p in source.ports()}
+    assert found == {("tcp", 135): (612, "svchost.exe", "LISTENING", "ok"),  # the handle's owner
+                     ("tcp", 445): (4, "System", "LISTENING", "table"),  # only Windows' owner table says
+                     ("udp", 5355): (612, "svchost.exe", None, "ok")}
+    assert [p.local_port for p in source.ports("udp")] == [5355]
+    assert [p.local_port for p in source.ports(pid="svchost")] == [135, 5355]
+    findings = source.crossview()
+    assert [(d.reason, d.unreadable) for d in findings] == [("incomplete", (4,))]
+    assert source.scan().paths == {"handle": "ok", "table": "ok", "tdi": "unsupported"}
 
 
 def test_the_cli_takes_a_source_on_linux(tmp_path):
