@@ -173,6 +173,7 @@ class TypeResolver:
         self.rule: Optional[TypeRule] = None
         self.types: Dict[int, ObjectType] = {}
         self.considered: set = set()  # indices the last calibration saw, named or not
+        self.observations: Dict[int, str] = {}  # the evidence the last calibration used
 
     def resolve(self, columns: Columns) -> Dict[int, ObjectType]:
         """The map, calibrated against ``columns`` (a snapshot holding handles of ours)
@@ -195,8 +196,9 @@ class TypeResolver:
         listed = [(int(t.info.TypeIndex), t.name) for t in raw]
         for attempt in range(CALIBRATION_ATTEMPTS):
             try:
-                self.rule, mapping = calibrate(listed, source.type_observations(columns),
-                                               candidates_for(source.dialect().type_numbering))
+                observations = source.type_observations(columns)
+                self.rule, mapping = calibrate(listed, observations, candidates_for(source.dialect().type_numbering))
+                self.observations = dict(observations)
                 break
             except CalibrationError:
                 if self.rule is not None:

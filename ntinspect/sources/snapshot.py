@@ -49,6 +49,9 @@ STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
 STATUS_OBJECT_TYPE_MISMATCH = 0xC0000024
 INFO_VERSION_FIELDS = ("ntdll_version", "ntoskrnl_version", "afd_version")
 MAX_LINK_HOPS = 32
+BUFFER_LEVEL = 1
+"""Deflate level of the OS buffers: the fastest (a handle table compresses well at any level;
+bytes a handle at each level: benchmarks/README.md, bench_capture)."""
 
 
 def scan_for(scan: Any, protos: Iterable[str]) -> Any:
@@ -252,9 +255,9 @@ def write_capture(recorder: Any, path: Any, options: Dict[str, bool]) -> Dict[st
             "identity": _info_record(info), "options": options}
     with SnapshotWriter(path, meta) as writer:
         writer.add_json("capture.json", head)
-        writer.add("process_list.bin", bytes(process_list))
-        writer.add("handle_table.bin", bytes(table))
-        writer.add("object_types.bin", bytes(types))
+        writer.add("process_list.bin", bytes(process_list), level=BUFFER_LEVEL)
+        writer.add("handle_table.bin", bytes(table), level=BUFFER_LEVEL)
+        writer.add("object_types.bin", bytes(types), level=BUFFER_LEVEL)
         writer.add_json("details.json", {str(pid): {field: list(pair) for field, pair in found.items()}
                                          for pid, found in record["details"].items()})
         if options["names"] and record["names"] is not None:
