@@ -2,7 +2,7 @@
 
 ``ntinspect.handles()`` and the other package functions read :func:`current`; a source's
 own methods (``ntinspect.open("x.ntis").handles()``) and the CLI's ``--source`` run them
-inside :func:`using`. The choice is a :class:`contextvars.ContextVar`, so it holds for the
+inside :func:`using`. The choice is a ``contextvars.ContextVar``, so it holds for the
 calling thread (and tasks it starts with a copied context) only: two threads can answer
 from two sources at once.
 """
@@ -12,16 +12,13 @@ import functools
 import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Callable, Iterator, Optional, TypeVar
+from typing import Any, Callable, Iterator, Optional
 
 __all__ = ["current", "using", "default_live", "routed"]
 
 _CURRENT: ContextVar[Optional[Any]] = ContextVar("ntinspect_source", default=None)
 _DEFAULT_LOCK = threading.Lock()
 _DEFAULT: Optional[Any] = None
-
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 def default_live() -> Any:
     """The process-wide :class:`~ntinspect.sources.live.LiveSource` the package functions
@@ -53,7 +50,7 @@ def using(source: Any) -> Iterator[Any]:
         _CURRENT.reset(token)
 
 
-def routed(function: F) -> F:
+def routed(function: Callable[..., Any]) -> Callable[..., Any]:
     """A package function that, when the chosen source does not give raw answers (a
     minidump: it answers the package functions itself), is that source's method of the
     same name (which answers or raises SourceUnsupported)."""
@@ -66,4 +63,4 @@ def routed(function: F) -> F:
             return getattr(chosen, name)(*args, **kwargs)
         return function(*args, **kwargs)
 
-    return call  # type: ignore[return-value]
+    return call

@@ -199,7 +199,8 @@ class RecordingSource(LiveSource):
     """The live system, each raw answer recorded the first time it is asked and given again
     for the rest of the capture, so every function called on it answers from one set of
     answers (one process list, one handle table...), which replay then gives back.
-    :meth:`answers` returns what was recorded (see :mod:`ntinspect.sources.snapshot`)."""
+    ``record`` holds what was recorded besides the buffers (``write_capture`` in
+    ``ntinspect.sources.snapshot`` writes it all)."""
 
     kind = "live (recording)"
 

@@ -199,7 +199,7 @@ def capture(path: Any, names: bool = DEFAULT_OPTIONS["names"], ports: bool = DEF
     Always recorded: the process list (class 5), the system handle table (class 64), the
     object types buffer and the type calibration's observations, each process's details
     (user, image path, command line, WoW64, with statuses), the drive map, the OS identity
-    (:func:`ntinspect.system_info`), the capture time (UTC), the tool version and the
+    (``ntinspect.system_info()``), the capture time (UTC), the tool version and the
     pointer width. ``names`` (default on): every handle's name and name status (File
     names bounded by ``name_timeout`` seconds, as ``handles(names=True)``). ``ports``
     (default on): the socket probes, the IP Helper tables (owner and basic), the
