@@ -8,10 +8,13 @@ r"""``ntinspect capture FILE``: record this system into one file, to read anywhe
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import sys
 
 from ..sources.snapshot import DEFAULT_OPTIONS
+from .output import add_output_options, emit, emit_rows
+
+COLUMNS = ["file", "bytes", "captured", "pointer_width", "names", "ports", "namespace", "host", "tool_version"]
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -31,11 +34,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         parser.add_argument(f"--{option}", action=argparse.BooleanOptionalAction, default=default,
                             help=f"record {text} (default: {'on' if default else 'off'})")
     parser.add_argument("--timeout", type=float, default=1.0, help="seconds a name query may take (default 1)")
+    add_output_options(parser, wide=False)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    """Capture into ``args.file``; one line on stderr says what was written."""
+    """Capture into ``args.file``; what was written is the command's output (one row; with
+    ``--format json`` the file's whole meta, OS identity included)."""
     from ..sources.current import _CURRENT
     from ..sources.snapshot import capture
     from . import CliError
@@ -49,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
                        name_timeout=args.timeout)
     except OSError as error:
         raise CliError(f"cannot write {args.file!r}: {error.strerror or error}") from None
-    recorded = ", ".join(["handles", "processes"] + [o for o in ("names", "ports", "namespace") if meta["options"][o]])
-    print(f"ntinspect: captured {recorded} into {args.file} ({os.path.getsize(args.file)} bytes, "
-          f"{meta['pointer_width'] * 8}-bit, {meta['captured']})", file=sys.stderr)
+    size = os.path.getsize(args.file)
+    if args.format == "json":
+        emit(args, json.dumps({"file": args.file, "bytes": size, **meta}, indent=2))
+    else:
+        emit_rows(args, [{"file": args.file, "bytes": size, **{k: v for k, v in meta.items() if k in COLUMNS},
+                          **meta["options"]}], COLUMNS)
     return 0
