@@ -48,6 +48,7 @@ tree (the drive map is always recorded)."""
 STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
 STATUS_OBJECT_TYPE_MISMATCH = 0xC0000024
 INFO_VERSION_FIELDS = ("ntdll_version", "ntoskrnl_version", "afd_version")
+INFO_INT_FIELDS = ("major", "minor", "build", "ubr", "product_type")
 MAX_LINK_HOPS = 32
 BUFFER_LEVEL = 1
 """Deflate level of the OS buffers: the fastest (a handle table compresses well at any level;
@@ -519,8 +520,10 @@ def _system_info(path: str, record: Dict[str, Any]) -> Any:
         elif name == "status":
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
                 raise _bad(path, "capture.json", "identity.status is not an object of strings")
-        elif value is not None and not isinstance(value, (str, int)) or isinstance(value, bool):
-            raise _bad(path, "capture.json", f"identity.{name} has an unexpected type")
+        elif value is not None and (not isinstance(value, int if name in INFO_INT_FIELDS else str)
+                                    or isinstance(value, bool)):
+            kind = "an integer" if name in INFO_INT_FIELDS else "text"
+            raise _bad(path, "capture.json", f"identity.{name} is not {kind} or null")
         values[name] = value
     return SystemInfo(**values)
 
@@ -529,11 +532,17 @@ def _checked_details(path: str, found: Any) -> Dict[int, Dict[str, Tuple[Any, st
     part = "details.json"
     if not isinstance(found, dict):
         raise _bad(path, part, "not a JSON object")
+    from ..backends.process_info import FIELDS
+
+    kinds = {field: (bool if field == "wow64" else str) for field in FIELDS}
     out = {}
     for pid, record in found.items():
-        if not isinstance(record, dict) or not all(isinstance(v, list) and len(v) == 2 and isinstance(v[1], str)
-                                                   for v in record.values()):
-            raise _bad(path, part, f"pid {pid}: not an object of [value, status] pairs")
+        if not isinstance(record, dict) or set(record) != set(kinds):
+            raise _bad(path, part, f"pid {pid}: not an object of the fields {', '.join(FIELDS)}")
+        for field, pair in record.items():
+            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[1], str)
+                    and (pair[0] is None or isinstance(pair[0], kinds[field]))):
+                raise _bad(path, part, f"pid {pid}: {field} is not [{kinds[field].__name__} or null, status]")
         try:
             out[int(pid)] = {field: (value, status) for field, (value, status) in record.items()}
         except ValueError:

@@ -193,6 +193,10 @@ def rewritten(tmp_path, source_path, change):
      "capture.json", "pointer width 3"),
     (lambda p, m: m.__setitem__("capture_version", 99), "manifest.json", "newer"),
     (lambda p, m: p.__setitem__("details.json", b"[1]"), "details.json", "not a JSON object"),
+    # found by the fuzzer: a process record without its fields escaped as KeyError
+    (lambda p, m: p.__setitem__("details.json", b'{"612": {}}'), "details.json", "not an object of the fields"),
+    (lambda p, m: p.__setitem__("capture.json", p["capture.json"].replace(b'"major": 6', b'"major": "6"')),
+     "capture.json", "identity.major is not an integer"),
 ])
 def test_damaged_capture_parts_name_the_part(tmp_path, change, part, words):
     path = rewritten(tmp_path, win32(tmp_path), change)
