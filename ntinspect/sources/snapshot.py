@@ -305,6 +305,7 @@ class SnapshotSource(AnswerFunctions):
             _check_meta(self.path, self.meta, self._snapshot.names())
             head = self._snapshot.read_json("capture.json")
             self._head = _checked_head(self.path, head)
+            self._info = _system_info(self.path, self._head["identity"])
         except BaseException:
             self._snapshot.close()
             raise
@@ -313,7 +314,6 @@ class SnapshotSource(AnswerFunctions):
         self.options: Dict[str, bool] = self._head["options"]
         self.types = TypeResolver(self)
         self._cache: Dict[str, Any] = {}
-        self._info: Any = None
 
     # --- what it holds ---------------------------------------------------------------------
     @property
@@ -342,8 +342,6 @@ class SnapshotSource(AnswerFunctions):
 
     # --- identity ----------------------------------------------------------------------------
     def identity(self) -> Any:
-        if self._info is None:
-            self._info = _system_info(self.path, self._head["identity"])
         return self._info
 
     def dialect(self) -> Any:
