@@ -292,13 +292,16 @@ class MinidumpSource(RecordedSource):
         modules = self._dump.modules()
         return ntpath.basename(modules[0][0]) if modules else ""
 
-    def processes(self) -> List[Process]:
-        """The dumped process, as one :class:`~ntinspect.models.Process`."""
+    def processes(self) -> "RecordList":
+        """The dumped process, as a :class:`~ntinspect.recordlist.RecordList` of one
+        :class:`~ntinspect.models.Process`."""
         descriptors = self._dump.handle_descriptors()
         threads = self._dump.thread_count()
-        return [Process(pid=self._pid(), ppid=0, name=self._image(),
-                        handle_count=0 if descriptors is None else len(descriptors),
-                        thread_count=0 if threads is None else threads, session_id=0)]
+        from ..recordlist import RecordList
+
+        return RecordList([Process(pid=self._pid(), ppid=0, name=self._image(),
+                                   handle_count=0 if descriptors is None else len(descriptors),
+                                   thread_count=0 if threads is None else threads, session_id=0)], Process)
 
     def handles(self, pid: Any = None, type: Any = None, names: bool = False, name_timeout: float = 1.0,
                 debug_privilege: bool = False) -> HandleTable:
