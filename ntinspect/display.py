@@ -269,12 +269,17 @@ class Record:
 
     def __repr__(self) -> str:
         kind = kind_of(type(self))
-        text = kind.summary(self) if kind else ""
+        try:
+            text = kind.summary(self) if kind else ""
+        except Exception:  # a record built by hand with values of other types: repr never fails
+            text = " ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)[:4])
         return f"<{type(self).__name__} {text}>" if text else f"<{type(self).__name__}>"
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        """IPython's pretty printer: every field, one per line."""
-        p.text(repr(self) if cycle else detail_text(self))
+        """IPython's pretty printer: every field, one per line; inside a list or another
+        record, the short repr (one line per record)."""
+        nested = len(getattr(p, "stack", ())) > 1
+        p.text(repr(self) if cycle or nested else detail_text(self))
 
     def _repr_html_(self) -> str:
         """Jupyter: every field in an HTML table (values escaped)."""

@@ -138,7 +138,11 @@ class Process(Record):
 
 @dataclass(frozen=True, repr=False)
 class ObjectType(Record):
-    """An object type; ``index`` is the number the handle table reports for it."""
+    """An object type (ObjectTypesInformation, calibrated): ``index`` is the number the
+    handle table reports for it (ObjectTypeIndex), ``name`` (``File``, ``Event``...),
+    ``object_count`` and ``handle_count`` (TotalNumberOfObjects/Handles, system-wide),
+    ``valid_access`` (ValidAccessMask) and ``generic_mapping`` (GENERIC_MAPPING: the rights
+    GENERIC_READ, GENERIC_WRITE, GENERIC_EXECUTE and GENERIC_ALL stand for)."""
 
     index: int
     name: str

@@ -316,3 +316,15 @@ def test_to_pandas_columns_are_the_cli_json_columns(monkeypatch, capsys):
     assert {"access_names", "dos_name"} <= set(table.to_pandas().columns)
     frame = findings_list().to_pandas()
     assert "ports" not in frame.columns and frame["rows"][0][0]["local_port"] == 80
+
+
+def test_records_inside_containers_show_one_line_each():
+    handles = list(dump_table()[:2])
+    assert pretty(handles) == "[" + ",\n ".join(repr(h) for h in handles) + "]"
+    assert pretty({"first": handles[0]}) == "{'first': " + repr(handles[0]) + "}"
+
+
+def test_repr_of_a_record_built_with_odd_values_never_fails():
+    odd = Handle(1, "x.exe", 2, 3, "File", "not a mask", (), 0, 0, None, "ok")
+    assert repr(odd).startswith("<Handle pid=1 process='x.exe' value=2")
+    assert "not a mask" in pretty(odd)

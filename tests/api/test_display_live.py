@@ -38,12 +38,13 @@ def test_live_handles_and_ports_through_ipython():
     assert f"by process: {pid} {table.process_names[pid]} {len(table)}" in text
     assert "by type: " in text and "Event" in text
     data, _ = display.format(event)
-    assert f"{info['event']:#x}" in data["text/plain"] and MARKUP in data["text/plain"]
+    assert f"  {info['event']:#x}  " in data["text/plain"]  # the name is shortened to fit 79 columns
     assert "<script>" not in data["text/html"] and "&lt;script&gt;alert(1)&lt;/script&gt;" in data["text/html"]
     assert "<script>" not in html
     record, _ = display.format(event[0])
     assert record["text/plain"].startswith(f"<Handle pid={pid} ")
-    assert f"value         {info['event']:#x}" in record["text/plain"]
+    assert f"value         {info['event']:#x}" in record["text/plain"] and MARKUP in record["text/plain"]
+    assert "<script>" not in record["text/html"] and "&lt;script&gt;" in record["text/html"]
     # ports: a list with a table display; the child's listener as the CLI shows it
     assert isinstance(ports, RecordList) and isinstance(ports, list)
     listening = ports.filter(local_port=info["port"])
