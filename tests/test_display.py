@@ -328,3 +328,28 @@ def test_repr_of_a_record_built_with_odd_values_never_fails():
     odd = Handle(1, "x.exe", 2, 3, "File", "not a mask", (), 0, 0, None, "ok")
     assert repr(odd).startswith("<Handle pid=1 process='x.exe' value=2")
     assert "not a mask" in pretty(odd)
+
+
+def test_ipython_completes_fields_and_columns_and_shows_docstrings():
+    """Through IPython's own completer (its dir()-based path, which calls ``__dir__`` and
+    ``_ipython_key_completions_``) and object inspector (what ``?`` prints)."""
+    from IPython.core.completer import provisionalcompleter
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.Completer.use_jedi = False
+        shell.user_ns.update(ports=ports_list(), table=dump_table(), port=ports_list()[0])
+        expected = {"ports.local_": {"local_addr", "local_port"}, "table.acc": {"access", "access_names"},
+                    "port.owner_": {"owner_processes", "owner_status"}, "table.pointer_": {"pointer_count"},
+                    'ports["own': {"owner_processes", "owner_status", "owners"}, 'table["dos': {"dos_name"}}
+        for text, names in expected.items():
+            with provisionalcompleter():
+                matches = [c.text.lstrip(".") for c in shell.Completer.completions(text, len(text))]
+            assert set(matches) == names, (text, matches)
+        for expression, start in [("ports.filter", "The records for which"), ("port", "One TCP/UDP endpoint"),
+                                  ("table.count_by", "``{value: handles}``"), ("table[0]", "One handle:")]:
+            info = shell.object_inspect(expression)
+            assert info["found"] and info["docstring"].startswith(start), expression
+    finally:
+        InteractiveShell.clear_instance()
