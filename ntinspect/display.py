@@ -165,6 +165,22 @@ def _endpoint_summary(e: Any) -> str:
     return f"{e.source}: {_proto(e)} {_address(e.local_addr, e.local_port, e.family)} {_foreign(e)}{state} pid={pid}{handle}"
 
 
+def _mapping_summary(m: Any) -> str:
+    from .cli.render import hex_fields
+
+    row = hex_fields([record_row(m)], "virtual", "physical", "size", "page_size")[0]
+    status = "" if m.status == "ok" else f" [{m.status}]"
+    return (f"{row['virtual']}-{m.virtual + m.size:#x} -> {row['physical']} pages={row['page_size']} "
+            f"flags={m.flags}{status}")
+
+
+def _table_entry_summary(e: Any) -> str:
+    from .cli.render import hex_fields
+
+    row = hex_fields([record_row(e)], "address", "value")[0]
+    return f"{e.level} at {row['address']} = {row['value']} ({e.layout}, {e.mode})"
+
+
 def _no_table(records: Sequence[Any]) -> Tuple[List[Dict[str, Any]], List[str]]:
     rows = [record_row(r) for r in records]
     return rows, list(rows[0]) if rows else []
@@ -181,6 +197,10 @@ KINDS: Dict[str, Kind] = {
                            ("type", "status")),
     "Discrepancy": Kind("discrepancy", "discrepancies", _finding_summary, _finding_table, ("reason",)),
     "Endpoint": Kind("endpoint row", "endpoint rows", _endpoint_summary, _no_table, ("source", "proto"), ("handle",)),
+    "Mapping": Kind("mapping", "mappings", _mapping_summary, _no_table, ("page_size", "status"),
+                    ("virtual", "physical", "size", "page_size")),
+    "TableEntry": Kind("page-table entry", "page-table entries", _table_entry_summary, _no_table, ("level",),
+                       ("address", "value")),
     "PortScan": Kind("port scan", "port scans", _scan_summary, _no_table),
     "SystemInfo": Kind("system", "systems", _info_summary, _no_table),
 }

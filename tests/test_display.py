@@ -353,3 +353,14 @@ def test_ipython_completes_fields_and_columns_and_shows_docstrings():
             assert info["found"] and info["docstring"].startswith(start), expression
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_memory_records_show_addresses_in_hex():
+    from ntinspect.memory.records import Mapping, TableEntry
+
+    mapping = Mapping(0xFFFF800000000000, 0x1000000, 0x400000, 0x200000, "X-P-DA--W", True, False, True, True)
+    assert repr(mapping) == "<Mapping 0xffff800000000000-0xffff800000400000 -> 0x1000000 pages=0x200000 flags=X-P-DA--W>"
+    assert "  size       0x400000\n" in pretty(mapping)
+    entry = TableEntry("PML4E", 0x1FF8, 0x2003067, "PML4E", "x64")
+    assert repr(entry) == "<TableEntry PML4E at 0x1ff8 = 0x2003067 (PML4E, x64)>"
+    assert "&lt;TableEntry PML4E" in entry._repr_html_() and entry.present  # its properties still work
