@@ -13,7 +13,7 @@ Entry statuses are the strings of :class:`EntryStatus`. These functions read the
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
 from .backends import namespace as _backend
 from .backends.namespace import DEFAULT_MAX_DEPTH, DriveMap
