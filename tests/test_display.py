@@ -332,7 +332,8 @@ def test_repr_of_a_record_built_with_odd_values_never_fails():
 
 def test_ipython_completes_fields_and_columns_and_shows_docstrings():
     """Through IPython's own completer (its dir()-based path, which calls ``__dir__`` and
-    ``_ipython_key_completions_``) and object inspector (what ``?`` prints)."""
+    ``_ipython_key_completions_``), jedi (what IPython asks by default) and IPython's
+    object inspector (what ``?`` prints)."""
     from IPython.core.completer import provisionalcompleter
     from IPython.core.interactiveshell import InteractiveShell
 
@@ -347,6 +348,11 @@ def test_ipython_completes_fields_and_columns_and_shows_docstrings():
             with provisionalcompleter():
                 matches = [c.text.lstrip(".") for c in shell.Completer.completions(text, len(text))]
             assert set(matches) == names, (text, matches)
+        jedi = pytest.importorskip("jedi", reason="jedi comes with IPython (tools/requirements-test.txt)")
+        for text, names in expected.items():  # IPython's default completer (use_jedi) asks jedi
+            if "[" not in text:
+                found = {c.name for c in jedi.Interpreter(text, [shell.user_ns]).complete()}
+                assert found == names, (text, found)
         for expression, start in [("ports.filter", "The records for which"), ("port", "One TCP/UDP endpoint"),
                                   ("table.count_by", "``{value: handles}``"), ("table[0]", "One handle:")]:
             info = shell.object_inspect(expression)
