@@ -44,6 +44,7 @@ _LAZY = {
     "objspace": ("DriveMap", "NamespaceEntry", "dos_path", "namespace", "nt_path", "refresh_dos_devices",
                  "resolve"),
     "portmap": ("Discrepancy", "PortScan", "PortsError", "crossview", "ports", "scan"),
+    "recordlist": ("RecordList",),
     "system": ("SystemInfo", "system_info"),
 }
 _HOME = {name: (module, name) for module, names in _LAZY.items() for name in names}
@@ -91,6 +92,7 @@ __all__ = [
     "ObjectType",
     "Port",
     "Process",
+    "RecordList",
     "AccessDenied",
     "InvalidAddress",
     "PageNotPresent",

@@ -8,10 +8,11 @@ only what it holds.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, List, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 from ..errors import SourceUnsupported
-from ..models import HandleTable, Process
+from ..models import HandleTable
+from ..recordlist import RecordList
 
 __all__ = ["FUNCTIONS", "Source", "RecordedSource"]
 
@@ -32,7 +33,7 @@ class Source(Protocol):
     def handles(self, pid: Any = None, type: Any = None, names: bool = False, name_timeout: float = 1.0,
                 debug_privilege: bool = False) -> HandleTable: ...
 
-    def processes(self) -> List[Process]: ...
+    def processes(self) -> RecordList: ...
 
     def system_info(self) -> Any: ...
 

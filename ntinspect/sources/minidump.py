@@ -61,6 +61,7 @@ from ..layouts.minidump import (
 )
 from ..layouts.parsing import parse
 from ..models import HandleTable, NameStatus, Process
+from ..recordlist import RecordList
 from ..system.info import InfoStatus, SystemInfo, machine_name, module_version, ubr_from_csd
 from .base import RecordedSource
 
@@ -292,13 +293,14 @@ class MinidumpSource(RecordedSource):
         modules = self._dump.modules()
         return ntpath.basename(modules[0][0]) if modules else ""
 
-    def processes(self) -> List[Process]:
-        """The dumped process, as one :class:`~ntinspect.models.Process`."""
+    def processes(self) -> RecordList:
+        """The dumped process, as a :class:`~ntinspect.recordlist.RecordList` of one
+        :class:`~ntinspect.models.Process`."""
         descriptors = self._dump.handle_descriptors()
         threads = self._dump.thread_count()
-        return [Process(pid=self._pid(), ppid=0, name=self._image(),
-                        handle_count=0 if descriptors is None else len(descriptors),
-                        thread_count=0 if threads is None else threads, session_id=0)]
+        return RecordList([Process(pid=self._pid(), ppid=0, name=self._image(),
+                                   handle_count=0 if descriptors is None else len(descriptors),
+                                   thread_count=0 if threads is None else threads, session_id=0)], Process)
 
     def handles(self, pid: Any = None, type: Any = None, names: bool = False, name_timeout: float = 1.0,
                 debug_privilege: bool = False) -> HandleTable:
