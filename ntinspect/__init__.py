@@ -14,6 +14,7 @@ from typing import Any
 from .errors import (
     AccessDenied,
     AddressNotInImage,
+    ExportError,
     InvalidAddress,
     InvalidPath,
     InvalidSelector,
@@ -46,6 +47,9 @@ _LAZY = {
     "portmap": ("Discrepancy", "PortScan", "PortsError", "crossview", "ports", "scan"),
     "recordlist": ("RecordList",),
     "system": ("SystemInfo", "system_info"),
+    "compare": ("diff", "Diff", "KindDiff", "Change"),
+    "parquet": ("export", "ExportedSource"),
+    "sources.state": ("read_state", "SourceState", "SourceIdentity"),
 }
 _HOME = {name: (module, name) for module, names in _LAZY.items() for name in names}
 _HOME["open"] = ("sources", "open_source")  # ntinspect.open(path); not in __all__: a star import would shadow open()
@@ -115,5 +119,15 @@ __all__ = [
     "TypeNotFound",
     "UnsupportedPlatform",
     "Win32Error",
+    "ExportError",
+    "diff",
+    "Diff",
+    "KindDiff",
+    "Change",
+    "export",
+    "ExportedSource",
+    "read_state",
+    "SourceState",
+    "SourceIdentity",
     "__version__",
 ]

@@ -1,12 +1,18 @@
 """The one row function: a record as the CLI's machine formats (JSON, JSONL, CSV) write it,
-and as ``to_pandas()`` has it, so both always have the same columns.
+and as ``to_pandas()`` has it, so both always have the same columns; ``ntinspect diff``
+and the Parquet tables of ``ntinspect export`` use it too.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterable, List
 
-__all__ = ["record_row", "row_columns"]
+__all__ = ["record_row", "record_rows", "row_columns", "iso_times", "KINDS"]
+
+KINDS = ("handles", "processes", "ports")
+"""The record kinds a source's state holds, and diff and export carry, named as the source
+functions that answer them (their record types and columns:
+``ntinspect.sources.state.RECORD_TYPES`` and ``FIELDS``)."""
 
 
 def record_row(record: Any) -> Dict[str, Any]:
@@ -29,3 +35,18 @@ def row_columns(record_type: type) -> List[str]:
     if columns is not None:
         return list(columns)
     return [f.name for f in dataclasses.fields(record_type)]
+
+
+def record_rows(records: Iterable[Any]) -> List[Dict[str, Any]]:
+    """:func:`record_row` of each record (a HandleTable iterates its Handle records)."""
+    return [record_row(record) for record in records]
+
+
+def iso_times(rows: List[Dict[str, Any]], timespec: str = "auto", fields: Iterable[str] = ("create_time",)) \
+        -> List[Dict[str, Any]]:
+    """``rows`` with their datetime ``fields`` as ISO 8601 text (``timespec`` as
+    ``datetime.isoformat`` takes it), for the text formats; None stays None."""
+    names = tuple(fields)
+    return [{k: (v.isoformat(timespec=timespec) if k in names and v is not None and hasattr(v, "isoformat")
+                 else v) for k, v in row.items()} for row in rows]
+

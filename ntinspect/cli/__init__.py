@@ -32,10 +32,10 @@ from .output import (
     select_pids,
 )
 from ..models import HANDLE_FIELDS
-from ..rows import record_row, row_columns
+from ..rows import iso_times, record_row, row_columns
 from .render import hex_fields
 
-PLUGINS = ("ns", "ports", "info", "bench", "mem")  # subcommands that live in their own modules (cli/ns.py, ...)
+PLUGINS = ("ns", "ports", "info", "bench", "mem", "diff", "export")  # subcommands that live in their own modules (cli/ns.py, ...)
 
 UNNAMED_TYPE_NOTE = ("a type shown as #N is handle-table index N for which the OS lists no object type "
                      "(under Wine, #0: objects the Wine server gives no Windows type)")
@@ -234,9 +234,7 @@ def process_table_rows(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """Process rows (:func:`ntinspect.rows.record_row`) as the table shows them: creation
     time in ISO 8601 to the second, ``<status>`` for a value that could not be read, control
     characters of a command line as escapes (one line per process)."""
-    rows = [dict(row, create_time=row["create_time"].isoformat(timespec="seconds"))
-            if row["create_time"] is not None else row for row in rows]
-    rows = with_status(rows, PROCESS_STATUS_PAIRS)
+    rows = with_status(iso_times(rows, "seconds"), PROCESS_STATUS_PAIRS)
     for row in rows:
         if row["command_line"]:
             row["command_line"] = row["command_line"].translate(LINE_ESCAPES)
@@ -254,8 +252,7 @@ def cmd_processes(args) -> int:
         from ..models import Process
 
         columns = row_columns(Process)
-        rows = [dict(row, create_time=row["create_time"].isoformat()) if row["create_time"] is not None else row
-                for row in rows]
+        rows = iso_times(rows)
     emit_rows(args, rows, columns)
     return EXIT_OK
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 import mmap
 import ntpath
 import os
+from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
@@ -283,6 +284,14 @@ class MinidumpSource(RecordedSource):
 
     def close(self) -> None:
         self._dump.close()
+
+    @property
+    def capture_time(self) -> Optional[datetime]:  # type: ignore[override]
+        """When the dump was written: the header's TimeDateStamp (time_t, UTC; MSDN
+        MINIDUMP_HEADER), None where the writer left it 0. No minidump stream records the
+        machine's name, so ``host`` stays None."""
+        stamp = self._dump.header.TimeDateStamp
+        return datetime.fromtimestamp(stamp, timezone.utc) if stamp else None
 
     # --- the process ----------------------------------------------------------------------
     def _pid(self) -> int:
