@@ -14,6 +14,7 @@ from typing import Any
 from .errors import (
     AccessDenied,
     AddressNotInImage,
+    ExportError,
     InvalidAddress,
     InvalidPath,
     InvalidSelector,
@@ -44,8 +45,12 @@ _LAZY = {
     "objspace": ("DriveMap", "NamespaceEntry", "dos_path", "namespace", "nt_path", "refresh_dos_devices",
                  "resolve"),
     "portmap": ("Discrepancy", "PortScan", "PortsError", "crossview", "ports", "scan"),
+    "recordlist": ("RecordList",),
     "system": ("SystemInfo", "system_info"),
     "sources.snapshot": ("capture",),
+    "compare": ("diff", "Diff", "KindDiff", "Change"),
+    "parquet": ("export", "ExportedSource"),
+    "sources.state": ("read_state", "SourceState", "SourceIdentity"),
 }
 _HOME = {name: (module, name) for module, names in _LAZY.items() for name in names}
 _HOME["open"] = ("sources", "open_source")  # ntinspect.open(path); not in __all__: a star import would shadow open()
@@ -93,6 +98,7 @@ __all__ = [
     "ObjectType",
     "Port",
     "Process",
+    "RecordList",
     "AccessDenied",
     "InvalidAddress",
     "PageNotPresent",
@@ -115,5 +121,15 @@ __all__ = [
     "TypeNotFound",
     "UnsupportedPlatform",
     "Win32Error",
+    "ExportError",
+    "diff",
+    "Diff",
+    "KindDiff",
+    "Change",
+    "export",
+    "ExportedSource",
+    "read_state",
+    "SourceState",
+    "SourceIdentity",
     "__version__",
 ]

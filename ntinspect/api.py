@@ -11,7 +11,8 @@ from .privilege import debug_privilege as _debug_privilege_scope, enable_debug_p
 from .sources.current import current as _current, routed
 
 if TYPE_CHECKING:
-    from .models import HandleTable, ObjectType, Process
+    from .models import HandleTable
+    from .recordlist import RecordList
 
 __all__ = ["processes", "object_types", "handles", "enable_debug_privilege"]
 
@@ -25,7 +26,7 @@ def _live():
 
 
 @routed
-def processes(details: bool = True) -> List["Process"]:
+def processes(details: bool = True) -> "RecordList":
     """Every process: pid, ppid, image name, session, thread count, creation time (UTC),
     ``handle_count`` (its rows in the handle table, so it matches :func:`handles`) and
     ``os_handle_count`` (the count the process list reports; a power of two under Wine).
@@ -38,14 +39,25 @@ def processes(details: bool = True) -> List["Process"]:
     queries (their fields are ``not_requested``): one process list and one handle table.
     Account names are looked up on a bounded worker (at most ``LOOKUP_TIMEOUT`` seconds a
     SID, ``timeout`` past it) and cached.
+
+    Returns a :class:`~ntinspect.recordlist.RecordList` of
+    :class:`~ntinspect.models.Process` (a list, with ``filter()``, ``to_pandas()`` and a
+    table display in IPython and Jupyter).
     """
-    return _live().processes(details, _current())
+    from .models import Process
+    from .recordlist import RecordList
+
+    return RecordList(_live().processes(details, _current()), Process)
 
 
 @routed
-def object_types() -> List["ObjectType"]:
-    """Every object type, with the index the handle table reports for it (calibrated)."""
-    return _live().object_types(_current())
+def object_types() -> "RecordList":
+    """Every object type, with the index the handle table reports for it (calibrated), by
+    index: a :class:`~ntinspect.recordlist.RecordList` of :class:`~ntinspect.models.ObjectType`."""
+    from .models import ObjectType
+    from .recordlist import RecordList
+
+    return RecordList(_live().object_types(_current()), ObjectType)
 
 
 def check_name_timeout(name_timeout: Any) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "SourceFormatError",
     "MinidumpError",
     "SnapshotError",
+    "ExportError",
     "ProcessNotFound",
     "TypeNotFound",
     "InvalidSelector",
@@ -306,6 +307,20 @@ class SnapshotError(NtInspectError):
 
     def __str__(self) -> str:
         return f"snapshot {self.path!r}, part {self.part!r}: {self.problem}"
+class ExportError(NtInspectError):
+    """Tables could not be exported: ``path`` (the file or folder concerned) and ``reason``
+    (a missing pyarrow, a file in the way that ntinspect did not write, a folder that
+    cannot be written)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(path, reason)
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
 class InvalidSelector(NtInspectError, TypeError, ValueError):
     """A process or type selector that is not one (``True``, ``1.5``, ``-5``, ``b"x"``, ``""``):
     ``selector`` and ``reason``. Also a TypeError and a ValueError, so either ``except`` works."""

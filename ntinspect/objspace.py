@@ -2,8 +2,7 @@ r"""The object manager namespace: list it, follow its symbolic links, turn NT pa
 paths and back.
 
     >>> namespace(r"\Sessions\1\BaseNamedObjects")[0]        # doctest: +SKIP
-    NamespaceEntry(path='\\Sessions\\1\\BaseNamedObjects\\Global', name='Global',
-                   type='SymbolicLink', target='\\BaseNamedObjects', status='ok')
+    <NamespaceEntry SymbolicLink \Sessions\1\BaseNamedObjects\Global -> \BaseNamedObjects>
     >>> print(resolve(r"\??\C:\Users"))                       # doctest: +SKIP
     \Device\HarddiskVolume3\Users
     >>> print(dos_path(r"\Device\HarddiskVolume3\Users\x.txt"))  # doctest: +SKIP
@@ -15,13 +14,14 @@ source (the live system, Windows or Wine, unless a capture was chosen: ``ntinspe
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
 from .backends import namespace as _backend
 from .backends.namespace import DEFAULT_MAX_DEPTH, DriveMap
 from .errors import InvalidPath, SymbolicLinkLoop
 from .models import EntryStatus, NamespaceEntry
 from .sources.current import current, routed
+from .recordlist import RecordList
 
 __all__ = [
     "namespace",
@@ -39,7 +39,7 @@ __all__ = [
 
 @routed
 def namespace(path: str = "\\", recursive: bool = False, *, max_depth: int = DEFAULT_MAX_DEPTH,
-              follow: bool = False) -> List[NamespaceEntry]:
+              follow: bool = False) -> RecordList:
     """The objects in the directory ``path`` (and below it with ``recursive``), by name.
 
     Raises if ``path`` itself cannot be listed; entries below it that cannot be opened carry
@@ -48,11 +48,14 @@ def namespace(path: str = "\\", recursive: bool = False, *, max_depth: int = DEF
     link (``\\??\\C:``) or another object that is not a directory, the result is that one
     entry (a link with its target); with ``follow=True`` the links in ``path`` are
     followed first (:func:`resolve`) and what they lead to is listed.
+
+    Returns a :class:`~ntinspect.recordlist.RecordList` of :class:`NamespaceEntry` (a list,
+    with ``filter()``, ``to_pandas()`` and a table display in IPython and Jupyter).
     """
     source = current().namespace_source()
     if follow:
         path = _backend.resolve(source, path)
-    return list(_backend.walk(source, path, recursive=recursive, max_depth=max_depth))
+    return RecordList(_backend.walk(source, path, recursive=recursive, max_depth=max_depth), NamespaceEntry)
 
 
 @routed

@@ -14,7 +14,10 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from .backends import endpoints, iptables
 from .backends.endpoints import HANDLE, REASONS, TABLE, TDI, Endpoint, PortsError, kind_filter, merge, select
+from .display import Record
 from .models import Port
+from .recordlist import RecordList
+from .rows import record_row
 from .progress import ProgressCallback
 from .selection import process_selectors, select_processes
 from .sources.current import current, routed
@@ -25,8 +28,8 @@ KINDS = tuple(endpoints.KINDS)
 PidFilter = Union[None, int, str, Sequence[Union[int, str]]]  # see ntinspect.selection
 
 
-@dataclass(frozen=True)
-class Discrepancy:
+@dataclass(frozen=True, repr=False)
+class Discrepancy(Record):
     """One disagreement between the views: ``reason`` (one of :data:`REASONS`), a readable
     ``detail``, the merged ``ports`` concerned and the raw ``rows`` from each path, with
     what the claim rests on: ``visible``, the paths that list the endpoint (``table``,
@@ -41,9 +44,19 @@ class Discrepancy:
     visible: Tuple[str, ...] = ()
     unreadable: Tuple[int, ...] = ()
 
+    ROW_COLUMNS = ("reason", "detail", "visible", "unreadable", "rows")
+    """The columns of :meth:`as_dict` (``ntinspect ports --crossview --format json``)."""
 
-@dataclass(frozen=True)
-class PortScan:
+    def as_dict(self) -> dict:
+        """The finding as ``ntinspect ports --crossview --format json`` writes it: reason,
+        detail, visible, unreadable, and the raw ``rows`` (each an Endpoint as a dict);
+        the merged ports are left out (``ntinspect ports`` lists them)."""
+        return {"reason": self.reason, "detail": self.detail, "visible": list(self.visible),
+                "unreadable": list(self.unreadable), "rows": [record_row(r) for r in self.rows]}
+
+
+@dataclass(frozen=True, repr=False)
+class PortScan(Record):
     """A full result: the merged ports, the raw rows per path, how each path fared
     (``ok``/``unsupported``/...), and processes whose handles could not be read (pid ->
     ``gone``/``access_denied``), e.g. one that exited during the enumeration. With a pid
@@ -120,7 +133,7 @@ def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeou
     merged = select(merge(table + handles.rows + tdi_rows, names, blind), kind)
     if pids is not None:
         merged = [p for p in merged if pids & set(p.owners or ((p.pid,) if p.pid is not None else ()))]
-    return PortScan(merged, rows, paths, handles.failures, handles.timeouts, handles.errors,
+    return PortScan(RecordList(merged, Port), rows, paths, handles.failures, handles.timeouts, handles.errors,
                     tuple((p, f) for p, f, _ in needed))
 
 
@@ -138,7 +151,7 @@ def _with_listening_states(source, rows: List[Endpoint], table: List[Endpoint], 
 
 
 @routed
-def ports(kind: str = "all", pid: PidFilter = None, *, progress: Optional[ProgressCallback] = None) -> List[Port]:
+def ports(kind: str = "all", pid: PidFilter = None, *, progress: Optional[ProgressCallback] = None) -> RecordList:
     """Every TCP/UDP endpoint of ``kind`` (all, tcp, udp, tcp4, tcp6, udp4, udp6, inet4,
     inet6) with its owner(s), optionally only those of ``pid`` (pids or image names, as
     :func:`ntinspect.handles` takes them; an
@@ -157,13 +170,16 @@ def ports(kind: str = "all", pid: PidFilter = None, *, progress: Optional[Progre
     sockets; every BASIC table when some process could not be read, so that its
     endpoints are still listed), so the host's own sockets appear that way;
     :func:`crossview` reads every table and flags each such row.
+
+    Returns a :class:`~ntinspect.recordlist.RecordList` of Port (a list, with ``filter()``,
+    ``to_pandas()`` and a table display in IPython and Jupyter).
     """
     return scan(kind, pid, progress=progress).ports
 
 
 def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint], merged: Sequence[Port] = (),
                   unreadable: Dict[int, str] = {},
-                  tables_read: Optional[Sequence[Tuple[str, int]]] = None) -> List[Discrepancy]:
+                  tables_read: Optional[Sequence[Tuple[str, int]]] = None) -> RecordList:
     """The cross-view over given rows (pure: recorded or crafted tables work on any OS);
     ``unreadable`` and ``tables_read`` as ``ntinspect.backends.endpoints.crossview()``
     takes them (default: every process read, every table read)."""
@@ -178,17 +194,18 @@ def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint], merged
         concerned = tuple(dict.fromkeys(port_of(r) for r in finding.rows))
         found.append(Discrepancy(finding.reason, finding.detail, tuple(p for p in concerned if p is not None),
                                  finding.rows, finding.visible, finding.unreadable))
-    return found
+    return RecordList(found, Discrepancy)
 
 
 @routed
-def crossview(kind: str = "all", *, progress: Optional[ProgressCallback] = None) -> List[Discrepancy]:
+def crossview(kind: str = "all", *, progress: Optional[ProgressCallback] = None) -> RecordList:
     """Where the tables and the socket handles disagree, each with its reason and what it
     rests on (see :class:`Discrepancy`). Every table of ``kind``'s protocols is read, both
-    families (a dual-stack socket is in both); the findings are those about ``kind``."""
+    families (a dual-stack socket is in both); the findings are those about ``kind``, as a
+    :class:`~ntinspect.recordlist.RecordList` of Discrepancy."""
     protos, families = kind_filter(kind)
     result = scan(protos[0] if len(protos) == 1 else "all", full=True, progress=progress)
     findings = discrepancies(result.rows[TABLE], result.rows[HANDLE] + result.rows[TDI], result.ports,
                              result.unreadable, result.tables)
-    return [d for d in findings if any(r.proto in protos and (r.family in families or endpoints.identity(r)[1]
-                                                              in families) for r in d.rows)]
+    return findings.filter(lambda d: any(r.proto in protos and (r.family in families or endpoints.identity(r)[1]
+                                                                 in families) for r in d.rows))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
 import json
 import sys
@@ -33,9 +32,10 @@ from .output import (
     select_pids,
 )
 from ..models import HANDLE_FIELDS
+from ..rows import iso_times, record_row, row_columns
 from .render import hex_fields
 
-PLUGINS = ("ns", "ports", "info", "bench", "mem", "capture")  # subcommands that live in their own modules (cli/ns.py, ...)
+PLUGINS = ("ns", "ports", "info", "bench", "mem", "capture", "diff", "export")  # subcommands that live in their own modules (cli/ns.py, ...)
 
 UNNAMED_TYPE_NOTE = ("a type shown as #N is handle-table index N for which the OS lists no object type "
                      "(under Wine, #0: objects the Wine server gives no Windows type)")
@@ -120,7 +120,7 @@ def _explain_unnamed(args, types: List[str]) -> None:
 
 def handle_rows(records: List[Dict[str, Any]], fmt: str, wide: bool, shared: bool = False,
                 user: bool = False) -> List[Dict[str, Any]]:
-    """Handle records (``dataclasses.asdict(Handle)``, or :func:`shared_rows`) for ``fmt``:
+    """Handle records (:func:`ntinspect.rows.record_row`, or :func:`shared_rows`) for ``fmt``:
     as they are for machine formats; for tables, hidden object groups as ``hidden#N``, an
     unreadable user as ``<status>``, value/object/attributes in hex and access symbolic
     where it fits (ACCESS_WIDTH), else hex; with ``wide``, access in hex and access_names
@@ -148,7 +148,7 @@ def cmd_handles(args) -> int:
                         progress=terminal_bar("names") if args.names else None)
     if args.name:
         table = table.filter(name=args.name)
-    records = shared_rows(table, pids) if args.shared else [dataclasses.asdict(h) for h in table]
+    records = shared_rows(table, pids) if args.shared else [record_row(h) for h in table]
     rows = handle_rows(records, args.format, args.wide, args.shared, args.user)
     if args.format != "table":
         columns = RECORD_COLUMNS + (["processes"] if args.shared else [])
@@ -184,7 +184,7 @@ def shared_rows(table, pids=None) -> List[dict]:
     rows = []
     for key, group in groups:
         holders = len(np.unique(group.columns["pid"]))
-        rows += [{**dataclasses.asdict(h), "object": key, "processes": holders} for h in group]
+        rows += [{**record_row(h), "object": key, "processes": holders} for h in group]
     return rows
 
 
@@ -200,13 +200,22 @@ def with_status(rows: List[dict], pairs) -> List[dict]:
                        if row.get(field) is None and row.get(status) not in (None, "ok")}} for row in rows]
 
 
+TYPE_COLUMNS = ["index", "object_count", "handle_count", "valid_access", "name"]
+"""``ntinspect types`` as a table (JSON, JSONL and CSV: every field of :class:`ntinspect.ObjectType`)."""
+
+
+def type_table_rows(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """ObjectType rows (:func:`ntinspect.rows.record_row`) as the table shows them: valid_access in hex."""
+    return hex_fields(rows, "valid_access")
+
+
 def cmd_types(args) -> int:
     from ..api import object_types
 
-    rows = [dataclasses.asdict(t) for t in object_types()]
+    rows = [record_row(t) for t in object_types()]
     if args.format == "table":
-        rows = hex_fields(rows, "valid_access")
-        columns = ["index", "object_count", "handle_count", "valid_access", "name"]
+        rows = type_table_rows(rows)
+        columns = TYPE_COLUMNS
     else:
         columns = ["index", "name", "object_count", "handle_count", "valid_access", "generic_mapping"]
     emit_rows(args, rows, columns)
@@ -223,23 +232,29 @@ PROCESS_STATUS_PAIRS = [("create_time", "create_time_status"), ("user", "user_st
 LINE_ESCAPES = {code: f"\\x{code:02x}" for code in range(32)} | {9: "\\t", 10: "\\n", 13: "\\r"}
 
 
+def process_table_rows(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Process rows (:func:`ntinspect.rows.record_row`) as the table shows them: creation
+    time in ISO 8601 to the second, ``<status>`` for a value that could not be read, control
+    characters of a command line as escapes (one line per process)."""
+    rows = with_status(iso_times(rows, "seconds"), PROCESS_STATUS_PAIRS)
+    for row in rows:
+        if row["command_line"]:
+            row["command_line"] = row["command_line"].translate(LINE_ESCAPES)
+    return rows
+
+
 def cmd_processes(args) -> int:
     from ..api import processes
 
-    rows = [dataclasses.asdict(p) for p in processes()]
-    for row in rows:  # ISO 8601, UTC; seconds are enough in a table
-        if row["create_time"] is not None:
-            row["create_time"] = row["create_time"].isoformat(timespec="seconds" if args.format == "table" else "auto")
+    rows = [record_row(p) for p in processes()]
     if args.format == "table":
         columns = PROCESS_COLUMNS
-        rows = with_status(rows, PROCESS_STATUS_PAIRS)
-        for row in rows:  # one line per process: control characters of a command line as escapes
-            if row["command_line"]:
-                row["command_line"] = row["command_line"].translate(LINE_ESCAPES)
-    else:  # every field, statuses included
+        rows = process_table_rows(rows)
+    else:  # every field, statuses included; ISO 8601, UTC
         from ..models import Process
 
-        columns = [f.name for f in dataclasses.fields(Process)]
+        columns = row_columns(Process)
+        rows = iso_times(rows)
     emit_rows(args, rows, columns)
     return EXIT_OK
 

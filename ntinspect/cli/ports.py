@@ -16,13 +16,13 @@ in JSON (``pid``), with ``owner_status`` saying why; never 0, the Idle process's
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..models import Port
+from ..rows import record_row, row_columns
 from .output import EXIT_NOTHING, EXIT_OK, emit, emit_rows, note, pid_selector, select_pids
 from .render import add_format_option
 
@@ -30,7 +30,7 @@ VIEW_COLUMNS = ["process", "pid", "proto", "local", "remote", "state"]
 FPORT_COLUMNS = ["pid", "process", "port", "proto", "address"]
 NETSTAT_COLUMNS = ["proto", "local", "foreign", "state", "pid"]
 CROSSVIEW_COLUMNS = ["reason", "detail"]
-RECORD_COLUMNS = [f.name for f in dataclasses.fields(Port)]
+RECORD_COLUMNS = row_columns(Port)
 CHANGE = "change"  # the --watch column: "+" appeared, "-" closed, "" unchanged
 WATCH_LIMIT = 86400.0  # --watch takes up to a day between refreshes
 
@@ -142,9 +142,7 @@ def _crossview_rows(found, netstat: bool) -> Tuple[List[Dict[str, Any]], List[st
     """Findings as rows: reason and detail (with the raw rows and what was visible, for
     JSON); with ``netstat``, one row per raw row of each finding, in netstat columns."""
     if not netstat:
-        return [{"reason": d.reason, "detail": d.detail, "visible": list(d.visible),
-                 "unreadable": list(d.unreadable), "rows": [dataclasses.asdict(r) for r in d.rows]}
-                for d in found], CROSSVIEW_COLUMNS
+        return [record_row(d) for d in found], CROSSVIEW_COLUMNS
     rows = []
     for d in found:
         for r in d.rows:
@@ -170,7 +168,7 @@ def _snapshot(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], List[str]
         return _crossview_rows(found, args.netstat)
     found = api.ports(args.kind, pid=pids, **progress)
     if args.format in ("json", "jsonl"):
-        return [dataclasses.asdict(p) for p in found], RECORD_COLUMNS
+        return [record_row(p) for p in found], RECORD_COLUMNS
     if args.netstat:
         return netstat_rows(found, args.process), NETSTAT_COLUMNS + (["process"] if args.process else [])
     if args.fport:

@@ -8,10 +8,12 @@ only what it holds.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, List, Protocol, runtime_checkable
+from datetime import datetime
+from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
 from ..errors import SourceUnsupported
-from ..models import HandleTable, Process
+from ..models import HandleTable
+from ..recordlist import RecordList
 
 __all__ = ["FUNCTIONS", "Source", "RecordedSource"]
 
@@ -23,16 +25,20 @@ FUNCTIONS = ("handles", "processes", "object_types", "ports", "crossview", "scan
 @runtime_checkable
 class Source(Protocol):
     """``kind`` ("live", "minidump", ...), ``path`` (None for live), ``holds`` (what it can
-    answer, in words), the package functions as methods, and ``close()``."""
+    answer, in words), ``host`` (the name of the machine it was recorded on) and
+    ``capture_time`` (when, a UTC datetime), each None where the source does not record
+    it, the package functions as methods, and ``close()``."""
 
     kind: str
     path: Any
     holds: str
+    host: Optional[str]
+    capture_time: Optional[datetime]
 
     def handles(self, pid: Any = None, type: Any = None, names: bool = False, name_timeout: float = 1.0,
                 debug_privilege: bool = False) -> HandleTable: ...
 
-    def processes(self) -> List[Process]: ...
+    def processes(self) -> RecordList: ...
 
     def system_info(self) -> Any: ...
 
@@ -45,6 +51,10 @@ class RecordedSource:
 
     kind = "recorded source"
     holds = "nothing"
+    host: Optional[str] = None
+    """The machine's name as the source recorded it; None where it records none."""
+    capture_time: Optional[datetime] = None
+    """When the source was recorded (UTC); None where it does not say."""
 
     def __init__(self, path: Any) -> None:
         self.path = str(path)

@@ -317,6 +317,21 @@ class SnapshotSource(AnswerFunctions):
 
     # --- what it holds ---------------------------------------------------------------------
     @property
+    def host(self) -> Optional[str]:
+        """The captured machine's name (``socket.gethostname()`` at capture), None if unrecorded."""
+        host = self.meta.get("host")
+        return host if isinstance(host, str) else None
+
+    @property
+    def capture_time(self) -> Optional[datetime]:
+        """When the capture was written (UTC, from the meta's ``captured``), None if unreadable."""
+        try:
+            when = datetime.fromisoformat(self.meta["captured"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+    @property
     def holds(self) -> str:
         held = ["handles", "processes", "object types", "system info", "the drive map"]
         held += ["handle names"] if self.options.get("names") else []

@@ -12,6 +12,7 @@ import numpy as np
 
 import ntinspect.layouts as L
 from ntinspect.layouts.bulk import table_plan
+from ntinspect.sources.snapshot import write_capture
 from ntinspect.system import SystemInfo
 
 FILETIME_2026 = 134_100_000_000_000_000  # 100 ns since 1601: a date in 2025/2026
@@ -225,3 +226,41 @@ def cli_outputs(path: str) -> Dict[str, Any]:
             status = main(["--source", path, *command])
         found[" ".join(command)] = [status, out.getvalue()]
     return found
+
+
+# --- crafted captures of two systems ------------------------------------------------------
+WIN10 = SystemInfo(major=10, minor=0, build=19045, ubr=3803, product_type=1, native_machine="AMD64",
+                   process_machine="x86", ntdll_version=(10, 0, 19041, 3803), status={"afd_version": "not_found"})
+WIN7 = SystemInfo(major=6, minor=1, build=7601, csd_version="Service Pack 1", product_type=1,
+                  native_machine="x86", process_machine="x86")
+PROCS = [(0, 0, "", 1), (4, 0, "System", 90), (612, 4, "svchost.exe", 12), (700, 612, "python.exe", 3)]
+# Windows 10 numbers types by TypeIndex; Windows 7 by position + 2
+TYPES_10 = [(2, "Type"), (3, "Directory"), (7, "Process"), (16, "Event"), (37, "File"), (44, "Key")]
+TYPES_7 = [(0, "Type"), (0, "Directory"), (0, "Process"), (0, "Event"), (0, "File"), (0, "Key")]
+ROWS_10 = [(612, 0x4, 16, 0x1F0003, 0x81000000), (612, 0x8, 37, 0x120089, 0x81000040),
+           (700, 0x4, 44, 0x20019, 0x81000080), (700, 0x8, 7, 0x1FFFFF, 0x810000C0)]
+ROWS_7 = [(612, 0x4, 5, 0x1F0003, 0x81000000), (612, 0x8, 6, 0x120089, 0x81000040),
+          (700, 0x4, 7, 0x20019, 0x81000080), (700, 0x8, 4, 0x1FFFFF, 0x810000C0)]
+
+
+def crafted(tmp_path, name: str, width, rows, types, observations, info, **options):
+    """A capture file ``tmp_path/name`` of PROCS with ``rows`` (pid, value, type index,
+    access, object) of ``types``, written by the capture writer; ``options``: the capture's
+    switches, and ``names_record`` (the recorded names) where ``names`` is on."""
+    recorder = CraftedRecorder(width, PROCS, rows, types, observations, 700, info,
+                               names=options.pop("names_record", None), ports=options.get("ports", False))
+    path = tmp_path / name
+    write_capture(recorder, path, {"names": False, "ports": False, "namespace": False, **options})
+    return path
+
+
+def win32(tmp_path):
+    """A 32-bit Windows 7 capture (position + 2 numbering)."""
+    return crafted(tmp_path, "win7-x86.ntcap", 4, ROWS_7, TYPES_7, {5: "Event", 6: "File", 7: "Key", 4: "Process"},
+                   WIN7)
+
+
+def win64(tmp_path):
+    """A 64-bit Windows 10 capture (numbered by TypeIndex)."""
+    return crafted(tmp_path, "win10-x64.ntcap", 8, ROWS_10, TYPES_10,
+                   {16: "Event", 37: "File", 44: "Key", 7: "Process"}, WIN10)

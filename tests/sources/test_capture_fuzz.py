@@ -19,9 +19,8 @@ from ntinspect.errors import NtInspectError
 from ntinspect.snapshot import SnapshotWriter, open_snapshot
 from ntinspect.sources.snapshot import write_capture
 
-from capturekit import CraftedRecorder, answers
+from capturekit import PROCS, ROWS_10, TYPES_10, WIN10, CraftedRecorder, answers
 from fuzzkit import FUZZ, overwrite
-from test_capture_host import PROCS, ROWS_10, TYPES_10, WIN10
 
 WORK = Path(tempfile.mkdtemp(prefix="ntinspect-capture-fuzz-"))
 NAMES = {(612, 4): ("\\BaseNamedObjects\\ev", "ok"), (612, 8): (None, "timeout"), (700, 4): ("\\REGISTRY", "ok"),
