@@ -1,4 +1,5 @@
-"""The flat public functions. Each needs the live Windows API (natively or under Wine)."""
+"""The flat public functions, answered from the current source (:mod:`ntinspect.sources.current`):
+the live Windows API (natively or under Wine) unless a recorded source was chosen."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, List, Mapping, Optional
@@ -7,6 +8,7 @@ from .progress import ProgressCallback
 from .selection import PidSelector, TypeSelector, process_selectors, select_processes, type_selectors
 
 from .privilege import debug_privilege as _debug_privilege_scope, enable_debug_privilege
+from .sources.current import current as _current, routed
 
 if TYPE_CHECKING:
     from .models import HandleTable
@@ -23,6 +25,7 @@ def _live():
     return live
 
 
+@routed
 def processes(details: bool = True) -> "RecordList":
     """Every process: pid, ppid, image name, session, thread count, creation time (UTC),
     ``handle_count`` (its rows in the handle table, so it matches :func:`handles`) and
@@ -44,16 +47,17 @@ def processes(details: bool = True) -> "RecordList":
     from .models import Process
     from .recordlist import RecordList
 
-    return RecordList(_live().processes(details), Process)
+    return RecordList(_live().processes(details, _current()), Process)
 
 
+@routed
 def object_types() -> "RecordList":
     """Every object type, with the index the handle table reports for it (calibrated), by
     index: a :class:`~ntinspect.recordlist.RecordList` of :class:`~ntinspect.models.ObjectType`."""
     from .models import ObjectType
     from .recordlist import RecordList
 
-    return RecordList(_live().object_types(), ObjectType)
+    return RecordList(_live().object_types(_current()), ObjectType)
 
 
 def check_name_timeout(name_timeout: Any) -> None:
@@ -64,13 +68,13 @@ def check_name_timeout(name_timeout: Any) -> None:
 
 def _pid_list(pid: Any, names: Optional[Mapping[int, str]] = None) -> Optional[List[int]]:
     """The pids ``pid`` selects (see :mod:`ntinspect.selection`), or None for every process;
-    ``names`` is the live ``{pid: image name}`` (read here when not given)."""
+    ``names`` is the source's ``{pid: image name}`` (read here when not given)."""
     if process_selectors(pid) is None:  # checked before any OS call
         return None
-    return list(select_processes(pid, _live().process_names() if names is None else names).pids)
+    return list(select_processes(pid, _live().process_names(_current()) if names is None else names).pids)
 
 
-def _per_process_columns(live, pids: Optional[List[int]]):
+def _per_process_columns(live, pids: Optional[List[int]], source: Any = None):
     """Columns from the per-process query (class 51) for a few pids, or None where the
     system-wide table is the way (no pids, many pids, or the OS refuses the class)."""
     if not pids or len(pids) > PER_PROCESS_LIMIT:
@@ -79,13 +83,14 @@ def _per_process_columns(live, pids: Optional[List[int]]):
 
     parts = []
     for one in pids:
-        part = live.process_handle_columns(one)
+        part = live.process_handle_columns(one, source)
         if part is None:
             return None
         parts.append(part)
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
+@routed
 def handles(
     pid: PidSelector = None,
     type: TypeSelector = None,
@@ -122,40 +127,36 @@ def handles(
         raise TypeError(f"progress takes a callable(done, total), not {progress!r}")
     process_selectors(pid)  # bad selectors fail before any OS call
     type_selectors(type)
-    if debug_privilege:
+    if debug_privilege and not getattr(_current(), "recorded", False):  # a recording keeps the capture's
         with _debug_privilege_scope():
             return handles(pid, type, names, name_timeout, debug_privilege=False, users=users,
                            progress=progress)
     import numpy as np
 
     live = _live()
-    process_names = live.process_names()
+    source = _current()
+    process_names = live.process_names(source)
     pids = _pid_list(pid, process_names)
-    columns = _per_process_columns(live, pids)
+    columns = _per_process_columns(live, pids, source)
     system_wide = columns is None
     if system_wide:
-        columns = live.system_handle_columns()
-    types = live.TYPES.resolve(columns)  # calibrated on the unfiltered snapshot
+        columns = live.system_handle_columns(source)
+    types = source.types.resolve(columns)  # calibrated on the unfiltered snapshot
     if system_wide and pids is not None:
         keep = np.isin(columns["pid"], np.asarray(pids, dtype=np.uint64))
         columns = {key: value[keep] for key, value in columns.items()}
-    from .backends.identity import object_keys
     from .layouts.enums import access_names
     from .models import HandleTable
-    from .objspace import dos_path
 
     table = HandleTable(columns, {i: t.name for i, t in types.items()}, process_names,
-                        access_namer=access_names, dos_namer=dos_path, identifier=object_keys)
+                        access_namer=access_names, dos_namer=lambda path: source.drive_map().dos_path(path),
+                        identifier=source.object_keys)
     if type is not None:
         table = table.filter(type=type)
     if users:
-        from .backends.process_info import details
-
-        found = details(np.unique(table.columns["pid"]).tolist(), everything=False)
+        found = source.process_details(np.unique(table.columns["pid"]).tolist(), everything=False)
         table.process_users = {pid: record["user"] for pid, record in found.items()}
     if names:
-        from .backends.live_names import resolve_names
-
-        resolve_names(table, name_timeout, progress)
+        table.names, table.name_status = source.handle_names(table, name_timeout, progress)
     return table
 

@@ -251,9 +251,8 @@ def _state(side: Any, kinds: Sequence[str], names: bool) -> SourceState:
 def diff(a: Any, b: Any, kinds: Optional[Iterable[str]] = None, names: bool = False) -> Diff:
     """What appeared, vanished or changed from ``a`` to ``b``, per kind.
 
-    ``a`` and ``b``: ``"live"``, a path (a minidump; a snapshot where the snapshot reader
-    is installed), a source object, or a :class:`~ntinspect.sources.state.SourceState`
-    read earlier (:func:`~ntinspect.sources.state.read_state`: two states of the live
+    ``a`` and ``b``: ``"live"``, a path (a capture or a minidump), a source object, or a
+    :class:`~ntinspect.sources.state.SourceState` read earlier (:func:`~ntinspect.sources.state.read_state`: two states of the live
     system a moment apart). ``kinds``: any of ``handles``, ``processes``, ``ports``
     (default all). ``names``: resolve the live system's handle names so that they are
     compared (recorded sources give theirs always).

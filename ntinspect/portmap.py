@@ -20,6 +20,7 @@ from .recordlist import RecordList
 from .rows import record_row
 from .progress import ProgressCallback
 from .selection import process_selectors, select_processes
+from .sources.current import current, routed
 
 __all__ = ["ports", "crossview", "scan", "resolve_pids", "discrepancies", "Discrepancy", "PortScan", "PortsError", "REASONS", "KINDS"]
 
@@ -90,12 +91,13 @@ def _resolve_pids(pid: PidFilter, names: Dict[int, str]) -> Optional[set]:
 
 
 def resolve_pids(pid: PidFilter) -> Optional[set]:
-    """The pids ``pid`` names (ids or process names, one or many) on the live system."""
+    """The pids ``pid`` names (ids or process names, one or many) in the current source."""
     from .backends.live import process_names
 
-    return _resolve_pids(pid, process_names())
+    return _resolve_pids(pid, process_names(current()))
 
 
+@routed
 def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeout: float = 2.0,
          progress: Optional[ProgressCallback] = None) -> PortScan:
     """Run the paths and merge them. ``full`` reads every table with owners (the cross-view
@@ -103,31 +105,30 @@ def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeou
     as :func:`ntinspect.handles` does (an unknown one raises ProcessNotFound);
     ``progress(done, total)`` counts the socket handles probed."""
     from .backends.live import process_names
-    from .backends.sockets import live_handle_scan
-    from .backends.tdi_scan import live_tdi_scan
-    from .system.dialect import live_dialect
 
+    source = current()
     protos, families = kind_filter(kind)
     process_selectors(pid)  # bad selectors fail before any OS call
-    names = process_names()
+    names = process_names(source)
     pids = _resolve_pids(pid, names)
-    wine = live_dialect().tables_from_host
+    wine = source.dialect().tables_from_host
     table: List[Endpoint] = []
     paths = {HANDLE: "ok"}
     # The tables are read on a second thread while the handle path runs (both mostly wait
     # in native calls); those the handle path turns out not to need are dropped.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ntinspect-tables") as pool:
-        early = {key: pool.submit(iptables.live_table, *key)
+        early = {key: pool.submit(iptables.read_table, source, *key)
                  for key in iptables.plan_tables(protos, families, wine, full)}
         # every process, also with a pid filter: a filtered endpoint keeps all its owners
-        handles = live_handle_scan(None, protos, timeout, progress=progress)
+        handles = source.socket_scan(protos, timeout, progress)
         blind = unreadable_processes(handles.failures)
         needed = iptables.plan_tables(protos, families, wine, full, handles.rows, bool(blind))
         for key in needed:
-            table += early[key].result() if key in early else iptables.live_table(*key)
+            table += early[key].result() if key in early else iptables.read_table(source, *key)
     paths[TABLE] = "ok"
-    handles.rows = _with_listening_states(handles.rows, table, {f for p, f, _ in needed if p == "tcp"}, timeout)
-    paths[TDI], tdi_rows = live_tdi_scan()
+    handles.rows = _with_listening_states(source, handles.rows, table, {f for p, f, _ in needed if p == "tcp"},
+                                          timeout)
+    paths[TDI], tdi_rows = source.tdi_scan()
     rows = {TABLE: table, HANDLE: handles.rows, TDI: tdi_rows}
     merged = select(merge(table + handles.rows + tdi_rows, names, blind), kind)
     if pids is not None:
@@ -136,21 +137,20 @@ def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeou
                     tuple((p, f) for p, f, _ in needed))
 
 
-def _with_listening_states(rows: List[Endpoint], table: List[Endpoint], tcp_read: set,
+def _with_listening_states(source, rows: List[Endpoint], table: List[Endpoint], tcp_read: set,
                            timeout: float) -> List[Endpoint]:
     """TCP socket rows without a peer that the TCP table (read for their family) does not
     list are asked whether they listen: a socket only bound is BOUND, not hidden."""
-    from .backends.sockets import listening_states
-
     listed = {row.key for row in table}
     unlisted = [i for i, row in enumerate(rows) if row.proto == "tcp" and row.remote_addr is None
                 and row.state is None and row.family in tcp_read and row.key not in listed]
     if not unlisted:
         return rows
-    asked = dict(zip(unlisted, listening_states([rows[i] for i in unlisted], timeout)))
+    asked = dict(zip(unlisted, source.listening_states([rows[i] for i in unlisted], timeout)))
     return [asked.get(i, row) for i, row in enumerate(rows)]
 
 
+@routed
 def ports(kind: str = "all", pid: PidFilter = None, *, progress: Optional[ProgressCallback] = None) -> RecordList:
     """Every TCP/UDP endpoint of ``kind`` (all, tcp, udp, tcp4, tcp6, udp4, udp6, inet4,
     inet6) with its owner(s), optionally only those of ``pid`` (pids or image names, as
@@ -197,6 +197,7 @@ def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint], merged
     return RecordList(found, Discrepancy)
 
 
+@routed
 def crossview(kind: str = "all", *, progress: Optional[ProgressCallback] = None) -> RecordList:
     """Where the tables and the socket handles disagree, each with its reason and what it
     rests on (see :class:`Discrepancy`). Every table of ``kind``'s protocols is read, both

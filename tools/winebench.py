@@ -583,15 +583,19 @@ def build_qemu_fixtures() -> None:
 
 
 def test(versions: list, args: list) -> int:
-    """The whole suite: the QEMU oracle images, host tests, the documentation build (when no test path narrows the
-    run), then the bench under each interpreter; ends with one line adding up every run
+    """The whole suite: the QEMU oracle images, the documentation build (when no test path narrows the
+    run), the bench under each interpreter, then the host tests (last: they replay the Wine runs'
+    captures); ends with one line adding up every run
     (``bench: N passed, N failed, N skipped``; a failed docs build counts one failure)."""
     setup(versions)
     build_qemu_fixtures()
-    runs = [("host", host_pytest)]
+    runs = []
     if not any(test_path(a) for a in args):
         runs.append(("docs", lambda a, t: build_docs(t)))
     runs += [(f"wine-cpython{v}", lambda a, t, v=v: wine_pytest(v, a, t)) for v in versions]
+    # the host run comes last: tests/sources/test_capture_replay_host.py replays, with the
+    # host CPython and no Wine, the captures the Wine runs just wrote (.cache/bench/replay)
+    runs.append(("host", host_pytest))
     outcomes, failures = [], {}
     for name, runner in runs:
         log(f"tests: {name}")

@@ -16,7 +16,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from construct import Construct
 
 from .. import layouts as L
-from .._native import calls
 from .._native.calls import TCP_TABLE_BASIC_ALL, TCP_TABLE_OWNER_PID_ALL, UDP_TABLE_BASIC, UDP_TABLE_OWNER_PID
 from ..layouts.iphlp import BASIC_TABLES, TABLES as OWNER_TABLES
 from ..models import ip_text, is_decimal
@@ -160,10 +159,18 @@ def _checked_pid(pid, row: Endpoint) -> int:
 
 
 def live_table(proto: str, family: int, table_class: int) -> List[Endpoint]:
-    """One IP Helper table, read (starting from the size the last read needed) and parsed."""
-    read = calls.extended_tcp_table if proto == "tcp" else calls.extended_udp_table
-    af = calls.AF_INET if family == 4 else calls.AF_INET6
-    return parse_table(read(af, table_class), proto, family, table_class)
+    """One IP Helper table of this system, read (starting from the size the last read
+    needed) and parsed."""
+    return read_table(None, proto, family, table_class)
+
+
+def read_table(source, proto: str, family: int, table_class: int) -> List[Endpoint]:
+    """One IP Helper table as ``source`` answers it (None: this system), parsed."""
+    if source is None:
+        from ..sources.current import default_live
+
+        source = default_live()
+    return parse_table(source.ip_table(proto, family, table_class), proto, family, table_class)
 
 
 def plan_tables(protos: Sequence[str], families: Sequence[int], wine: bool, full: bool,

@@ -35,7 +35,7 @@ from ..models import HANDLE_FIELDS
 from ..rows import iso_times, record_row, row_columns
 from .render import hex_fields
 
-PLUGINS = ("ns", "ports", "info", "bench", "mem", "diff", "export")  # subcommands that live in their own modules (cli/ns.py, ...)
+PLUGINS = ("ns", "ports", "info", "bench", "mem", "capture", "diff", "export")  # subcommands that live in their own modules (cli/ns.py, ...)
 
 UNNAMED_TYPE_NOTE = ("a type shown as #N is handle-table index N for which the OS lists no object type "
                      "(under Wine, #0: objects the Wine server gives no Windows type)")
@@ -69,11 +69,13 @@ class CliError(Exception):
 def cmd_summary(args) -> int:
     from .. import api
 
+    from ..sources.current import _CURRENT, current
+
     table = api.handles()
     procs = {p.pid: p for p in api.processes(details=False)}
-    from .._native import wine_version
-
-    wine = wine_version()
+    chosen = _CURRENT.get()
+    wine = chosen.system_info().wine_version if chosen is not None and not getattr(chosen, "gives_answers", False) \
+        else current().wine_version()
     by_type = [{"type": t, "handles": n} for t, n in Counter(table.type.tolist()).most_common()]
     per_pid = Counter(table.columns["pid"].tolist())
     by_pid = [{"pid": pid, "process": procs[pid].name if pid in procs else "", "handles": n}
@@ -276,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ntinspect", description="Inspect Windows kernel objects from user mode.",
                                      epilog=EXIT_CODES_HELP, formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"ntinspect {__version__}")
+    parser.add_argument("--source", dest="source_spec", metavar="FILE",
+                        help="answer from FILE (a capture written by 'ntinspect capture', or a minidump) instead "
+                             "of this system; 'live' is this system. Works on any OS for files.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = add_command(sub, "summary", "handle counts per type and per process")
@@ -354,6 +359,27 @@ def _printable_streams():
                 pass  # a closed pipe: nothing is written any more
 
 
+@contextmanager
+def _chosen_source(args):
+    """The command's source: ``--source FILE`` opened and chosen for the command, else live."""
+    spec = getattr(args, "source_spec", None)
+    if spec is None:
+        yield None
+        return
+    from ..sources import source_for
+    from ..sources.current import using
+
+    try:
+        source = source_for(spec)
+    except OSError as error:
+        raise CliError(f"cannot read {spec!r}: {error.strerror or error}") from None
+    try:
+        with using(source):
+            yield source
+    finally:
+        source.close()
+
+
 def _run(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "name", None) or getattr(args, "dos", False):
@@ -364,7 +390,7 @@ def _run(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> int:
         print(f"ntinspect: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
         return EXIT_FAILURE
     try:
-        with redirect_stdout(args.stream) if args.stream is not None else nullcontext():
+        with redirect_stdout(args.stream) if args.stream is not None else nullcontext(), _chosen_source(args):
             return args.run(args)  # commands that print() also write to -o FILE
     except (PipeClosed, BrokenPipeError):
         quiet_stdout()

@@ -86,8 +86,9 @@ class SnapshotWriter:
         self._zip.writestr(zipfile.ZipInfo(MAGIC_NAME, date_time=(1980, 1, 1, 0, 0, 0)), MAGIC,
                            compress_type=zipfile.ZIP_STORED)
 
-    def add(self, name: str, data: bytes, media_type: str = "application/octet-stream") -> None:
-        """Add one part (compressed with deflate) and record its size and SHA-256."""
+    def add(self, name: str, data: bytes, media_type: str = "application/octet-stream", level: int = 6) -> None:
+        """Add one part (compressed with deflate at ``level``, 1 fastest to 9 smallest) and
+        record its size and SHA-256."""
         _check_part_name(self.path, name)
         if self._zip is None:
             raise SnapshotError(self.path, name, "the writer is closed")
@@ -98,7 +99,7 @@ class SnapshotWriter:
             raise SnapshotError(self.path, name, f"{len(data)} bytes is over the {MAX_PART_BYTES}-byte limit")
         info = zipfile.ZipInfo(PART_PREFIX + name, date_time=(1980, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_DEFLATED
-        self._zip.writestr(info, data, compresslevel=6)
+        self._zip.writestr(info, data, compresslevel=level)
         self._parts[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
                              "media_type": str(media_type)}
 

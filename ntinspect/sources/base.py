@@ -86,3 +86,45 @@ def _refusing(function: str) -> Callable[..., Any]:
 
 for _function in FUNCTIONS:
     setattr(RecordedSource, _function, _refusing(_function))
+
+
+class AnswerFunctions:
+    """The package functions as methods of a source that gives raw answers (live, a
+    capture being recorded, a capture replayed): each runs the package's own function
+    with this source chosen (:func:`ntinspect.sources.current.using`), so every source
+    answers with the same code, arguments, types and statuses."""
+
+    gives_answers = True
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release what the source holds."""
+
+
+_HOMES = {"handles": "api", "processes": "api", "object_types": "api", "ports": "portmap", "crossview": "portmap",
+          "scan": "portmap", "namespace": "objspace", "resolve": "objspace", "dos_path": "objspace",
+          "nt_path": "objspace", "refresh_dos_devices": "objspace", "system_info": "system"}
+
+
+def _answering(function: str) -> Callable[..., Any]:
+    def answer(self: AnswerFunctions, *args: Any, **kwargs: Any) -> Any:
+        import importlib
+
+        from .current import using
+
+        implementation = getattr(importlib.import_module(f"ntinspect.{_HOMES[function]}"), function)
+        with using(self):
+            return implementation(*args, **kwargs)
+
+    answer.__name__ = answer.__qualname__ = function
+    answer.__doc__ = f"``ntinspect.{function}()`` answered from this source (same arguments, types and statuses)."
+    return answer
+
+
+for _function in _HOMES:
+    setattr(AnswerFunctions, _function, _answering(_function))

@@ -302,9 +302,10 @@ class MinidumpSource(RecordedSource):
         modules = self._dump.modules()
         return ntpath.basename(modules[0][0]) if modules else ""
 
-    def processes(self) -> RecordList:
+    def processes(self, details: bool = True) -> RecordList:
         """The dumped process, as a :class:`~ntinspect.recordlist.RecordList` of one
-        :class:`~ntinspect.models.Process`."""
+        :class:`~ntinspect.models.Process` (``details`` as :func:`ntinspect.processes` takes
+        it: a minidump records none of them either way)."""
         descriptors = self._dump.handle_descriptors()
         threads = self._dump.thread_count()
         return RecordList([Process(pid=self._pid(), ppid=0, name=self._image(),

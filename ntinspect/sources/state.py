@@ -171,6 +171,17 @@ class opened:
             self.source.close()
 
 
+def _handles(source: Any, names: bool) -> Any:
+    """``source.handles(names=names)``; a recorded source taken without names (a capture
+    without ``--names``) gives its handles without them rather than none."""
+    try:
+        return source.handles(names=names)
+    except SourceUnsupported:
+        if not names:
+            raise
+        return source.handles(names=False)
+
+
 def read_state(source: Any, kinds: Optional[Iterable[str]] = None, names: bool = False,
                host: Optional[str] = None) -> SourceState:
     """The records of ``kinds`` (default: handles, processes, ports) that ``source`` holds
@@ -178,8 +189,8 @@ def read_state(source: Any, kinds: Optional[Iterable[str]] = None, names: bool =
 
     ``names``: resolve the live system's handle names (bounded per name, see
     :func:`ntinspect.handles`); a recorded source gives the names it holds either way
-    (reading them costs nothing). ``host`` names the machine where the source records no
-    name. A kind the source does not hold is in ``missing``, never an exception; other
+    (reading them costs nothing; a capture taken without names gives its handles
+    without). ``host`` names the machine where the source records no name. A kind the source does not hold is in ``missing``, never an exception; other
     failures (a file that is not a source, an OS call that fails) raise as the source's
     functions do."""
     wanted = check_kinds(kinds)
@@ -200,7 +211,7 @@ def read_state(source: Any, kinds: Optional[Iterable[str]] = None, names: bool =
                     records["processes"] = processes
         if "handles" in wanted:
             try:
-                records["handles"] = tuple(src.handles(names=names or not live))
+                records["handles"] = tuple(_handles(src, names or not live))
             except SourceUnsupported as error:
                 missing["handles"] = str(error)
         if "ports" in wanted:

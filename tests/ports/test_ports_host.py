@@ -290,14 +290,35 @@ def test_live_call_off_windows_is_unsupported_platform():
 
 # --- handle snapshot and process list parsing (the shared live-backend walks) --------------
 
-def fed(monkeypatch, data, width=8, base=0):
-    """ntinspect.backends.live with its class 5/64 query answering ``data`` (at ``base``)."""
-    from ntinspect.backends import live
+class Fed:
+    """The live backend's parsing over a source whose process list and handle table (class
+    5 and 64) are ``data`` at pointer width ``width`` (the process list filled at ``base``)."""
 
-    monkeypatch.setattr(live.calls, "query_system_information", lambda info_class, initial=0: data)
-    monkeypatch.setattr(live, "WIDTH", width)
-    monkeypatch.setattr(live, "base_address", lambda view: base)
-    return live
+    own_pid = 4242
+
+    def __init__(self, data, width, base):
+        self.data, self.width, self.base = data, width, base
+
+    def process_list(self):
+        return memoryview(self.data), self.base
+
+    def handle_table(self):
+        return memoryview(self.data), frozenset()
+
+    def system_handle_columns(self):
+        from ntinspect.backends import live
+
+        return live.system_handle_columns(self)
+
+    def process_names(self):
+        from ntinspect.backends import live
+
+        return live.process_names(self)
+
+
+def fed(monkeypatch, data, width=8, base=0):
+    """The live backend's walks over ``data`` (see :class:`Fed`)."""
+    return Fed(data, width, base)
 
 
 @pytest.mark.parametrize("width", [4, 8])
