@@ -176,8 +176,13 @@ def plan_tables(protos: Sequence[str], families: Sequence[int], wine: bool, full
     Windows socket behind them belong to Linux processes). ``handle_rows`` None: before
     the handle path ran (every family may be needed). ``unreadable``: some process's
     handles could not be read, so the handle path cannot say which endpoints exist: every
-    BASIC table of ``protos`` and ``families`` (its endpoints are listed without owner)."""
+    BASIC table of ``protos`` and ``families`` (its endpoints are listed without owner).
+    Under Wine an IPv4 selection reads the IPv6 tables too: the host lists a dual-stack
+    socket's IPv4 connections there only, as ``::ffff:a.b.c.d`` (Windows lists them in its
+    IPv4 table), and the caller keeps only the rows of its kind."""
     tcp_seen = {4, 6} if handle_rows is None else {row.family for row in handle_rows if row.proto == "tcp"}
+    if wine and not full and 4 in families and 6 not in families:
+        families = (*families, 6)
     plan = []
     for proto in protos:
         for family in families:
