@@ -38,6 +38,20 @@ def address(text: str) -> int:
     return value
 
 
+def length(text: str) -> int:
+    """A byte count for ``read``/``pte``: an :func:`address` from 0 to the most one read
+    returns (``ntinspect.memory.MAX_READ``, 1 GiB) (argparse type)."""
+    from ..memory.physical import MAX_READ
+
+    try:
+        value = address(text)
+    except argparse.ArgumentTypeError:
+        value = -1
+    if not 0 <= value <= MAX_READ:
+        raise argparse.ArgumentTypeError(f"a length is a number of bytes from 0 to {MAX_READ:#x}, not {text!r}")
+    return value
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``mem`` subcommand (with info, maps, translate, pte, read) to ``subparsers``."""
     parser = subparsers.add_parser("mem", help="page tables and physical memory of a memory image",
@@ -60,10 +74,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("addresses", metavar="ADDR", nargs="+", type=address)
     p = common("pte", "the page-table entries of an address, decoded, and its bytes")
     p.add_argument("addr", metavar="ADDR", type=address)
-    p.add_argument("--length", type=int, default=64, help="bytes to show from ADDR (default 64)")
+    p.add_argument("--length", type=length, default=64, help="bytes to show from ADDR (default 64)")
     p = common("read", "virtual memory as a hexdump")
     p.add_argument("addr", metavar="ADDR", type=address)
-    p.add_argument("length", metavar="LEN", type=address)
+    p.add_argument("length", metavar="LEN", type=length)
     p.add_argument("--zero-fill", action="store_true", help="read unmapped or missing pages as zeros")
     return parser
 

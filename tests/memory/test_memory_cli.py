@@ -71,3 +71,17 @@ def test_missing_dtb_is_a_clear_error(capsys, image):
     path, _ = image
     code, _, err = run(capsys, "info", path)
     assert code == 1 and "dtb" in err and "mode" in err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (("read", "0xfffff80000001000", "0x100000000000"), "LEN"),
+    (("read", "0xfffff80000001000", str((1 << 30) + 1)), "LEN"),
+    (("pte", "0xfffff80000001000", "--length", "0x100000000000"), "--length"),
+    (("pte", "0xfffff80000001000", "--length", "-5"), "--length"),
+])
+def test_a_length_past_the_read_limit_is_a_usage_error(capsys, image, argv, message):
+    path, dtb = image
+    with pytest.raises(SystemExit) as exited:
+        run(capsys, argv[0], path, "--dtb", hex(dtb), "--mode", "x64", *argv[1:])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and message in err and "0x40000000" in err and "Traceback" not in err
