@@ -83,6 +83,20 @@ def test_bad_view_and_watch_arguments_are_argparse_errors(cli, argv):
     assert exited.value.code == 2
 
 
+def test_crossview_without_findings_still_names_the_processes_it_could_not_read(cli, monkeypatch):
+    # no finding is a claim about the processes looked at only: stderr names the others
+    from ntinspect import portmap as api
+
+    monkeypatch.setattr(api, "crossview", lambda kind="all": api.CrossView([], {4242: "access_denied"}))
+    for argv in ((), ("--json",), ("--netstat",)):
+        code, out, err = cli("--crossview", *argv)
+        assert code == 0 and "pid 4242 (access_denied)" in err and "not compared" in err
+        assert "4242" not in out
+    monkeypatch.setattr(api, "crossview", lambda kind="all": api.CrossView([], {}))
+    code, out, err = cli("--crossview")
+    assert code == 0 and err == ""
+
+
 def test_crossview_keeps_the_netstat_view(cli, monkeypatch):
     from ntinspect import portmap as api
 
