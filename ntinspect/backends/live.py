@@ -6,7 +6,7 @@ import struct
 import threading
 from contextlib import ExitStack
 from functools import lru_cache
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import numpy as np
 
@@ -84,15 +84,15 @@ def process_entries() -> Iterator[Dict[str, object]]:
         offset += step
 
 
-def processes(details: bool = True) -> List[Process]:
-    """Every process of one process list, with ``handle_count`` counted from a handle table
-    taken right after it; with ``details``, the per-process fields of
-    :mod:`~ntinspect.backends.process_info` (each process opened once, with its statuses),
-    else those fields are ``not_requested``."""
+def processes(details: bool = True, pids: Optional[Set[int]] = None) -> List[Process]:
+    """Every process of one process list (only ``pids``, when given), with ``handle_count``
+    counted from a handle table taken right after it; with ``details``, the per-process
+    fields of :mod:`~ntinspect.backends.process_info` (each process opened once, with its
+    statuses), else those fields are ``not_requested``."""
     from .process_info import create_time
     from .process_info import details as read_details
 
-    entries = list(process_entries())
+    entries = [e for e in process_entries() if pids is None or e["UniqueProcessId"] in pids]
     pids, counts = np.unique(system_handle_columns()["pid"], return_counts=True)
     rows = dict(zip(pids.tolist(), counts.tolist()))
     extra = read_details(e["UniqueProcessId"] for e in entries) if details else {}
