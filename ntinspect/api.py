@@ -26,8 +26,10 @@ def _live():
 
 
 @routed
-def processes(details: bool = True) -> "RecordList":
-    """Every process: pid, ppid, image name, session, thread count, creation time (UTC),
+def processes(details: bool = True, pid: Any = None) -> "RecordList":
+    """Every process (or those ``pid`` selects, as :func:`handles` takes it: pids, numpy
+    integers, image names, or a collection of them; an unknown one raises
+    ProcessNotFound): pid, ppid, image name, session, thread count, creation time (UTC),
     ``handle_count`` (its rows in the handle table, so it matches :func:`handles`) and
     ``os_handle_count`` (the count the process list reports; a power of two under Wine).
 
@@ -47,7 +49,8 @@ def processes(details: bool = True) -> "RecordList":
     from .models import Process
     from .recordlist import RecordList
 
-    return RecordList(_live().processes(details, _current()), Process)
+    pids = _pid_list(pid)
+    return RecordList(_live().processes(details, _current(), None if pids is None else set(pids)), Process)
 
 
 @routed

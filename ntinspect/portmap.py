@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .backends import endpoints, iptables
 from .backends.endpoints import HANDLE, REASONS, TABLE, TDI, Endpoint, PortsError, kind_filter, merge, select
@@ -22,7 +22,7 @@ from .progress import ProgressCallback
 from .selection import process_selectors, select_processes
 from .sources.current import current, routed
 
-__all__ = ["ports", "crossview", "scan", "resolve_pids", "discrepancies", "Discrepancy", "PortScan", "PortsError", "REASONS", "KINDS"]
+__all__ = ["ports", "crossview", "scan", "resolve_pids", "discrepancies", "Discrepancy", "CrossView", "PortScan", "PortsError", "REASONS", "KINDS"]
 
 KINDS = tuple(endpoints.KINDS)
 PidFilter = Union[None, int, str, Sequence[Union[int, str]]]  # see ntinspect.selection
@@ -77,6 +77,25 @@ class PortScan(Record):
         """The failures that hide handles: processes alive but not readable (a process
         ``gone`` holds no handles any more)."""
         return unreadable_processes(self.failures)
+
+
+class CrossView(RecordList):
+    """What :func:`crossview` returns: the findings (a :class:`~ntinspect.recordlist.RecordList`
+    of :class:`Discrepancy`), with what the whole comparison rests on, also when there is
+    no finding: ``unreadable_processes``, {pid: status} of the processes whose handles
+    could not be read (sockets they hold, and so endpoints a table hides from them, were
+    not compared), and ``tables_read``, the (proto, family) IP Helper tables read. An
+    empty ``unreadable_processes``: every process was looked at. (Each finding's own
+    ``unreadable`` field, the column ``view["unreadable"]``, says the same per finding.)"""
+
+    def __init__(self, findings: Iterable[Discrepancy] = (), unreadable_processes: Optional[Dict[int, str]] = None,
+                 tables_read: Sequence[Tuple[str, int]] = ()) -> None:
+        super().__init__(findings, Discrepancy)
+        self.unreadable_processes: Dict[int, str] = dict(unreadable_processes or {})
+        self.tables_read: Tuple[Tuple[str, int], ...] = tuple(tables_read)
+
+    def _like(self, records: Iterable[Discrepancy]) -> "CrossView":
+        return CrossView(records, self.unreadable_processes, self.tables_read)
 
 
 def unreadable_processes(failures: Dict[int, str]) -> Dict[int, str]:
@@ -198,14 +217,17 @@ def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint], merged
 
 
 @routed
-def crossview(kind: str = "all", *, progress: Optional[ProgressCallback] = None) -> RecordList:
+def crossview(kind: str = "all", *, progress: Optional[ProgressCallback] = None) -> "CrossView":
     """Where the tables and the socket handles disagree, each with its reason and what it
     rests on (see :class:`Discrepancy`). Every table of ``kind``'s protocols is read, both
     families (a dual-stack socket is in both); the findings are those about ``kind``, as a
-    :class:`~ntinspect.recordlist.RecordList` of Discrepancy."""
+    :class:`CrossView` (a :class:`~ntinspect.recordlist.RecordList` of Discrepancy) whose
+    ``unreadable_processes`` names the processes that could not be looked at: no finding
+    means no disagreement among the others."""
     protos, families = kind_filter(kind)
     result = scan(protos[0] if len(protos) == 1 else "all", full=True, progress=progress)
     findings = discrepancies(result.rows[TABLE], result.rows[HANDLE] + result.rows[TDI], result.ports,
                              result.unreadable, result.tables)
-    return findings.filter(lambda d: any(r.proto in protos and (r.family in families or endpoints.identity(r)[1]
-                                                                 in families) for r in d.rows))
+    return CrossView(findings.filter(lambda d: any(r.proto in protos and (r.family in families or endpoints.identity(r)[1]
+                                                                           in families) for r in d.rows)),
+                     result.unreadable, result.tables)

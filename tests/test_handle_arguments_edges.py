@@ -45,7 +45,7 @@ class FakeLive:
     def __init__(self, table):
         self.table = table
 
-    def process_handle_columns(self, pid):
+    def process_handle_columns(self, pid, source=None):
         keep = self.table.columns["pid"] == pid
         return {key: value[keep] for key, value in self.table.columns.items()}
 

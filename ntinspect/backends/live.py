@@ -12,7 +12,7 @@ import struct
 import threading
 from contextlib import ExitStack
 from functools import lru_cache
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 import numpy as np
 
@@ -110,17 +110,17 @@ def process_entries(source: Any = None) -> Iterator[Dict[str, object]]:
         offset += step
 
 
-def processes(details: bool = True, source: Any = None) -> List[Process]:
-    """Every process of one process list, with ``handle_count`` counted from a handle table
-    taken right after it; with ``details``, the per-process fields of
-    :mod:`~ntinspect.backends.process_info` (each process opened once, with its statuses),
-    else those fields are ``not_requested``."""
+def processes(details: bool = True, source: Any = None, pids: Optional[Set[int]] = None) -> List[Process]:
+    """Every process of one process list (only ``pids``, when given), with ``handle_count``
+    counted from a handle table taken right after it; with ``details``, the per-process
+    fields of :mod:`~ntinspect.backends.process_info` (each process opened once, with its
+    statuses), else those fields are ``not_requested``."""
     from .process_info import create_time
 
     source = _source(source)
-    entries = list(process_entries(source))
-    pids, counts = np.unique(system_handle_columns(source)["pid"], return_counts=True)
-    rows = dict(zip(pids.tolist(), counts.tolist()))
+    entries = [e for e in process_entries(source) if pids is None or e["UniqueProcessId"] in pids]
+    held, counts = np.unique(system_handle_columns(source)["pid"], return_counts=True)
+    rows = dict(zip(held.tolist(), counts.tolist()))
     extra = source.process_details([e["UniqueProcessId"] for e in entries]) if details else {}
     listed = []
     for e in entries:

@@ -246,7 +246,8 @@ def process_table_rows(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 def cmd_processes(args) -> int:
     from ..api import processes
 
-    rows = [record_row(p) for p in processes()]
+    pids = select_pids(args.pid)  # -p as in handles and ports: stderr says what a partial name selected
+    rows = [record_row(p) for p in (processes() if pids is None else processes(pid=pids))]
     if args.format == "table":
         columns = PROCESS_COLUMNS
         rows = process_table_rows(rows)
@@ -256,6 +257,9 @@ def cmd_processes(args) -> int:
         columns = row_columns(Process)
         rows = iso_times(rows)
     emit_rows(args, rows, columns)
+    if pids is not None and not rows:  # the selected processes exited meanwhile
+        note("no selected process is running any more")
+        return EXIT_NOTHING
     return EXIT_OK
 
 
@@ -318,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_types)
 
     p = add_command(sub, "processes", "running processes: user, creation time, command line, handles...")
+    p.add_argument("-p", "--pid", action="append", type=pid_selector, metavar="PID|NAME",
+                   help="only these processes: pid or (partial) image name (repeatable)")
     add_output_options(p)
     p.set_defaults(run=cmd_processes)
 

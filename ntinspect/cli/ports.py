@@ -163,9 +163,16 @@ def _snapshot(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], List[str]
     progress = {"progress": bar} if bar is not None else {}
     if args.crossview:
         found = api.crossview(args.kind, **progress)
+        unread = getattr(found, "unreadable_processes", None)
+        if unread:  # no finding about them is no claim about them
+            note("the handles of " + ", ".join(f"pid {pid} ({status})" for pid, status in sorted(unread.items()))
+                 + " could not be read: sockets they hold were not compared")
         if pids is not None:
             found = [d for d in found if any(r.pid in pids for r in d.rows)]
-        return _crossview_rows(found, args.netstat)
+        rows, columns = _crossview_rows(found, args.netstat)
+        if args.format == "csv" and not args.netstat:  # what each finding rests on, as JSON has it
+            columns = columns + ["visible", "unreadable"]
+        return rows, columns
     found = api.ports(args.kind, pid=pids, **progress)
     if args.format in ("json", "jsonl"):
         return [record_row(p) for p in found], RECORD_COLUMNS

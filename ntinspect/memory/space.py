@@ -236,13 +236,22 @@ class AddressSpace:
     def translate_many(self, addresses: Iterable[int]) -> Translations:
         """Translate an array of addresses at once (numpy, vectorised per level).
 
-        ``addresses``: anything ``numpy.asarray(..., dtype=uint64)`` takes (canonical x64
-        addresses as their unsigned 64-bit values). Returns :class:`Translations`
+        ``addresses``: integers, as an array or any sequence ``numpy.asarray(..., dtype=uint64)``
+        takes (canonical x64 addresses as their unsigned 64-bit values); float, complex or
+        bool values raise TypeError, as in :meth:`translate` (a float64 holds no 64-bit
+        address exactly), negative ones ValueError. Returns :class:`Translations`
         (``physical``, ``status``, ``page_size`` arrays). Sources without a mapped file
         (the live section) are walked per address.
         """
         import numpy as np
 
+        try:
+            given = np.asarray(addresses)
+        except (OverflowError, TypeError, ValueError) as error:
+            raise ValueError(f"addresses must be unsigned 64-bit integers: {error}") from None
+        if given.dtype.kind in "fcb" or (given.dtype.kind == "O" and not all(
+                isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in given.ravel().tolist())):
+            raise TypeError(f"addresses are integers, as in translate(), not {given.dtype} values")
         try:
             va = np.asarray(addresses, dtype=np.uint64).ravel()
         except (OverflowError, TypeError, ValueError) as error:

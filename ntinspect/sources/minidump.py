@@ -302,10 +302,16 @@ class MinidumpSource(RecordedSource):
         modules = self._dump.modules()
         return ntpath.basename(modules[0][0]) if modules else ""
 
-    def processes(self, details: bool = True) -> RecordList:
+    def processes(self, details: bool = True, pid: Any = None) -> RecordList:
         """The dumped process, as a :class:`~ntinspect.recordlist.RecordList` of one
-        :class:`~ntinspect.models.Process` (``details`` as :func:`ntinspect.processes` takes
-        it: a minidump records none of them either way)."""
+        :class:`~ntinspect.models.Process` (arguments as :func:`ntinspect.processes` takes
+        them: ``details`` changes nothing, a minidump records none of them either way; a
+        ``pid`` selector that does not match the dumped process raises ProcessNotFound)."""
+        from ..selection import select_processes
+
+        chosen = select_processes(pid, {self._pid(): self._image()})  # raises for what the dump does not hold
+        if chosen is not None and self._pid() not in chosen.pids:  # an empty collection selects nothing
+            return RecordList([], Process)
         descriptors = self._dump.handle_descriptors()
         threads = self._dump.thread_count()
         return RecordList([Process(pid=self._pid(), ppid=0, name=self._image(),

@@ -396,6 +396,10 @@ def test_closed_space_and_bad_address_arrays(tmp_path):
     space = space_of(t, tmp_path)
     with pytest.raises(ValueError, match="unsigned 64-bit"):
         space.translate_many([-1])
+    kernel = 0xFFFFF80000001234  # as float64 it is 0xfffff80000001000: another page, silently
+    for floats in (np.array([float(kernel)]), [0x1000 + 0.5], np.array([True]), [1j]):
+        with pytest.raises(TypeError, match="integers"):  # as translate(1.5) does
+            space.translate_many(floats)
     with pytest.raises(TypeError):
         space.translate("0x1000")
     assert space.translate(np.uint64(0x1004)).physical == 0x5004  # numpy integers are addresses too

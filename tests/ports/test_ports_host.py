@@ -538,6 +538,20 @@ def test_table_plan_per_platform():
     assert t.plan_tables(("udp",), (6,), wine=True, full=True) == [("udp", 6, 1)]
 
 
+def test_wine_ipv4_plan_reads_the_ipv6_table_that_holds_dual_stack_ipv4_connections():
+    # Linux (Wine's tables) lists an IPv4 client's connection to a [::] socket only in its
+    # IPv6 table, as ::ffff:a.b.c.d; Windows lists it in the IPv4 table
+    for carrier in (sock("tcp", "::ffff:127.0.0.1", 1, "::ffff:127.0.0.1", 2), sock("tcp", "::", 2)):
+        assert t.plan_tables(("tcp",), (4,), wine=True, full=False, handle_rows=[carrier]) == [("tcp", 6, 2)]
+    # IPv6-only sockets carry no IPv4: no second table (nor before the handle path ran)
+    only6 = [sock("tcp", "::1", 3), sock("tcp", "fe80::1", 4, "fe80::2", 5)]
+    assert t.plan_tables(("tcp",), (4,), wine=True, full=False, handle_rows=only6) == []
+    assert t.plan_tables(("tcp",), (4,), wine=True, full=False) == [("tcp", 4, 2)]
+    assert t.plan_tables(("tcp", "udp"), (4,), wine=True, full=False, handle_rows=[], unreadable=True) == [
+        ("tcp", 4, 2), ("tcp", 6, 2), ("udp", 4, t.UDP_TABLE_BASIC), ("udp", 6, t.UDP_TABLE_BASIC)]
+    assert t.plan_tables(("tcp",), (4,), wine=False, full=False) == [("tcp", 4, 5)]
+
+
 def test_run_bounded_keeps_order_and_errors():
     def fn(x):
         if x == 70:
