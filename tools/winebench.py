@@ -28,6 +28,7 @@ import sys
 import re
 import tarfile
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -181,6 +182,24 @@ def pip_download(args: list, what: str) -> None:
 
 # --- Wine ------------------------------------------------------------------------------
 
+APT_TRIES = 4
+APT_PAUSE = 20  # seconds, times the attempt number: a Debian mirror mid-sync settles in minutes
+
+
+def retried(cmd: list, env: dict, tries: int = APT_TRIES, pause: float = APT_PAUSE) -> bool:
+    """Run ``cmd`` until it succeeds, at most ``tries`` times, pausing between attempts
+    (a mirror answering "File has unexpected size" while it syncs); whether it succeeded."""
+    for attempt in range(1, tries + 1):
+        try:
+            run(cmd, env=env)
+            return True
+        except BenchError as error:
+            log(f"attempt {attempt} of {tries}: {error}")
+            if attempt < tries:
+                time.sleep(pause * attempt)
+    return False
+
+
 def ensure_debian_packages() -> None:
     """Wine (and the headers the status table is generated from), from Debian, if missing."""
     missing = [] if shutil.which("wine") and shutil.which("wineserver") else list(WINE_PACKAGES)
@@ -193,8 +212,10 @@ def ensure_debian_packages() -> None:
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     log(f"installing Debian's {', '.join(missing)}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    run([*sudo, "apt-get", "update", "-qq"], env=env)
-    run([*sudo, "apt-get", "install", "-y", "-qq", *missing], env=env)
+    if not retried([*sudo, "apt-get", "update", "-qq"], env):
+        log("apt-get update kept failing (a mirror mid-sync?): installing from the package lists at hand")
+    if not retried([*sudo, "apt-get", "install", "-y", "-qq", *missing], env):
+        raise BenchError(f"apt-get could not install {', '.join(missing)} (tried {APT_TRIES} times; see above)")
     if not shutil.which("wineserver"):
         raise BenchError("apt-get installed wine, but wineserver is still not on PATH")
 
