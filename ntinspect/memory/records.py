@@ -159,7 +159,7 @@ class Mapping(Record):
 
 
 class TranslateStatus(IntEnum):
-    """Per-address status of :meth:`AddressSpace.translate_many`."""
+    """Per-address status of :meth:`~ntinspect.memory.space.AddressSpace.translate_many`."""
 
     OK = 0                   # mapped, and the image holds the target byte
     NOT_IN_IMAGE = 1         # mapped to a physical address the image lacks

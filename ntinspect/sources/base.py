@@ -47,7 +47,7 @@ class Source(Protocol):
 
 class RecordedSource:
     """Base of the recorded sources: every package function refuses with
-    :class:`SourceUnsupported` until a subclass defines it; a context manager."""
+    :class:`~ntinspect.errors.SourceUnsupported` until a subclass defines it; a context manager."""
 
     kind = "recorded source"
     holds = "nothing"
