@@ -264,7 +264,8 @@ class SourceUnsupported(NtInspectError):
         super().__init__(function, kind, path, holds)
 
     def __str__(self) -> str:
-        return (f"{self.function}() cannot be answered from the {self.kind} {self.path!r}: "
+        call = self.function if self.function.endswith(")") else f"{self.function}()"  # handles(names=True)
+        return (f"{call} cannot be answered from the {self.kind} {self.path!r}: "
                 f"it holds {self.holds}")
 
 

@@ -32,6 +32,7 @@ from .output import (
     select_pids,
 )
 from ..models import HANDLE_FIELDS
+from ..display import plural
 from ..rows import iso_times, record_row, row_columns
 from .render import hex_fields
 
@@ -82,7 +83,8 @@ def cmd_summary(args) -> int:
               for pid, n in per_pid.most_common(args.top)]
     owners = len(per_pid)
     if args.format == "table":
-        emit(args, f"{len(table)} handles in {owners} processes ({len(procs)} running)"
+        emit(args, f"{plural(len(table), 'handle')} in {plural(owners, 'process', 'processes')} "
+                   f"({len(procs)} running)"
                    f"{f', under Wine {wine}' if wine else ''}")
         emit(args, "")
         emit_rows(args, by_type, ["type", "handles"])

@@ -236,8 +236,8 @@ class AddressSpace:
     def translate_many(self, addresses: Iterable[int]) -> Translations:
         """Translate an array of addresses at once (numpy, vectorised per level).
 
-        ``addresses``: integers, as an array or any sequence ``numpy.asarray(..., dtype=uint64)``
-        takes (canonical x64 addresses as their unsigned 64-bit values); float, complex or
+        ``addresses``: integers, as an array or any iterable of ints (canonical x64
+        addresses as their unsigned 64-bit values, kernel and user ones mixed); float, complex or
         bool values raise TypeError, as in :meth:`translate` (a float64 holds no 64-bit
         address exactly), negative ones ValueError. Returns :class:`~ntinspect.memory.records.Translations`
         (``physical``, ``status``, ``page_size`` arrays). Sources without a mapped file
@@ -245,13 +245,19 @@ class AddressSpace:
         """
         import numpy as np
 
-        try:
-            given = np.asarray(addresses)
-        except (OverflowError, TypeError, ValueError) as error:
-            raise ValueError(f"addresses must be unsigned 64-bit integers: {error}") from None
-        if given.dtype.kind in "fcb" or (given.dtype.kind == "O" and not all(
-                isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in given.ravel().tolist())):
-            raise TypeError(f"addresses are integers, as in translate(), not {given.dtype} values")
+        if not isinstance(addresses, np.ndarray):
+            # a list mixing kernel addresses (>= 2**63) and small ones would become float64
+            # in np.asarray: check the Python values first, then convert exactly
+            addresses = list(addresses)
+            if not all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in addresses):
+                kinds = sorted({type(a).__name__ for a in addresses if not isinstance(a, (int, np.integer))
+                                or isinstance(a, (bool, np.bool_))})
+                raise TypeError(f"addresses are integers, as in translate(), not {', '.join(kinds)} values")
+            addresses = [int(a) for a in addresses]
+        else:
+            if addresses.dtype.kind in "fcb" or (addresses.dtype.kind == "O" and not all(
+                    isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in addresses.ravel().tolist())):
+                raise TypeError(f"addresses are integers, as in translate(), not {addresses.dtype} values")
         try:
             va = np.asarray(addresses, dtype=np.uint64).ravel()
         except (OverflowError, TypeError, ValueError) as error:

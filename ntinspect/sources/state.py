@@ -36,9 +36,10 @@ SOURCE_COLUMNS = ("host", "capture_time", "source_kind", "source_path", "os_vers
 
 
 def is_live(source: Any) -> bool:
-    """The live system: the ``ntinspect`` package (or any module offering its functions),
-    as ``ntinspect.sources.source_for`` returns it for ``"live"``."""
-    return isinstance(source, types.ModuleType)
+    """The live system: a live source (``kind`` ``"live"``: the
+    :class:`~ntinspect.sources.live.LiveSource` that ``ntinspect.sources.source_for``
+    returns for ``"live"``), or the ``ntinspect`` package (any module offering its functions)."""
+    return isinstance(source, types.ModuleType) or getattr(source, "kind", None) == "live"
 
 
 @dataclass(frozen=True)

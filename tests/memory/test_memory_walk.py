@@ -402,6 +402,12 @@ def test_closed_space_and_bad_address_arrays(tmp_path):
             space.translate_many(floats)
     with pytest.raises(TypeError):
         space.translate("0x1000")
+    with pytest.raises(TypeError, match="str"):
+        space.translate_many([0x1000, "0x2000"])
+    # a plain list mixing a kernel address (>= 2**63) and a small one: numpy alone makes it float64
+    mixed = space.translate_many([0x1004, kernel, np.uint64(0x1008)])
+    assert mixed.physical.tolist()[::2] == [0x5004, 0x5008] and mixed.status.tolist() == [TranslateStatus.OK, TranslateStatus.NOT_PRESENT, TranslateStatus.OK]
+    assert space.translate_many(iter([0x1004])).physical.tolist() == [0x5004]  # any iterable
     assert space.translate(np.uint64(0x1004)).physical == 0x5004  # numpy integers are addresses too
     assert space.read(np.int64(0x1000), 4) == bytes(4)
     space.close()

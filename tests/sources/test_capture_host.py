@@ -73,6 +73,9 @@ def test_what_a_capture_does_not_hold_is_refused_saying_what_it_holds(tmp_path):
             call()
         text = str(caught.value)
         assert "handles, processes" in text and "taken without names or ports or the namespace tree" in text
+        assert "()(" not in text and ")()" not in text
+        if caught.value.function.startswith("handles("):
+            assert text.startswith("handles(names=True) cannot be answered from the snapshot")
     assert source.handles().by_object()  # addresses were recorded: grouping needs no live duplicate
 
 
@@ -136,6 +139,10 @@ def test_the_cli_reads_a_minidump_as_source():
     with redirect_stdout(out):
         assert main(["--source", str(found[0]), "processes", "--json"]) == 0
     assert len(json.loads(out.getvalue())) == 1
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["--source", str(dump / "breakpad__tiny-exe-with-cet-xsave.dmp"), "summary"]) == 0
+    assert " in 1 process (1 running)" in out.getvalue().splitlines()[0]  # not "1 processes"
 
 
 # --- damaged capture parts ---------------------------------------------------------------

@@ -212,3 +212,20 @@ def test_a_dump_without_a_handle_stream_is_said_per_kind():
     assert not result.handles.compared and "B (" in result.handles.missing
     assert "no handles (written without MiniDumpWithHandleData)" in result.handles.missing
     assert result.processes.compared and len(result.processes.appeared) == 1
+
+
+def test_the_live_source_counts_as_live_and_is_never_closed():
+    """``"live"`` resolves to the process-wide LiveSource: it counts as live (its state
+    then names this machine and a time: tests/sources/test_diff_live.py), and reading it
+    does not close the shared source."""
+    from ntinspect.sources import source_for
+    from ntinspect.sources.state import is_live, opened
+
+    live = source_for("live")
+    assert is_live(live) and is_live(ntinspect)
+    with ntinspect.open(REAL) as dump:
+        assert not is_live(dump)
+    context = opened("live")
+    with context as source:
+        assert source is live
+    assert not context.owned and source_for("live") is live
