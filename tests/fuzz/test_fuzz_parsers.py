@@ -23,6 +23,8 @@ from ntinspect.layouts import (handle_table, layouts, object_name, object_type_n
                                table_array, table_plan, walk_directory, walk_object_types, walk_processes)
 from ntinspect.layouts.base import unwrap
 
+from fedsource import FedSource
+
 WIDTHS = (4, 8)
 
 
@@ -81,22 +83,6 @@ def test_handle_tables_bulk_view(width, info_class, data):
     result = library_error_only(lambda b: handle_table(b, width, info_class), raw)
     if not isinstance(result, LayoutError):
         assert result.nbytes <= len(raw)  # a view of the buffer, never more
-
-
-class FedSource:
-    """A source whose process list and handle table are ``data`` (at ``width``, the process
-    list at address ``base``): what the backends parse, with no OS behind it."""
-
-    own_pid = 4242
-
-    def __init__(self, data, width, base):
-        self.data, self.width, self.base = data, width, base
-
-    def process_list(self):
-        return memoryview(self.data), self.base
-
-    def handle_table(self):
-        return memoryview(self.data), frozenset()
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -15,6 +15,8 @@ from ntinspect.backends import tdi_scan
 from ntinspect.errors import LayoutError, NtInspectError, UnsupportedPlatform
 from ntinspect.portmap import Discrepancy, PortsError, discrepancies
 
+from fedsource import FedSource
+
 
 def ep(proto, local, lport, remote=None, rport=None, state=None, pid=None, source=b.TABLE, handle=None, family=None):
     family = family or (6 if ":" in local else 4)
@@ -290,35 +292,9 @@ def test_live_call_off_windows_is_unsupported_platform():
 
 # --- handle snapshot and process list parsing (the shared live-backend walks) --------------
 
-class Fed:
-    """The live backend's parsing over a source whose process list and handle table (class
-    5 and 64) are ``data`` at pointer width ``width`` (the process list filled at ``base``)."""
-
-    own_pid = 4242
-
-    def __init__(self, data, width, base):
-        self.data, self.width, self.base = data, width, base
-
-    def process_list(self):
-        return memoryview(self.data), self.base
-
-    def handle_table(self):
-        return memoryview(self.data), frozenset()
-
-    def system_handle_columns(self):
-        from ntinspect.backends import live
-
-        return live.system_handle_columns(self)
-
-    def process_names(self):
-        from ntinspect.backends import live
-
-        return live.process_names(self)
-
-
 def fed(monkeypatch, data, width=8, base=0):
-    """The live backend's walks over ``data`` (see :class:`Fed`)."""
-    return Fed(data, width, base)
+    """The live backend's walks over ``data`` (see :class:`fedsource.FedSource`)."""
+    return FedSource(data, width, base)
 
 
 @pytest.mark.parametrize("width", [4, 8])
