@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 import ntinspect
+from ntinspect.cli import PARTIAL_NAME_STATUSES
+from ntinspect.cli.output import EXIT_OK, EXIT_PARTIAL
 from ntinspect.errors import SourceUnsupported
 from ntinspect.sources.live import RecordingSource
 from ntinspect.sources.snapshot import write_capture
@@ -81,7 +83,12 @@ def test_replay_gives_what_the_live_calls_gave(children, tmp_path):
     assert {("tcp", sockets["listen"]), ("tcp", sockets["client"]), ("udp", sockets["udp"]),
             ("tcp", sockets["listen6"]), ("udp", sockets["udp6"])} <= ports
     assert sum("error" in v for v in live.values()) == 1  # only \NoSuchDirectory
-    assert all(status == 0 for status, _ in cli.values()), cli
+    # exit 0, but for 4 (partial) from handles --names where the capture's own names are
+    # partial: a handle some process of the Wine system closed between the table and its
+    # name query is recorded 'gone', as the live call said
+    gone = PARTIAL_NAME_STATUSES & {r["name_status"] for r in live["handles(names, users)"]["result"]}
+    expected = {command: EXIT_PARTIAL if command == "handles --names --json" and gone else EXIT_OK for command in cli}
+    assert {command: status for command, (status, _) in cli.items()} == expected, cli
     # leave the capture and the results for the host replay (test_capture_replay_host.py)
     folder = REPLAY / interpreter()
     shutil.rmtree(folder, ignore_errors=True)
