@@ -23,14 +23,16 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ..errors import SnapshotError
+from .transform import COLUMNS_DELTA, checked_transform, columns_delta, undo_columns_delta_from
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MAGIC_NAME", "MAGIC", "MANIFEST_NAME", "PART_PREFIX", "MAX_PART_BYTES",
            "MAX_MANIFEST_BYTES", "MAX_RATIO", "MAX_MEMBERS", "SnapshotWriter", "Snapshot", "write_snapshot",
            "open_snapshot"]
 
 FORMAT = "ntinspect-snapshot"
-FORMAT_VERSION = 1
-"""The container version this code writes and the newest it reads."""
+FORMAT_VERSION = 2
+"""The container version this code writes and the newest it reads (it reads 1 too: version 2
+added the parts' optional ``transform``, docs/snapshot-format.md)."""
 MAGIC_NAME = "ntinspect-snapshot"
 MAGIC = b"ntinspect-snapshot\n"
 """The first member, stored uncompressed: the file's bytes 30.. spell its name (as ODF's mimetype)."""
@@ -101,9 +103,13 @@ class SnapshotWriter:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="ntinspect-snapshot-write")
         self._hasher = ThreadPoolExecutor(1, thread_name_prefix="ntinspect-snapshot-hash")
 
-    def add(self, name: str, data: Any, media_type: str = "application/octet-stream", level: int = 6) -> None:
+    def add(self, name: str, data: Any, media_type: str = "application/octet-stream", level: int = 6,
+            columns: Optional[Tuple[int, List[int]]] = None) -> None:
         """Add one part (compressed with deflate at ``level``, 1 fastest to 9 smallest) and
-        record its size and SHA-256 (computed on the worker threads)."""
+        record its size and SHA-256 (computed on the worker threads). ``columns``
+        ``(header, field widths)``: store the part with the ``columns-delta`` transform
+        (:mod:`ntinspect.snapshot.transform`; for buffers of fixed-size records), which
+        the reader undoes: :meth:`Snapshot.read` gives ``data`` back byte for byte."""
         _check_part_name(self.path, name)
         if self._zip is None:
             raise SnapshotError(self.path, name, "the writer is closed")
@@ -112,13 +118,20 @@ class SnapshotWriter:
         data = _frozen(data)
         if len(data) > MAX_PART_BYTES:
             raise SnapshotError(self.path, name, f"{len(data)} bytes is over the {MAX_PART_BYTES}-byte limit")
-        self._parts[name] = {"size": len(data), "media_type": str(media_type)}
-        self._pending.append((name, self._writer.submit(self._write, name, data, level),
+        entry: Dict[str, Any] = {"size": len(data), "media_type": str(media_type)}
+        if columns is not None:
+            header, fields = checked_transform({"name": COLUMNS_DELTA, "header": columns[0],
+                                                "fields": list(columns[1])})
+            entry["transform"] = {"name": COLUMNS_DELTA, "header": header, "fields": list(fields)}
+        self._parts[name] = entry
+        self._pending.append((name, self._writer.submit(self._write, name, data, level, entry.get("transform")),
                               self._hasher.submit(_sha256, data)))
 
-    def _write(self, name: str, data: Any, level: int) -> None:
+    def _write(self, name: str, data: Any, level: int, transform: Optional[Dict[str, Any]]) -> None:
         info = zipfile.ZipInfo(PART_PREFIX + name, date_time=(1980, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_DEFLATED
+        if transform is not None:
+            data = memoryview(columns_delta(data, transform["header"], transform["fields"]))
         assert self._zip is not None
         self._zip.writestr(info, data, compresslevel=level)
 
@@ -145,9 +158,7 @@ class SnapshotWriter:
         self._stop_workers()
         manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
                     "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "meta": self.meta, "parts": {name: {"size": entry["size"], "sha256": entry["sha256"],
-                                                        "media_type": entry["media_type"]}
-                                                 for name, entry in self._parts.items()}}
+                    "meta": self.meta, "parts": self._parts}
         self._zip.writestr(zipfile.ZipInfo(MANIFEST_NAME, date_time=(1980, 1, 1, 0, 0, 0)),
                            json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8"),
                            compress_type=zipfile.ZIP_DEFLATED)
@@ -181,6 +192,42 @@ class SnapshotWriter:
             self.close()
         else:
             self.abort()
+
+
+class _MemberStream:
+    """A member's stored bytes given back in pieces of exact sizes (inflated where the
+    member is deflated, never past what is asked), the CRC-32 kept as they go;
+    :meth:`finish` checks that nothing is left and the CRC."""
+
+    def __init__(self, path: str, part: str, stored: bytes, info: zipfile.ZipInfo) -> None:
+        self.path, self.part, self.info = path, part, info
+        self.pending: Any = stored
+        self.inflater = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+        self.crc = 0
+
+    def take(self, size: int) -> Any:
+        if size <= 0:
+            return b""
+        if self.inflater is None:
+            piece, self.pending = self.pending[:size], self.pending[size:]
+        else:
+            piece = self.inflater.decompress(self.pending, size)
+            self.pending = self.inflater.unconsumed_tail
+        if len(piece) != size:
+            raise SnapshotError(self.path, self.part, f"holds fewer than the {self.info.file_size} bytes it "
+                                                      f"declares (truncated)")
+        self.crc = zlib.crc32(piece, self.crc)
+        return piece
+
+    def finish(self) -> None:
+        more = self.pending if self.inflater is None else (
+            b"" if self.inflater.eof else self.inflater.decompress(self.pending, 1))
+        if more:
+            raise SnapshotError(self.path, self.part, f"holds more than the {self.info.file_size} bytes it declares")
+        if self.inflater is not None and not self.inflater.eof:
+            raise SnapshotError(self.path, self.part, "its deflate stream does not end (truncated or damaged)")
+        if self.crc != self.info.CRC:
+            raise SnapshotError(self.path, self.part, "bad CRC-32 (damaged)")
 
 
 def _frozen(data: Any) -> Any:
@@ -218,8 +265,9 @@ class Snapshot:
         self.path = os.fspath(path)
         self._file = open(self.path, "rb")
         self._lock = threading.Lock()  # one seek-and-read at a time on the shared file
+        self._transforms: Dict[str, Tuple[int, Tuple[int, ...]]] = {}
         try:
-            self._size = os.fstat(self._file.fileno()).st_size
+            self._size = self._file.seek(0, os.SEEK_END)  # (fstat costs a server call under Wine)
             with _reading(self.path, "container", "not a readable zip archive (truncated, or another kind of file)"):
                 self._zip = zipfile.ZipFile(self._file)
             self._members = self._check_members()
@@ -257,13 +305,16 @@ class Snapshot:
             members[name] = info
         return members
 
-    def _bounded(self, name: str, part: str, limit: int) -> bytes:
+    def _bounded(self, name: str, part: str, limit: int,
+                 transform: Optional[Tuple[int, Tuple[int, ...]]] = None) -> Any:
         """A member's bytes, its declared size and ratio checked before reading, the inflate
-        itself stopped at the declared size, the zip CRC-32 checked.
+        itself stopped at the declared size, the zip CRC-32 checked; with ``transform``
+        (header, fields), the ``columns-delta`` stored form undone while it is inflated
+        (a uint8 array).
 
-        The member is read in one piece (its compressed bytes, then one bounded inflate into
-        a buffer of the declared size) rather than through ``zipfile``'s 4 KiB stream, which
-        cost as much as the inflate itself on a 4 MB part (benchmarks/README.md, bench_capture)."""
+        The member is read in one piece (its compressed bytes, then bounded inflates) rather
+        than through ``zipfile``'s 4 KiB stream, which cost as much as the inflate itself on
+        a 4 MB part (benchmarks/README.md, bench_capture)."""
         info = self._members[name]
         if info.file_size > limit:
             raise SnapshotError(self.path, part, f"declares {info.file_size} bytes, over the limit of {limit}")
@@ -272,22 +323,12 @@ class Snapshot:
                                                  f"compressed: a ratio over {MAX_RATIO}, a zip bomb")
         with _reading(self.path, part, "cannot be read (damaged)"):
             stored = self._stored_bytes(info, part)
-            if info.compress_type == zipfile.ZIP_STORED:
-                data = stored
+            stream = _MemberStream(self.path, part, stored, info)
+            if transform is None:
+                data: Any = stream.take(info.file_size)
             else:
-                inflater = zlib.decompressobj(-15)
-                data = inflater.decompress(stored, info.file_size or 1)  # 0 would mean "no limit"
-                if len(data) == info.file_size and not inflater.eof:
-                    if inflater.decompress(inflater.unconsumed_tail, 1):
-                        raise SnapshotError(self.path, part, f"holds more than the {info.file_size} bytes it declares")
-                    if not inflater.eof:
-                        raise SnapshotError(self.path, part, "its deflate stream does not end (truncated or damaged)")
-            if len(data) > info.file_size:
-                raise SnapshotError(self.path, part, f"holds more than the {info.file_size} bytes it declares")
-            if len(data) != info.file_size:
-                raise SnapshotError(self.path, part, f"holds {len(data)} bytes, declares {info.file_size} (truncated)")
-            if zlib.crc32(data) != info.CRC:
-                raise SnapshotError(self.path, part, "bad CRC-32 (damaged)")
+                data = undo_columns_delta_from(stream.take, info.file_size, *transform)
+            stream.finish()
         return data
 
     def _stored_bytes(self, info: zipfile.ZipInfo, part: str) -> bytes:
@@ -359,6 +400,13 @@ class Snapshot:
             if member.file_size != size:
                 raise SnapshotError(self.path, name, f"the file holds {member.file_size} bytes, the manifest "
                                                      f"says {size}")
+            if "transform" in entry:
+                if version < 2:
+                    raise SnapshotError(self.path, name, "a transform in a version 1 file (version 2 added them)")
+                try:
+                    self._transforms[name] = checked_transform(entry["transform"])
+                except ValueError as error:
+                    raise SnapshotError(self.path, name, str(error)) from None
         for member in self._members:
             if member.startswith(PART_PREFIX) and member[len(PART_PREFIX):] not in parts:
                 raise SnapshotError(self.path, member[len(PART_PREFIX):], "not listed in the manifest")
@@ -380,11 +428,20 @@ class Snapshot:
         return entry
 
     def read(self, name: str) -> bytes:
-        """A part's bytes, checked against the manifest's size and SHA-256."""
+        """A part's bytes, checked against the manifest's size and SHA-256 (a transformed
+        part restored first: the SHA-256 is the restored bytes')."""
+        data = self.read_view(name)
+        return data if isinstance(data, bytes) else data.tobytes()
+
+    def read_view(self, name: str) -> Any:
+        """:meth:`read` without the last copy: ``bytes``, or a read-only memoryview of the
+        restored bytes of a transformed part."""
         entry = self._entry(name)
         if self._zip is None:
             raise SnapshotError(self.path, name, "the snapshot is closed")
-        data = self._bounded(PART_PREFIX + name, name, MAX_PART_BYTES)
+        data: Any = self._bounded(PART_PREFIX + name, name, MAX_PART_BYTES, self._transforms.get(name))
+        if not isinstance(data, bytes):
+            data = memoryview(data).toreadonly()
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise SnapshotError(self.path, name, "checksum mismatch: its SHA-256 is not the manifest's")
         return data

@@ -233,6 +233,18 @@ def capture(path: Any, names: bool = DEFAULT_OPTIONS["names"], ports: bool = DEF
                                           "namespace": bool(namespace)}, record)
 
 
+def handle_table_columns(width: int) -> Tuple[int, List[int]]:
+    """(header bytes, entry field widths) of a class 64 buffer at pointer ``width``: how the
+    capture stores it column by column (the ``columns-delta`` transform, format version 2;
+    from the layout's numpy plan, so the two never disagree)."""
+    from ..layouts.bulk import HANDLE_TABLES, table_plan
+    from ..layouts.factory import layouts
+    from ..snapshot.transform import record_fields
+
+    plan = table_plan(layouts(width).structs[HANDLE_TABLES[64]])
+    return plan.entries_offset, record_fields(plan.dtype)
+
+
 def _info_record(info: Any) -> Dict[str, Any]:
     return {f.name: (list(getattr(info, f.name)) if isinstance(getattr(info, f.name), tuple)
                      else dict(getattr(info, f.name)) if f.name == "status" else getattr(info, f.name))
@@ -259,7 +271,7 @@ def write_capture(recorder: Any, path: Any, options: Dict[str, bool], record: An
             "tool_version": __version__, "pointer_width": recorder.width, "host": socket.gethostname(),
             "options": options, "os": info.as_dict()}
     with SnapshotWriter(path, meta) as writer:
-        writer.add("handle_table.bin", table, level=BUFFER_LEVEL)
+        writer.add("handle_table.bin", table, level=BUFFER_LEVEL, columns=handle_table_columns(recorder.width))
         writer.add("process_list.bin", process_list, level=BUFFER_LEVEL)
         writer.add("object_types.bin", types, level=BUFFER_LEVEL)
         if record is not None:
@@ -360,7 +372,7 @@ class SnapshotSource(AnswerFunctions):
 
     def _part(self, name: str, json_part: bool = False) -> Any:
         if name not in self._cache:
-            self._cache[name] = self._snapshot.read_json(name) if json_part else self._snapshot.read(name)
+            self._cache[name] = self._snapshot.read_json(name) if json_part else self._snapshot.read_view(name)
         return self._cache[name]
 
     def _has(self, name: str) -> bool:
