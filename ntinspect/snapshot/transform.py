@@ -40,7 +40,9 @@ MAX_HEADER = 1 << 20
 def checked_transform(value: Any) -> Tuple[int, Tuple[int, ...]]:
     """``(header, fields)`` of a manifest's transform entry; ValueError saying what is wrong
     with it (the reader raises it as a SnapshotError naming the part)."""
-    name = value.get("name") if isinstance(value, dict) else value
+    if not isinstance(value, dict):
+        raise ValueError(f"transform {value!r} is not an object with a name")
+    name = value.get("name")
     if name != COLUMNS_DELTA:
         raise ValueError(f"transform {name!r} is not one this ntinspect knows ({COLUMNS_DELTA!r}): "
                          f"upgrade ntinspect")
