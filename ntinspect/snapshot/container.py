@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ..errors import SnapshotError
-from .transform import COLUMNS_DELTA, checked_transform, columns_delta, undo_columns_delta_from
+from .transform import COLUMNS_DELTA, checked_transform, columns_delta_pieces, undo_columns_delta_from
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MAGIC_NAME", "MAGIC", "MANIFEST_NAME", "PART_PREFIX", "MAX_PART_BYTES",
            "MAX_MANIFEST_BYTES", "MAX_RATIO", "MAX_MEMBERS", "SnapshotWriter", "Snapshot", "write_snapshot",
@@ -130,10 +130,19 @@ class SnapshotWriter:
     def _write(self, name: str, data: Any, level: int, transform: Optional[Dict[str, Any]]) -> None:
         info = zipfile.ZipInfo(PART_PREFIX + name, date_time=(1980, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_DEFLATED
-        if transform is not None:
-            data = memoryview(columns_delta(data, transform["header"], transform["fields"]))
         assert self._zip is not None
-        self._zip.writestr(info, data, compresslevel=level)
+        if transform is None:
+            self._zip.writestr(info, data, compresslevel=level)
+            return
+        # the stored form streamed into the member piece by piece: no second buffer of the part's size
+        info.file_size = len(data)
+        if hasattr(info, "compress_level"):  # Python 3.13+
+            info.compress_level = level
+        else:
+            info._compresslevel = level
+        with self._zip.open(info, "w", force_zip64=len(data) >= 1 << 31) as member:
+            for piece in columns_delta_pieces(data, transform["header"], transform["fields"]):
+                member.write(piece)
 
     def add_json(self, name: str, value: Any) -> None:
         """Add a JSON part (UTF-8)."""

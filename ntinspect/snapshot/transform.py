@@ -25,11 +25,11 @@ byte for byte. The transform is described in the part's manifest entry
 """
 from __future__ import annotations
 
-from typing import Any, Callable, List, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["COLUMNS_DELTA", "columns_delta", "undo_columns_delta", "undo_columns_delta_from", "checked_transform", "record_fields"]
+__all__ = ["COLUMNS_DELTA", "columns_delta", "undo_columns_delta", "undo_columns_delta_from", "columns_delta_pieces", "checked_transform", "record_fields"]
 
 COLUMNS_DELTA = "columns-delta"
 FIELD_WIDTHS = (1, 2, 4, 8)
@@ -155,3 +155,34 @@ def undo_columns_delta_from(take: Callable[[int], bytes], length: int, header: i
     tail = header + count * stride
     out[tail:] = np.frombuffer(take(length - tail), np.uint8)
     return out
+
+
+def columns_delta_pieces(data: Any, header: int, fields: Sequence[int]) -> Iterator[Any]:
+    """:func:`columns_delta` of ``data`` as consecutive pieces (each at most
+    :data:`PIECE_BYTES` of a column), computed into one reused buffer: each piece is valid
+    until the next is asked for (a consumer that compresses and checksums it at once, as a
+    zip member's writer does, never holds the whole stored form)."""
+    raw = np.frombuffer(data, np.uint8)
+    length, stride = len(raw), sum(fields)
+    count = _count(length, header, fields)
+    if not count:
+        yield raw
+        return
+    yield raw[:header]
+    scratch = np.empty(PIECE_BYTES, np.uint8)
+    at = 0
+    for width in fields:
+        column = _column(raw, header, at, width, count, stride)
+        per, done = max(PIECE_BYTES // width, 1), 0
+        while done < count:
+            step = min(per, count - done)
+            delta = scratch[:step * width].view(f"<u{width}")
+            if done:
+                np.subtract(column[done:done + step], column[done - 1:done + step - 1], out=delta)
+            else:
+                delta[0] = column[0]
+                np.subtract(column[1:step], column[:step - 1], out=delta[1:])
+            yield delta
+            done += step
+        at += width
+    yield raw[header + count * stride:]

@@ -12,7 +12,8 @@ import pytest
 from ntinspect.errors import SnapshotError
 from ntinspect.snapshot import open_snapshot
 from ntinspect.snapshot.container import MAGIC, SnapshotWriter
-from ntinspect.snapshot.transform import (PIECE_BYTES, columns_delta, record_fields, undo_columns_delta,
+from ntinspect.snapshot.transform import (PIECE_BYTES, columns_delta, columns_delta_pieces, record_fields,
+                                          undo_columns_delta,
                                           undo_columns_delta_from)
 
 HANDLE_X64 = (16, [8, 8, 8, 4, 2, 2, 4, 4])
@@ -136,3 +137,11 @@ def test_a_version_1_file_still_reads(tmp_path):
                                                           "sha256": hashlib.sha256(data).hexdigest()}}}))
     with open_snapshot(path) as snapshot:
         assert snapshot.format_version == 1 and snapshot.read("handle_table.bin") == data
+
+
+@pytest.mark.parametrize("length", [0, 15, 16, 57, 4003, 16 + 40 * (PIECE_BYTES // 8 + 3) + 7])
+@pytest.mark.parametrize("header, fields", LAYOUTS)
+def test_the_pieces_the_writer_streams_are_the_stored_form(length, header, fields):
+    data = np.random.default_rng(length + 1).integers(0, 256, length, dtype=np.uint8).tobytes()
+    streamed = b"".join(bytes(piece) for piece in columns_delta_pieces(data, header, fields))
+    assert streamed == columns_delta(data, header, fields).tobytes()
