@@ -10,6 +10,7 @@ it declares, within the limits below. Every problem is a
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -17,10 +18,10 @@ import struct
 import threading
 import zipfile
 import zlib
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, BinaryIO, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ..errors import SnapshotError
 from .transform import COLUMNS_DELTA, checked_transform, columns_delta_pieces, undo_columns_delta_from
@@ -96,26 +97,33 @@ class SnapshotWriter:
         self._parts: Dict[str, Dict[str, Any]] = {}
         self._pending: List[Tuple[str, Future, Future]] = []
         self._partial = f"{self.path}.partial"
-        self._zip: Optional[zipfile.ZipFile] = zipfile.ZipFile(self._partial, "w", allowZip64=True)
+        self._file: Optional[BinaryIO] = open(self._partial, "wb")  # OSError now, not after the recording
+        # the archive is built in memory and written in one piece at close (each small write
+        # and seek of zipfile's costs a system call, slow under Wine)
+        self._buffer = io.BytesIO()
+        self._zip: Optional[zipfile.ZipFile] = zipfile.ZipFile(self._buffer, "w", allowZip64=True)
         self._zip.writestr(zipfile.ZipInfo(MAGIC_NAME, date_time=(1980, 1, 1, 0, 0, 0)), MAGIC,
                            compress_type=zipfile.ZIP_STORED)
-        # one thread writes (the members' order is the order of add()), one hashes
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="ntinspect-snapshot-write")
-        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="ntinspect-snapshot-hash")
+        # one thread writes (the members' order is the order of add()), one hashes; both
+        # shared by every writer of the process (started once)
+        self._writer, self._hasher = _pools()
 
     def add(self, name: str, data: Any, media_type: str = "application/octet-stream", level: int = 6,
-            columns: Optional[Tuple[int, List[int]]] = None) -> None:
+            columns: Optional[Tuple[int, List[int]]] = None, copy: bool = True) -> None:
         """Add one part (compressed with deflate at ``level``, 1 fastest to 9 smallest) and
         record its size and SHA-256 (computed on the worker threads). ``columns``
         ``(header, field widths)``: store the part with the ``columns-delta`` transform
         (:mod:`ntinspect.snapshot.transform`; for buffers of fixed-size records), which
-        the reader undoes: :meth:`Snapshot.read` gives ``data`` back byte for byte."""
+        the reader undoes: :meth:`Snapshot.read` gives ``data`` back byte for byte.
+        ``copy=False``: the caller guarantees that ``data`` does not change until
+        :meth:`close` (a buffer nothing else writes, such as a recorded OS answer), and it is
+        not copied."""
         _check_part_name(self.path, name)
         if self._zip is None:
             raise SnapshotError(self.path, name, "the writer is closed")
         if name in self._parts:
             raise SnapshotError(self.path, name, "added twice")
-        data = _frozen(data)
+        data = _frozen(data) if copy else _flat(data)
         if len(data) > MAX_PART_BYTES:
             raise SnapshotError(self.path, name, f"{len(data)} bytes is over the {MAX_PART_BYTES}-byte limit")
         entry: Dict[str, Any] = {"size": len(data), "media_type": str(media_type)}
@@ -173,13 +181,24 @@ class SnapshotWriter:
                            compress_type=zipfile.ZIP_DEFLATED)
         self._zip.close()
         self._zip = None
-        os.replace(self._partial, self.path)
+        file, self._file = self._file, None
+        assert file is not None
+        try:
+            with file:
+                file.write(self._buffer.getbuffer())
+            os.replace(self._partial, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            self._buffer = io.BytesIO()
 
     def _stop_workers(self) -> None:
-        for future in [f for _, written, hashed in self._pending for f in (written, hashed)]:
+        """Cancel this writer's parts not yet started and wait for those under way."""
+        futures = [f for _, written, hashed in self._pending for f in (written, hashed)]
+        for future in futures:
             future.cancel()
-        self._writer.shutdown(wait=True)
-        self._hasher.shutdown(wait=True)
+        wait(futures)
         self._pending = []
 
     def abort(self) -> None:
@@ -188,6 +207,9 @@ class SnapshotWriter:
         if self._zip is not None:
             self._zip.close()
             self._zip = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         try:
             os.remove(self._partial)
         except FileNotFoundError:
@@ -237,6 +259,29 @@ class _MemberStream:
             raise SnapshotError(self.path, self.part, "its deflate stream does not end (truncated or damaged)")
         if self.crc != self.info.CRC:
             raise SnapshotError(self.path, self.part, "bad CRC-32 (damaged)")
+
+
+_POOLS: Optional[Tuple[ThreadPoolExecutor, ThreadPoolExecutor]] = None
+_POOLS_LOCK = threading.Lock()
+
+
+def _pools() -> Tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+    """(the writing thread, the hashing thread), started on first use and kept (a new thread
+    costs about a millisecond under Wine; a capture is a few tens of milliseconds)."""
+    global _POOLS
+    with _POOLS_LOCK:
+        if _POOLS is None:
+            _POOLS = (ThreadPoolExecutor(1, thread_name_prefix="ntinspect-snapshot-write"),
+                      ThreadPoolExecutor(1, thread_name_prefix="ntinspect-snapshot-hash"))
+        return _POOLS
+
+
+def _flat(data: Any) -> Any:
+    """``data`` as a flat byte buffer, not copied."""
+    if isinstance(data, (bytes, bytearray)):
+        return data
+    view = data if isinstance(data, memoryview) else memoryview(data)
+    return view if view.ndim == 1 and view.itemsize == 1 else view.cast("B")
 
 
 def _frozen(data: Any) -> Any:

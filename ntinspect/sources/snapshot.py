@@ -271,9 +271,11 @@ def write_capture(recorder: Any, path: Any, options: Dict[str, bool], record: An
             "tool_version": __version__, "pointer_width": recorder.width, "host": socket.gethostname(),
             "options": options, "os": info.as_dict()}
     with SnapshotWriter(path, meta) as writer:
-        writer.add("handle_table.bin", table, level=BUFFER_LEVEL, columns=handle_table_columns(recorder.width))
-        writer.add("process_list.bin", process_list, level=BUFFER_LEVEL)
-        writer.add("object_types.bin", types, level=BUFFER_LEVEL)
+        # the recorder's buffers are the OS's answers, never written again: not copied
+        writer.add("handle_table.bin", table, level=BUFFER_LEVEL, columns=handle_table_columns(recorder.width),
+                   copy=False)
+        writer.add("process_list.bin", process_list, level=BUFFER_LEVEL, copy=False)
+        writer.add("object_types.bin", types, level=BUFFER_LEVEL, copy=False)
         if record is not None:
             record()
         recorded = recorder.record
