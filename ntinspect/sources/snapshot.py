@@ -40,7 +40,7 @@ __all__ = ["capture", "SnapshotSource", "RecordingNamespace", "RecordedNamespace
 
 CAPTURE_KIND = "ntinspect-capture"
 CAPTURE_VERSION = 1
-"""The layout of the capture parts (inside container format version 1)."""
+"""The layout of the capture parts (the same in container format versions 1 and 2)."""
 DEFAULT_OPTIONS = {"names": True, "ports": True, "namespace": False}
 """What :func:`capture` records unless told: names and ports (what triage asks first:
 which files, keys and pipes a process holds, who owns which port), not the namespace
