@@ -40,7 +40,7 @@ __all__ = ["capture", "SnapshotSource", "RecordingNamespace", "RecordedNamespace
 
 CAPTURE_KIND = "ntinspect-capture"
 CAPTURE_VERSION = 1
-"""The layout of the capture parts (inside container format version 1)."""
+"""The layout of the capture parts (the same in container format versions 1 and 2)."""
 DEFAULT_OPTIONS = {"names": True, "ports": True, "namespace": False}
 """What :func:`capture` records unless told: names and ports (what triage asks first:
 which files, keys and pipes a process holds, who owns which port), not the namespace
@@ -217,17 +217,32 @@ def capture(path: Any, names: bool = DEFAULT_OPTIONS["names"], ports: bool = DEF
     from .live import RecordingSource
 
     recorder = RecordingSource()
-    recorder.processes(details=True)
-    recorder.handles(names=names, name_timeout=name_timeout, users=True)
-    recorder.object_types()
-    recorder.drive_map()
-    if ports:
-        recorder.scan("all", full=True)
-        recorder.scan("all")
-    if namespace:
-        recorder.namespace("\\", recursive=True)
+
+    def record() -> None:  # runs while the buffers are deflated and hashed on the writer's threads
+        recorder.processes(details=True)
+        recorder.handles(names=names, name_timeout=name_timeout, users=True)
+        recorder.object_types()
+        recorder.drive_map()
+        if ports:
+            recorder.scan("all", full=True)
+            recorder.scan("all")
+        if namespace:
+            recorder.namespace("\\", recursive=True)
+
     return write_capture(recorder, path, {"names": bool(names), "ports": bool(ports),
-                                          "namespace": bool(namespace)})
+                                          "namespace": bool(namespace)}, record)
+
+
+def handle_table_columns(width: int) -> Tuple[int, List[int]]:
+    """(header bytes, entry field widths) of a class 64 buffer at pointer ``width``: how the
+    capture stores it column by column (the ``columns-delta`` transform, format version 2;
+    from the layout's numpy plan, so the two never disagree)."""
+    from ..layouts.bulk import HANDLE_TABLES, table_plan
+    from ..layouts.factory import layouts
+    from ..snapshot.transform import record_fields
+
+    plan = table_plan(layouts(width).structs[HANDLE_TABLES[64]])
+    return plan.entries_offset, record_fields(plan.dtype)
 
 
 def _info_record(info: Any) -> Dict[str, Any]:
@@ -236,8 +251,14 @@ def _info_record(info: Any) -> Dict[str, Any]:
             for f in fields(info)}
 
 
-def write_capture(recorder: Any, path: Any, options: Dict[str, bool]) -> Dict[str, Any]:
-    """Write what ``recorder`` (a RecordingSource) recorded to ``path``; returns the meta."""
+def write_capture(recorder: Any, path: Any, options: Dict[str, bool], record: Any = None) -> Dict[str, Any]:
+    """Write what ``recorder`` (a RecordingSource) recorded to ``path``; returns the meta.
+
+    The three OS buffers are taken (recorded, if they were not yet) and handed to the
+    writer first; ``record()``, if given, then asks the rest of the answers on this thread
+    while the writer's threads deflate and hash the buffers (the handle table is most of
+    the file's work: benchmarks/README.md, bench_capture). The parts that hold the rest
+    are written after it returns."""
     from .. import __version__
     from ..snapshot import SnapshotWriter
 
@@ -245,24 +266,28 @@ def write_capture(recorder: Any, path: Any, options: Dict[str, bool]) -> Dict[st
     table, held = recorder.handle_table()
     types, types_base = recorder.object_types_buffer()
     info = recorder.identity()
-    record = recorder.record
     meta = {"kind": CAPTURE_KIND, "capture_version": CAPTURE_VERSION,
             "captured": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
             "tool_version": __version__, "pointer_width": recorder.width, "host": socket.gethostname(),
             "options": options, "os": info.as_dict()}
-    head = {"width": recorder.width, "own_pid": recorder.own_pid, "process_list_base": process_base,
-            "object_types_base": types_base, "held": sorted(held),
-            "observations": {str(k): v for k, v in record["observations"].items()},
-            "identity": _info_record(info), "options": options}
     with SnapshotWriter(path, meta) as writer:
+        # the recorder's buffers are the OS's answers, never written again: not copied
+        writer.add("handle_table.bin", table, level=BUFFER_LEVEL, columns=handle_table_columns(recorder.width),
+                   copy=False)
+        writer.add("process_list.bin", process_list, level=BUFFER_LEVEL, copy=False)
+        writer.add("object_types.bin", types, level=BUFFER_LEVEL, copy=False)
+        if record is not None:
+            record()
+        recorded = recorder.record
+        head = {"width": recorder.width, "own_pid": recorder.own_pid, "process_list_base": process_base,
+                "object_types_base": types_base, "held": sorted(held),
+                "observations": {str(k): v for k, v in recorded["observations"].items()},
+                "identity": _info_record(info), "options": options}
         writer.add_json("capture.json", head)
-        writer.add("process_list.bin", bytes(process_list), level=BUFFER_LEVEL)
-        writer.add("handle_table.bin", bytes(table), level=BUFFER_LEVEL)
-        writer.add("object_types.bin", bytes(types), level=BUFFER_LEVEL)
         writer.add_json("details.json", {str(pid): {field: list(pair) for field, pair in found.items()}
-                                         for pid, found in record["details"].items()})
-        if options["names"] and record["names"] is not None:
-            items = sorted(record["names"].items())
+                                         for pid, found in recorded["details"].items()})
+        if options["names"] and recorded["names"] is not None:
+            items = sorted(recorded["names"].items())
             writer.add_json("names.json", {"pid": [k[0] for k, _ in items], "value": [k[1] for k, _ in items],
                                            "name": [v[0] for _, v in items], "status": [v[1] for _, v in items]})
         if options["ports"]:
@@ -272,12 +297,12 @@ def write_capture(recorder: Any, path: Any, options: Dict[str, bool]) -> Dict[st
                 "failures": {str(pid): word for pid, word in scan.failures.items()},
                 "timeouts": scan.timeouts, "errors": scan.errors,
                 "listening": [[pid, handle, list(key), state] for (pid, handle, key), state
-                              in record["listening"].items()],
+                              in recorded["listening"].items()],
                 "tdi": [recorder._tdi[0], [asdict(row) for row in recorder._tdi[1]]] if recorder._tdi else None,
-                "tables": [list(key) for key in record["tables"]]})
-            for (proto, family, table_class), data in record["tables"].items():
+                "tables": [list(key) for key in recorded["tables"]]})
+            for (proto, family, table_class), data in recorded["tables"].items():
                 writer.add(f"ports/tables/{proto}-{family}-{table_class}.bin", data)
-        writer.add_json("namespace.json", record["namespace"])
+        writer.add_json("namespace.json", recorded["namespace"])
     return meta
 
 
@@ -349,7 +374,7 @@ class SnapshotSource(AnswerFunctions):
 
     def _part(self, name: str, json_part: bool = False) -> Any:
         if name not in self._cache:
-            self._cache[name] = self._snapshot.read_json(name) if json_part else self._snapshot.read(name)
+            self._cache[name] = self._snapshot.read_json(name) if json_part else self._snapshot.read_view(name)
         return self._cache[name]
 
     def _has(self, name: str) -> bool:
