@@ -142,7 +142,7 @@ class RecordedNamespace:
         found = self._recorded("list", path)
         if found is not None:
             return [(str(name), str(kind)) for name, kind in found["answer"]]
-        entry = self._entry(path)
+        entry = self._entry(path, "NtOpenDirectoryObject")
         if entry is not None and entry[1] == "SymbolicLink" and hops < MAX_LINK_HOPS:
             return self.list_directory(self.link_target(path), hops + 1)  # opening a link follows it
         if entry is not None and entry[1] != "Directory":
@@ -153,14 +153,16 @@ class RecordedNamespace:
         found = self._recorded("link", path)
         if found is not None:
             return str(found["answer"])
-        entry = self._entry(path)
+        entry = self._entry(path, "NtOpenSymbolicLinkObject")
         if entry is not None and entry[1] != "SymbolicLink":
             raise error_from_status(STATUS_OBJECT_TYPE_MISMATCH, f"NtOpenSymbolicLinkObject({path!r})")
         raise self._refuse(path)
 
-    def _entry(self, path: str) -> Optional[Tuple[str, str]]:
+    def _entry(self, path: str, operation: str) -> Optional[Tuple[str, str]]:
         """(name, type) of ``path`` in its parent's recorded listing; None where the parent
-        was not listed; raises STATUS_OBJECT_NAME_NOT_FOUND where it was and has no such name."""
+        was not listed; where it was and has no such name, raises STATUS_OBJECT_NAME_NOT_FOUND
+        as the live ``operation`` on ``path`` (the native call the live source makes first)
+        does."""
         from ..backends.namespace import ROOT, components, join
 
         names = components(path)
@@ -172,7 +174,7 @@ class RecordedNamespace:
         for name, kind in parent["answer"]:
             if _fold_name(name) == _fold_name(names[-1]):
                 return str(name), str(kind)
-        raise error_from_status(STATUS_OBJECT_NAME_NOT_FOUND, f"lookup({path!r})")
+        raise error_from_status(STATUS_OBJECT_NAME_NOT_FOUND, f"{operation}({path!r})")
 
     def lookup(self, path: str) -> Tuple[str, Optional[str]]:
         from ..backends.namespace import DIRECTORY, OTHER, ROOT, SYMBOLIC_LINK, normalize
@@ -183,7 +185,7 @@ class RecordedNamespace:
             return str(kind), None if target is None else str(target)
         if normalize(path) == ROOT or "answer" in self.record.get("list", {}).get(_fold(path), {}):
             return DIRECTORY, None
-        entry = self._entry(path)
+        entry = self._entry(path, "NtOpenSymbolicLinkObject")  # the live lookup tries the link first
         if entry is None:
             raise self._refuse(path)
         if entry[1] == SYMBOLIC_LINK:

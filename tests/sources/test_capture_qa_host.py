@@ -1,0 +1,58 @@
+"""Replay of captures against what the live system answered, for cases the live comparison
+(test_capture_live.py) does not reach: questions nobody asked while the capture was being
+recorded, answered from what it recorded (the namespace listings), on the host (no Windows).
+The expected texts are those the live calls gave under the Wine bench."""
+import pytest
+
+import ntinspect
+from ntinspect.errors import NtStatusError
+
+from capturekit import PROCS, ROWS_10, TYPES_10, WIN10, CraftedRecorder
+from ntinspect.sources.snapshot import write_capture
+
+
+def _entry(path, answer):
+    return {"answer": answer, "path": path}
+
+
+# What a capture with namespace=True lists under Wine (trimmed): the root, \??, \Device.
+NAMESPACE = {
+    "list": {"\\": _entry("\\", [["??", "Directory"], ["BaseNamedObjects", "Directory"], ["Device", "Directory"],
+                                 ["DosDevices", "SymbolicLink"]]),
+             "\\??": _entry("\\??", [["C:", "SymbolicLink"]]),
+             "\\device": _entry("\\Device", [["HarddiskVolume1", "Device"]]),
+             "\\basenamedobjects": _entry("\\BaseNamedObjects", [])},
+    "link": {"\\??\\c:": _entry("\\??\\C:", "\\Device\\HarddiskVolume1"), "\\dosdevices": _entry("\\DosDevices", "\\??")},
+    "lookup": {}}
+
+
+@pytest.fixture
+def capture(tmp_path):
+    recorder = CraftedRecorder(8, PROCS, ROWS_10, TYPES_10, {16: "Event", 37: "File", 44: "Key", 7: "Process"},
+                               700, WIN10, namespace=NAMESPACE)
+    path = tmp_path / "ns.ntcap"
+    write_capture(recorder, path, {"names": False, "ports": False, "namespace": True})
+    with ntinspect.open(path) as source:
+        yield source
+
+
+def test_resolve_replays_what_it_was_not_asked_at_capture(capture):
+    assert capture.resolve("\\??\\C:\\Windows") == "\\Device\\HarddiskVolume1\\Windows"
+    assert capture.resolve("\\DosDevices\\C:") == "\\Device\\HarddiskVolume1"
+
+
+@pytest.mark.parametrize("call, operation", [
+    # live under Wine: NtOpenSymbolicLinkObject('\\??\\Q:'): STATUS_OBJECT_NAME_NOT_FOUND
+    (lambda source: source.resolve("\\??\\Q:\\x"), "NtOpenSymbolicLinkObject('\\\\??\\\\Q:')"),
+    (lambda source: source.resolve("\\GLOBAL??\\C:"), "NtOpenSymbolicLinkObject('\\\\GLOBAL??')"),
+    (lambda source: source.namespace("\\??\\Q:"), "NtOpenDirectoryObject('\\\\??\\\\Q:')"),
+    (lambda source: source.resolve("\\Device\\Nope\\x"), "NtOpenSymbolicLinkObject('\\\\Device\\\\Nope')"),
+])
+def test_a_missing_name_raises_what_the_live_call_raised(capture, call, operation):
+    """A name the recorded listing lacks raises the live call's error: same status and the
+    same operation (the live lookup opens it as a symbolic link first); before, the replay
+    named an operation of its own (``lookup('\\??\\Q:')``)."""
+    with pytest.raises(NtStatusError) as caught:
+        call(capture)
+    assert caught.value.code == 0xC0000034 and caught.value.operation == operation
+
