@@ -47,6 +47,7 @@ which files, keys and pipes a process holds, who owns which port), not the names
 tree (the drive map is always recorded)."""
 STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
 STATUS_OBJECT_TYPE_MISMATCH = 0xC0000024
+STATUS_OBJECT_PATH_NOT_FOUND = 0xC000003A
 INFO_VERSION_FIELDS = ("ntdll_version", "ntoskrnl_version", "afd_version")
 INFO_INT_FIELDS = ("major", "minor", "build", "ubr", "product_type")
 MAX_LINK_HOPS = 32
@@ -170,11 +171,29 @@ class RecordedNamespace:
             return None
         parent = self.record.get("list", {}).get(_fold(join(ROOT, *names[:-1])))
         if parent is None or "answer" not in parent:
+            self._check_ancestors(path, names, operation)
             return None
         for name, kind in parent["answer"]:
             if _fold_name(name) == _fold_name(names[-1]):
                 return str(name), str(kind)
         raise error_from_status(STATUS_OBJECT_NAME_NOT_FOUND, f"{operation}({path!r})")
+
+    def _check_ancestors(self, path: str, names: List[str], operation: str) -> None:
+        """Where a listed directory on the way to ``path`` has no entry for the next name,
+        raise STATUS_OBJECT_PATH_NOT_FOUND as the live ``operation`` does; return where the
+        walk reaches a directory that was not listed, or an entry that is no directory."""
+        from ..backends.namespace import DIRECTORY, ROOT, join
+
+        for depth in range(len(names) - 1):
+            listed = self.record.get("list", {}).get(_fold(join(ROOT, *names[:depth])))
+            if listed is None or "answer" not in listed:
+                return
+            kinds = {_fold_name(name): kind for name, kind in listed["answer"]}
+            kind = kinds.get(_fold_name(names[depth]))
+            if kind is None:
+                raise error_from_status(STATUS_OBJECT_PATH_NOT_FOUND, f"{operation}({path!r})")
+            if kind != DIRECTORY:
+                return  # a link (followed live) or a device: not decided by the listings
 
     def lookup(self, path: str) -> Tuple[str, Optional[str]]:
         from ..backends.namespace import DIRECTORY, OTHER, ROOT, SYMBOLIC_LINK, normalize

@@ -56,3 +56,27 @@ def test_a_missing_name_raises_what_the_live_call_raised(capture, call, operatio
         call(capture)
     assert caught.value.code == 0xC0000034 and caught.value.operation == operation
 
+
+@pytest.mark.parametrize("call, operation", [
+    # live under Wine: NtOpenDirectoryObject('\\Nope\\deeper'): STATUS_OBJECT_PATH_NOT_FOUND
+    (lambda source: source.namespace("\\Nope\\deeper"), "NtOpenDirectoryObject('\\\\Nope\\\\deeper')"),
+    (lambda source: source.namespace("\\Device\\Nope\\deeper"),
+     "NtOpenDirectoryObject('\\\\Device\\\\Nope\\\\deeper')"),
+])
+def test_a_missing_directory_on_the_way_raises_path_not_found(capture, call, operation):
+    """A path through a directory the listing shows is missing is STATUS_OBJECT_PATH_NOT_FOUND,
+    as live; before, the replay refused it (SourceUnsupported, "not in the directories it
+    listed") although the capture listed the whole tree."""
+    with pytest.raises(NtStatusError) as caught:
+        call(capture)
+    assert caught.value.code == 0xC000003A and caught.value.operation == operation
+
+
+def test_a_path_below_what_was_listed_is_still_refused(tmp_path):
+    """Without the tree (only the drive map), a directory nobody listed is SourceUnsupported."""
+    recorder = CraftedRecorder(8, PROCS, ROWS_10, TYPES_10, {16: "Event"}, 700, WIN10)
+    path = tmp_path / "bare.ntcap"
+    write_capture(recorder, path, {"names": False, "ports": False, "namespace": False})
+    with ntinspect.open(path) as source:
+        with pytest.raises(ntinspect.SourceUnsupported, match="not in the directories it listed"):
+            source.namespace("\\Sessions\\1\\BaseNamedObjects")
