@@ -119,7 +119,11 @@ class SnapshotWriter:
                            compress_type=zipfile.ZIP_DEFLATED)
         self._zip.close()
         self._zip = None
-        os.replace(self._partial, self.path)
+        try:
+            os.replace(self._partial, self.path)
+        except OSError:
+            self.abort()  # the target cannot be replaced (a directory, no permission): no file at all
+            raise
 
     def abort(self) -> None:
         """Drop the partial file."""

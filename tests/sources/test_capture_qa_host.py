@@ -80,3 +80,16 @@ def test_a_path_below_what_was_listed_is_still_refused(tmp_path):
     with ntinspect.open(path) as source:
         with pytest.raises(ntinspect.SourceUnsupported, match="not in the directories it listed"):
             source.namespace("\\Sessions\\1\\BaseNamedObjects")
+
+
+def test_a_capture_that_cannot_be_put_in_place_leaves_no_partial_file(tmp_path):
+    """The target is a directory: the rename at close fails with OSError, and the complete
+    ``.partial`` file beside it is removed (the file appears complete or not at all); before,
+    it stayed behind (``ntinspect capture DIR`` left DIR.partial, a whole capture)."""
+    from ntinspect.snapshot import write_snapshot
+
+    target = tmp_path / "target.ntcap"
+    target.mkdir()
+    with pytest.raises(OSError):
+        write_snapshot(target, {"a.bin": b"x"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["target.ntcap"]
