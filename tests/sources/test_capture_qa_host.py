@@ -93,3 +93,23 @@ def test_a_capture_that_cannot_be_put_in_place_leaves_no_partial_file(tmp_path):
     with pytest.raises(OSError):
         write_snapshot(target, {"a.bin": b"x"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["target.ntcap"]
+
+
+@pytest.mark.parametrize("key", [("tcp", 4, 5), ("tcp", 6, 2), ("udp", 4, 1), ("udp", 6, 0)])
+def test_an_ip_helper_buffer_is_recorded_as_far_as_its_rows_go(key):
+    """GetExtendedTcpTable/UdpTable report no length on success: the buffer past the rows is
+    whatever the capturing process's memory held. What a capture keeps is the header and the
+    rows the count covers (the bytes the OS filled), which parse the same."""
+    from ntinspect.backends.endpoints import Endpoint
+    from ntinspect.backends.iptables import build_table, filled, parse_table
+
+    proto, family, table_class = key
+    address = "127.0.0.1" if family == 4 else "::1"
+    rows = [Endpoint(proto, family, address, 1000 + i, None, None, "LISTENING" if proto == "tcp" else None,
+                     None if table_class in (1, 2) else 600 + i, "table") for i in range(3)]
+    table = build_table(rows, table_class)
+    stale = table + bytes(range(256)) * 40  # what an uncleared buffer holds past the rows
+    assert filled(stale, proto, family, table_class) == table
+    assert parse_table(filled(stale, proto, family, table_class), proto, family, table_class) == \
+        parse_table(table, proto, family, table_class)
+    assert filled(bytes(4) + b"\xff" * 100, proto, family, table_class) == bytes(4)  # no rows: the count only
