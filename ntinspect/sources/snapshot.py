@@ -420,7 +420,7 @@ class SnapshotSource(AnswerFunctions):
         from ..models import NameStatus
 
         if not self._has("names.json"):
-            raise self._refuse("handles(names=True)")
+            raise self._refuse("handles", "; names=True needs the handle names, which it did not record")
         if "names" not in self._cache:
             self._cache["names"] = _checked_names(self.path, self._part("names.json", True))
         known = self._cache["names"]

@@ -11,6 +11,9 @@ from capturekit import PROCS, ROWS_10, TYPES_10, WIN10, CraftedRecorder
 from ntinspect.sources.snapshot import write_capture
 
 
+OBSERVED = {16: "Event", 37: "File", 44: "Key", 7: "Process"}
+
+
 def _entry(path, answer):
     return {"answer": answer, "path": path}
 
@@ -28,8 +31,7 @@ NAMESPACE = {
 
 @pytest.fixture
 def capture(tmp_path):
-    recorder = CraftedRecorder(8, PROCS, ROWS_10, TYPES_10, {16: "Event", 37: "File", 44: "Key", 7: "Process"},
-                               700, WIN10, namespace=NAMESPACE)
+    recorder = CraftedRecorder(8, PROCS, ROWS_10, TYPES_10, OBSERVED, 700, WIN10, namespace=NAMESPACE)
     path = tmp_path / "ns.ntcap"
     write_capture(recorder, path, {"names": False, "ports": False, "namespace": True})
     with ntinspect.open(path) as source:
@@ -74,7 +76,7 @@ def test_a_missing_directory_on_the_way_raises_path_not_found(capture, call, ope
 
 def test_a_path_below_what_was_listed_is_still_refused(tmp_path):
     """Without the tree (only the drive map), a directory nobody listed is SourceUnsupported."""
-    recorder = CraftedRecorder(8, PROCS, ROWS_10, TYPES_10, {16: "Event"}, 700, WIN10)
+    recorder = CraftedRecorder(8, PROCS, ROWS_10, TYPES_10, OBSERVED, 700, WIN10)
     path = tmp_path / "bare.ntcap"
     write_capture(recorder, path, {"names": False, "ports": False, "namespace": False})
     with ntinspect.open(path) as source:
@@ -113,3 +115,19 @@ def test_an_ip_helper_buffer_is_recorded_as_far_as_its_rows_go(key):
     assert parse_table(filled(stale, proto, family, table_class), proto, family, table_class) == \
         parse_table(table, proto, family, table_class)
     assert filled(bytes(4) + b"\xff" * 100, proto, family, table_class) == bytes(4)  # no rows: the count only
+
+
+def test_names_refused_name_the_function_called(tmp_path):
+    """handles(names=True) on a capture taken without names: SourceUnsupported for
+    ``handles``, saying what the file holds and that names were not recorded; before, the
+    message read ``handles(names=True)() cannot be answered``."""
+    recorder = CraftedRecorder(8, PROCS, ROWS_10, TYPES_10, OBSERVED, 700, WIN10)
+    path = tmp_path / "nonames.ntcap"
+    write_capture(recorder, path, {"names": False, "ports": False, "namespace": False})
+    with ntinspect.open(path) as source:
+        assert len(source.handles()) == len(ROWS_10)
+        with pytest.raises(ntinspect.SourceUnsupported) as caught:
+            source.handles(names=True)
+    text = str(caught.value)
+    assert caught.value.function == "handles" and text.startswith("handles() cannot be answered")
+    assert "of handles, processes" in text and "taken without names" in text and "names=True" in text
