@@ -366,7 +366,9 @@ class SnapshotSource(AnswerFunctions):
                 + (f"; it was taken without {' or '.join(missing)}" if missing else ""))
 
     def _refuse(self, function: str, detail: str = "") -> SourceUnsupported:
-        return SourceUnsupported(function, self.kind, self.path, self.holds + detail)
+        from .current import called
+
+        return SourceUnsupported(called(function), self.kind, self.path, self.holds + detail)
 
     def _part(self, name: str, json_part: bool = False) -> Any:
         if name not in self._cache:

@@ -131,3 +131,27 @@ def test_names_refused_name_the_function_called(tmp_path):
     text = str(caught.value)
     assert caught.value.function == "handles" and text.startswith("handles() cannot be answered")
     assert "of handles, processes" in text and "taken without names" in text and "names=True" in text
+
+
+@pytest.mark.parametrize("function, call", [
+    ("ports", lambda source: source.ports("udp")),
+    ("crossview", lambda source: source.crossview()),
+    ("scan", lambda source: source.scan(full=True)),
+    ("namespace", lambda source: source.namespace("\\BaseNamedObjects")),
+    ("resolve", lambda source: source.resolve("\\BaseNamedObjects\\x")),
+])
+def test_a_refusal_names_the_function_called(tmp_path, function, call):
+    """What a capture without ports or the namespace tree cannot answer is refused under the
+    name of the function called, as a minidump refuses it; before, crossview() and scan()
+    were refused as ports(), resolve() as namespace()."""
+    recorder = CraftedRecorder(8, PROCS, ROWS_10, TYPES_10, OBSERVED, 700, WIN10)
+    path = tmp_path / "bare.ntcap"
+    write_capture(recorder, path, {"names": False, "ports": False, "namespace": False})
+    with ntinspect.open(path) as source:
+        with pytest.raises(ntinspect.SourceUnsupported) as caught:
+            call(source)
+        with ntinspect.sources.current.using(source):  # as `ntinspect --source FILE` runs it
+            with pytest.raises(ntinspect.SourceUnsupported) as chosen:
+                getattr(ntinspect, function)(*(("\\BaseNamedObjects",) if function in ("namespace", "resolve") else ()))
+    assert caught.value.function == chosen.value.function == function
+    assert str(caught.value).startswith(f"{function}() cannot be answered from the snapshot")
