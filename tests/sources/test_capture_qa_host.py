@@ -155,3 +155,16 @@ def test_a_refusal_names_the_function_called(tmp_path, function, call):
                 getattr(ntinspect, function)(*(("\\BaseNamedObjects",) if function in ("namespace", "resolve") else ()))
     assert caught.value.function == chosen.value.function == function
     assert str(caught.value).startswith(f"{function}() cannot be answered from the snapshot")
+
+
+def test_bench_refuses_a_source_as_capture_does(tmp_path):
+    """``ntinspect --source FILE bench`` is a usage error (bench measures this system's live
+    calls, a file has none); before, it ignored the file and benchmarked the live system
+    (or failed as a live call on Linux, exit 1)."""
+    from clirun import run
+
+    recorder = CraftedRecorder(8, PROCS, ROWS_10, TYPES_10, OBSERVED, 700, WIN10)
+    path = tmp_path / "c.ntcap"
+    write_capture(recorder, path, {"names": False, "ports": False, "namespace": False})
+    code, out, err = run("--source", path, "bench", "--repeats", "1")
+    assert code == 2 and out == "" and err.strip() == "ntinspect: bench measures this system: it takes no --source"
