@@ -391,17 +391,43 @@ class SnapshotSource(AnswerFunctions):
         return self.identity().wine_version
 
     # --- buffers ------------------------------------------------------------------------------
+    def _parsed(self, name: str, check: Any) -> memoryview:
+        """A buffer part, checked once with ``check(data)`` (the parser the package runs over
+        it): a LayoutError becomes a SnapshotError naming the file and the part."""
+        from ..errors import LayoutError
+
+        data = memoryview(self._part(name))
+        if ("parsed", name) not in self._cache:
+            try:
+                check(data)
+            except LayoutError as error:
+                raise _bad(self.path, name, f"the recorded buffer does not parse: {error}") from None
+            self._cache[("parsed", name)] = True
+        return data
+
     def process_list(self) -> Tuple[Any, int]:
-        return memoryview(self._part("process_list.bin")), self._head["process_list_base"]
+        from types import SimpleNamespace
+
+        from ..backends.live import process_entries
+
+        base = self._head["process_list_base"]
+        return self._parsed("process_list.bin", lambda data: list(process_entries(SimpleNamespace(
+            process_list=lambda: (data, base), width=self.width)))), base
 
     def handle_table(self) -> Tuple[Any, frozenset]:
-        return memoryview(self._part("handle_table.bin")), frozenset(self._head["held"])
+        from ..layouts.bulk import handle_table
+
+        return self._parsed("handle_table.bin", lambda data: handle_table(data, self.width)), \
+            frozenset(self._head["held"])
 
     def process_handle_table(self, pid: int) -> Optional[Any]:
         return None  # the system-wide table answers every pid
 
     def object_types_buffer(self) -> Tuple[Any, int]:
-        return memoryview(self._part("object_types.bin")), self._head["object_types_base"]
+        from ..layouts import walk_object_types
+
+        base = self._head["object_types_base"]
+        return self._parsed("object_types.bin", lambda data: list(walk_object_types(data, self.width, base))), base
 
     def type_observations(self, columns: Dict[str, np.ndarray]) -> Dict[int, str]:
         return dict(self._head["observations"])
@@ -459,6 +485,10 @@ class SnapshotSource(AnswerFunctions):
         if not self._has(name):
             self._ports()
             raise self._refuse("ports", f"; the IP Helper table {proto}{family} class {table_class} was not recorded")
+        from ..backends.iptables import table_layout
+        from ..layouts import table_array
+
+        self._parsed(name, lambda data: table_array(table_layout(proto, family, table_class), data))
         return self._part(name)
 
     def listening_states(self, rows: List[Any], timeout: float) -> List[Any]:

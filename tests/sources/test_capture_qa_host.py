@@ -168,3 +168,30 @@ def test_bench_refuses_a_source_as_capture_does(tmp_path):
     write_capture(recorder, path, {"names": False, "ports": False, "namespace": False})
     code, out, err = run("--source", path, "bench", "--repeats", "1")
     assert code == 2 and out == "" and err.strip() == "ntinspect: bench measures this system: it takes no --source"
+
+
+@pytest.mark.parametrize("part, cut, call", [
+    ("process_list.bin", 0, lambda source: source.processes()),
+    ("handle_table.bin", 1, lambda source: source.handles()),
+    ("object_types.bin", 2, lambda source: source.object_types()),
+    ("ports/tables/tcp-4-5.bin", None, lambda source: source.crossview()),
+])
+def test_a_recorded_buffer_that_does_not_parse_names_its_part(tmp_path, part, cut, call):
+    """A buffer whose checksum is right but whose content does not parse (a writer's bug, a
+    crafted file) is a SnapshotError naming the file and the part, with the layout's own
+    words; before, a bare LayoutError ('SYSTEM_HANDLE_INFORMATION_EX at offset 0x0: ...')
+    named neither the file nor the part."""
+    recorder = CraftedRecorder(8, PROCS, ROWS_10, TYPES_10, OBSERVED, 700, WIN10, ports=True)
+    if cut is None:
+        recorder.record["tables"][("tcp", 4, 5)] = recorder.record["tables"][("tcp", 4, 5)][:9]
+    else:
+        buffers = list(recorder._buffers)
+        buffers[cut] = buffers[cut][:30]
+        recorder._buffers = tuple(buffers)
+    path = tmp_path / "damaged.ntcap"
+    write_capture(recorder, path, {"names": False, "ports": True, "namespace": False})
+    with ntinspect.open(path) as source:
+        with pytest.raises(ntinspect.SnapshotError) as caught:
+            call(source)
+    assert caught.value.part == part and caught.value.path == str(path)
+    assert "does not parse" in caught.value.problem and "offset" in caught.value.problem
