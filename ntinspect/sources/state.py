@@ -36,9 +36,12 @@ SOURCE_COLUMNS = ("host", "capture_time", "source_kind", "source_path", "os_vers
 
 
 def is_live(source: Any) -> bool:
-    """The live system: the ``ntinspect`` package (or any module offering its functions),
-    as ``ntinspect.sources.source_for`` returns it for ``"live"``."""
-    return isinstance(source, types.ModuleType)
+    """The live system: the :class:`~ntinspect.sources.live.LiveSource` that
+    ``ntinspect.sources.source_for`` returns for ``"live"`` (a recording one too), or the
+    ``ntinspect`` package (or any module offering its functions)."""
+    from .live import LiveSource
+
+    return isinstance(source, (types.ModuleType, LiveSource))
 
 
 @dataclass(frozen=True)

@@ -195,3 +195,24 @@ def test_a_recorded_buffer_that_does_not_parse_names_its_part(tmp_path, part, cu
             call(source)
     assert caught.value.part == part and caught.value.path == str(path)
     assert "does not parse" in caught.value.problem and "offset" in caught.value.problem
+
+
+def test_the_live_source_that_source_for_gives_is_live():
+    """``source_for("live")`` (what diff, export and read_state open for ``live``) is the
+    live system for read_state and identify; before, only the package module was, so a live
+    state had no host and no time, and every live handle's name was read."""
+    from ntinspect.sources import source_for
+    from ntinspect.sources.live import RecordingSource
+    from ntinspect.sources.state import is_live
+
+    assert is_live(source_for("live")) and is_live(ntinspect) and is_live(RecordingSource())
+
+
+def test_a_capture_is_not_live(tmp_path):
+    from ntinspect.sources.state import identify, is_live
+
+    recorder = CraftedRecorder(8, PROCS, ROWS_10, TYPES_10, OBSERVED, 700, WIN10)
+    write_capture(recorder, tmp_path / "c.ntcap", {"names": False, "ports": False, "namespace": False})
+    with ntinspect.open(tmp_path / "c.ntcap") as source:
+        assert not is_live(source)
+        assert identify(source).kind == "snapshot" and identify(source).host == source.host
