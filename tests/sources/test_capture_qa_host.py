@@ -216,3 +216,17 @@ def test_a_capture_is_not_live(tmp_path):
     with ntinspect.open(tmp_path / "c.ntcap") as source:
         assert not is_live(source)
         assert identify(source).kind == "snapshot" and identify(source).host == source.host
+
+
+def test_system_info_statuses_print_in_one_order():
+    """``ntinspect info --json`` from a capture prints what it printed live: the statuses in
+    the order of SystemInfo's fields whatever order they were found in (a capture stores its
+    JSON with sorted keys); before, live and replay printed ``status`` in different orders."""
+    import dataclasses
+    import json
+
+    found = {"ubr": "not_found", "afd_version": "not_found", "ntoskrnl_version": "access_denied"}
+    live = dataclasses.replace(WIN10, status=found)
+    replayed = dataclasses.replace(WIN10, status=dict(sorted(found.items())))
+    assert json.dumps(live.as_dict()) == json.dumps(replayed.as_dict())
+    assert list(live.as_dict()["status"]) == ["ubr", "ntoskrnl_version", "afd_version"]
