@@ -21,7 +21,7 @@ from ..layouts.iphlp import BASIC_TABLES, TABLES as OWNER_TABLES
 from ..models import ip_text, is_decimal
 from .endpoints import LISTENING, TABLE, TCP_STATES, WILDCARD, Endpoint, PortsError, _mapped, peer
 
-__all__ = ["TABLE_LAYOUTS", "table_layout", "parse_table", "build_table", "live_table", "plan_tables",
+__all__ = ["TABLE_LAYOUTS", "table_layout", "parse_table", "filled", "build_table", "live_table", "plan_tables",
            "OWNER_CLASS", "BASIC_CLASS", "TCP_TABLE_BASIC_ALL", "TCP_TABLE_OWNER_PID_ALL", "UDP_TABLE_BASIC",
            "UDP_TABLE_OWNER_PID"]
 
@@ -94,6 +94,16 @@ def parse_table(data, proto: str, family: int, table_class: int) -> List[Endpoin
         far = (None, None) if states[i] == LISTENING else peer(_address(remote[i]), rport[i])
         rows.append(Endpoint(proto, family, local[i], lport[i], far[0], far[1], states[i], pids[i], TABLE))
     return rows
+
+
+def filled(data, proto: str, family: int, table_class: int) -> bytes:
+    """The bytes of a raw table that its header's count covers: the count and the rows, what
+    the OS filled. GetExtendedTcpTable/GetExtendedUdpTable report no length on success, so
+    the buffer past the rows holds whatever memory held before (what a capture must not
+    keep). LayoutError where the count does not fit in ``data``."""
+    plan = L.table_plan(table_layout(proto, family, table_class))
+    entries = L.table_array(table_layout(proto, family, table_class), data)
+    return bytes(memoryview(data)[:plan.entries_offset + len(entries) * plan.itemsize])
 
 
 def build_table(rows: Sequence[Endpoint], table_class: int) -> bytes:

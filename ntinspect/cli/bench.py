@@ -116,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
     if args.compare:
         print(compare_text(load(args.compare[0]), load(args.compare[1]), args.format))
         return 0
+    from ..sources.current import _CURRENT
+
+    if _CURRENT.get() is not None:
+        raise CliError("bench measures this system: it takes no --source")
     try:
         select(args.strategy, args.peers)
     except ValueError as error:  # an unknown strategy name

@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Callable, Iterator, Optional
 
-__all__ = ["current", "using", "default_live", "routed"]
+__all__ = ["current", "using", "default_live", "routed", "called"]
 
 _CURRENT: ContextVar[Optional[Any]] = ContextVar("ntinspect_source", default=None)
+_CALLED: ContextVar[Optional[str]] = ContextVar("ntinspect_called", default=None)
 _DEFAULT_LOCK = threading.Lock()
 _DEFAULT: Optional[Any] = None
 
@@ -50,6 +51,13 @@ def using(source: Any) -> Iterator[Any]:
         _CURRENT.reset(token)
 
 
+def called(default: str) -> str:
+    """The name of the package function the caller called (the outermost :func:`routed`
+    call in this context: ``crossview`` while it runs ``scan``), else ``default``: the name
+    a source's refusal gives (SourceUnsupported.function)."""
+    return _CALLED.get() or default
+
+
 def routed(function: Callable[..., Any]) -> Callable[..., Any]:
     """A package function that, when the chosen source does not give raw answers (a
     minidump: it answers the package functions itself), is that source's method of the
@@ -58,9 +66,14 @@ def routed(function: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(function)
     def call(*args: Any, **kwargs: Any) -> Any:
-        chosen = _CURRENT.get()
-        if chosen is not None and not getattr(chosen, "gives_answers", False):
-            return getattr(chosen, name)(*args, **kwargs)
-        return function(*args, **kwargs)
+        token = _CALLED.set(name) if _CALLED.get() is None else None
+        try:
+            chosen = _CURRENT.get()
+            if chosen is not None and not getattr(chosen, "gives_answers", False):
+                return getattr(chosen, name)(*args, **kwargs)
+            return function(*args, **kwargs)
+        finally:
+            if token is not None:
+                _CALLED.reset(token)
 
     return call

@@ -299,7 +299,10 @@ class RecordingSource(LiveSource):
         key = (proto, family, table_class)
         with self._lock:
             if key not in self.record["tables"]:
-                self.record["tables"][key] = bytes(super().ip_table(proto, family, table_class))
+                from ..backends.iptables import filled
+
+                # the rows only: the rest of the buffer is uncleared memory of this process
+                self.record["tables"][key] = filled(super().ip_table(proto, family, table_class), *key)
             return self.record["tables"][key]
 
     def listening_states(self, rows: List[Any], timeout: float) -> List[Any]:

@@ -319,14 +319,18 @@ class MinidumpSource(RecordedSource):
                                    thread_count=0 if threads is None else threads, session_id=0)], Process)
 
     def handles(self, pid: Any = None, type: Any = None, names: bool = False, name_timeout: float = 1.0,
-                debug_privilege: bool = False) -> HandleTable:
+                debug_privilege: bool = False, users: bool = False, progress: Any = None) -> HandleTable:
         """The dumped process's handles as a HandleTable (arguments as :func:`ntinspect.handles`;
-        ``name_timeout`` and ``debug_privilege`` change nothing for a file). A dump written
-        without MiniDumpWithHandleData raises SourceUnsupported."""
+        ``name_timeout`` and ``debug_privilege`` change nothing for a file; with ``users`` the
+        user is None, ``not_recorded``: a minidump holds no token; ``progress(done, total)`` is
+        called once the names are read). A dump written without MiniDumpWithHandleData raises
+        SourceUnsupported."""
         from ..api import check_name_timeout
         from ..selection import process_selectors, select_processes
 
         check_name_timeout(name_timeout)
+        if progress is not None and not callable(progress):
+            raise TypeError(f"progress takes a callable(done, total), not {progress!r}")
         process_selectors(pid)  # bad selectors fail first, as for the live system
         rows = self._dump.handle_descriptors()
         if rows is None:
@@ -360,6 +364,10 @@ class MinidumpSource(RecordedSource):
             table.names = np.array([texts.get(int(rva)) for rva in name_rva] or [], dtype=object)
             table.name_status = np.array([NameStatus.OK if rva else NameStatus.NOT_RECORDED for rva in name_rva]
                                          or [], dtype=object)
+            if progress is not None:
+                progress(len(rows), len(rows))
+        if users:
+            table.process_users = {own: (None, NameStatus.NOT_RECORDED)}
         if pids is not None:
             table = table.filter(pid=pids) if pids else table[np.zeros(len(table), dtype=bool)]
         if type is not None:

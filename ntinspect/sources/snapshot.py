@@ -47,6 +47,7 @@ which files, keys and pipes a process holds, who owns which port), not the names
 tree (the drive map is always recorded)."""
 STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
 STATUS_OBJECT_TYPE_MISMATCH = 0xC0000024
+STATUS_OBJECT_PATH_NOT_FOUND = 0xC000003A
 INFO_VERSION_FIELDS = ("ntdll_version", "ntoskrnl_version", "afd_version")
 INFO_INT_FIELDS = ("major", "minor", "build", "ubr", "product_type")
 MAX_LINK_HOPS = 32
@@ -142,7 +143,7 @@ class RecordedNamespace:
         found = self._recorded("list", path)
         if found is not None:
             return [(str(name), str(kind)) for name, kind in found["answer"]]
-        entry = self._entry(path)
+        entry = self._entry(path, "NtOpenDirectoryObject")
         if entry is not None and entry[1] == "SymbolicLink" and hops < MAX_LINK_HOPS:
             return self.list_directory(self.link_target(path), hops + 1)  # opening a link follows it
         if entry is not None and entry[1] != "Directory":
@@ -153,14 +154,16 @@ class RecordedNamespace:
         found = self._recorded("link", path)
         if found is not None:
             return str(found["answer"])
-        entry = self._entry(path)
+        entry = self._entry(path, "NtOpenSymbolicLinkObject")
         if entry is not None and entry[1] != "SymbolicLink":
             raise error_from_status(STATUS_OBJECT_TYPE_MISMATCH, f"NtOpenSymbolicLinkObject({path!r})")
         raise self._refuse(path)
 
-    def _entry(self, path: str) -> Optional[Tuple[str, str]]:
+    def _entry(self, path: str, operation: str) -> Optional[Tuple[str, str]]:
         """(name, type) of ``path`` in its parent's recorded listing; None where the parent
-        was not listed; raises STATUS_OBJECT_NAME_NOT_FOUND where it was and has no such name."""
+        was not listed; where it was and has no such name, raises STATUS_OBJECT_NAME_NOT_FOUND
+        as the live ``operation`` on ``path`` (the native call the live source makes first)
+        does."""
         from ..backends.namespace import ROOT, components, join
 
         names = components(path)
@@ -168,11 +171,29 @@ class RecordedNamespace:
             return None
         parent = self.record.get("list", {}).get(_fold(join(ROOT, *names[:-1])))
         if parent is None or "answer" not in parent:
+            self._check_ancestors(path, names, operation)
             return None
         for name, kind in parent["answer"]:
             if _fold_name(name) == _fold_name(names[-1]):
                 return str(name), str(kind)
-        raise error_from_status(STATUS_OBJECT_NAME_NOT_FOUND, f"lookup({path!r})")
+        raise error_from_status(STATUS_OBJECT_NAME_NOT_FOUND, f"{operation}({path!r})")
+
+    def _check_ancestors(self, path: str, names: List[str], operation: str) -> None:
+        """Where a listed directory on the way to ``path`` has no entry for the next name,
+        raise STATUS_OBJECT_PATH_NOT_FOUND as the live ``operation`` does; return where the
+        walk reaches a directory that was not listed, or an entry that is no directory."""
+        from ..backends.namespace import DIRECTORY, ROOT, join
+
+        for depth in range(len(names) - 1):
+            listed = self.record.get("list", {}).get(_fold(join(ROOT, *names[:depth])))
+            if listed is None or "answer" not in listed:
+                return
+            kinds = {_fold_name(name): kind for name, kind in listed["answer"]}
+            kind = kinds.get(_fold_name(names[depth]))
+            if kind is None:
+                raise error_from_status(STATUS_OBJECT_PATH_NOT_FOUND, f"{operation}({path!r})")
+            if kind != DIRECTORY:
+                return  # a link (followed live) or a device: not decided by the listings
 
     def lookup(self, path: str) -> Tuple[str, Optional[str]]:
         from ..backends.namespace import DIRECTORY, OTHER, ROOT, SYMBOLIC_LINK, normalize
@@ -183,7 +204,7 @@ class RecordedNamespace:
             return str(kind), None if target is None else str(target)
         if normalize(path) == ROOT or "answer" in self.record.get("list", {}).get(_fold(path), {}):
             return DIRECTORY, None
-        entry = self._entry(path)
+        entry = self._entry(path, "NtOpenSymbolicLinkObject")  # the live lookup tries the link first
         if entry is None:
             raise self._refuse(path)
         if entry[1] == SYMBOLIC_LINK:
@@ -370,7 +391,9 @@ class SnapshotSource(AnswerFunctions):
                 + (f"; it was taken without {' or '.join(missing)}" if missing else ""))
 
     def _refuse(self, function: str, detail: str = "") -> SourceUnsupported:
-        return SourceUnsupported(function, self.kind, self.path, self.holds + detail)
+        from .current import called
+
+        return SourceUnsupported(called(function), self.kind, self.path, self.holds + detail)
 
     def _part(self, name: str, json_part: bool = False) -> Any:
         if name not in self._cache:
@@ -393,17 +416,43 @@ class SnapshotSource(AnswerFunctions):
         return self.identity().wine_version
 
     # --- buffers ------------------------------------------------------------------------------
+    def _parsed(self, name: str, check: Any) -> memoryview:
+        """A buffer part, checked once with ``check(data)`` (the parser the package runs over
+        it): a LayoutError becomes a SnapshotError naming the file and the part."""
+        from ..errors import LayoutError
+
+        data = memoryview(self._part(name))
+        if ("parsed", name) not in self._cache:
+            try:
+                check(data)
+            except LayoutError as error:
+                raise _bad(self.path, name, f"the recorded buffer does not parse: {error}") from None
+            self._cache[("parsed", name)] = True
+        return data
+
     def process_list(self) -> Tuple[Any, int]:
-        return memoryview(self._part("process_list.bin")), self._head["process_list_base"]
+        from types import SimpleNamespace
+
+        from ..backends.live import process_entries
+
+        base = self._head["process_list_base"]
+        return self._parsed("process_list.bin", lambda data: list(process_entries(SimpleNamespace(
+            process_list=lambda: (data, base), width=self.width)))), base
 
     def handle_table(self) -> Tuple[Any, frozenset]:
-        return memoryview(self._part("handle_table.bin")), frozenset(self._head["held"])
+        from ..layouts.bulk import handle_table
+
+        return self._parsed("handle_table.bin", lambda data: handle_table(data, self.width)), \
+            frozenset(self._head["held"])
 
     def process_handle_table(self, pid: int) -> Optional[Any]:
         return None  # the system-wide table answers every pid
 
     def object_types_buffer(self) -> Tuple[Any, int]:
-        return memoryview(self._part("object_types.bin")), self._head["object_types_base"]
+        from ..layouts import walk_object_types
+
+        base = self._head["object_types_base"]
+        return self._parsed("object_types.bin", lambda data: list(walk_object_types(data, self.width, base))), base
 
     def type_observations(self, columns: Dict[str, np.ndarray]) -> Dict[int, str]:
         return dict(self._head["observations"])
@@ -424,7 +473,7 @@ class SnapshotSource(AnswerFunctions):
         from ..models import NameStatus
 
         if not self._has("names.json"):
-            raise self._refuse("handles(names=True)")
+            raise self._refuse("handles", "; names=True needs the handle names, which it did not record")
         if "names" not in self._cache:
             self._cache["names"] = _checked_names(self.path, self._part("names.json", True))
         known = self._cache["names"]
@@ -461,6 +510,10 @@ class SnapshotSource(AnswerFunctions):
         if not self._has(name):
             self._ports()
             raise self._refuse("ports", f"; the IP Helper table {proto}{family} class {table_class} was not recorded")
+        from ..backends.iptables import table_layout
+        from ..layouts import table_array
+
+        self._parsed(name, lambda data: table_array(table_layout(proto, family, table_class), data))
         return self._part(name)
 
     def listening_states(self, rows: List[Any], timeout: float) -> List[Any]:

@@ -36,10 +36,12 @@ SOURCE_COLUMNS = ("host", "capture_time", "source_kind", "source_path", "os_vers
 
 
 def is_live(source: Any) -> bool:
-    """The live system: a live source (``kind`` ``"live"``: the
-    :class:`~ntinspect.sources.live.LiveSource` that ``ntinspect.sources.source_for``
-    returns for ``"live"``), or the ``ntinspect`` package (any module offering its functions)."""
-    return isinstance(source, types.ModuleType) or getattr(source, "kind", None) == "live"
+    """The live system: the :class:`~ntinspect.sources.live.LiveSource` that
+    ``ntinspect.sources.source_for`` returns for ``"live"`` (a recording one too), or the
+    ``ntinspect`` package (or any module offering its functions)."""
+    from .live import LiveSource
+
+    return isinstance(source, (types.ModuleType, LiveSource))
 
 
 @dataclass(frozen=True)

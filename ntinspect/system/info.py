@@ -151,13 +151,18 @@ class SystemInfo(Record):
         return self.build > self.ntdll_version[2] >= FIRST_WINDOWS_10_BUILD
 
     def as_dict(self) -> dict:
-        """Every field and derived property, JSON-ready (versions as dotted strings)."""
+        """Every field and derived property, JSON-ready (versions as dotted strings;
+        ``status`` in the order of the fields, whatever order the statuses were found in, so
+        a capture's replay prints what the live call printed)."""
         out = {}
+        order = {name: position for position, name in enumerate(self.__dataclass_fields__)}
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
             if name.endswith("_version") and isinstance(value, tuple):
                 value = ".".join(map(str, value))
-            out[name] = dict(value) if name == "status" else value
+            if name == "status":
+                value = dict(sorted(value.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
+            out[name] = value
         out.update(wine=self.wine, wow64=self.wow64, product=self.product,
                    enablement_package=self.enablement_package)
         return out

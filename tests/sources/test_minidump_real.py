@@ -115,6 +115,39 @@ def test_handles_arguments_are_checked_as_for_live_handles():
             source.handles(name_timeout=0)
 
 
+
+def test_handles_take_every_argument_the_live_handles_take():
+    """``users`` and ``progress`` as ntinspect.handles() takes them: a dump records no user
+    (``not_recorded``), progress is told once the names are read."""
+    seen = []
+    with ntinspect.open(CET) as source:
+        table = source.handles(names=True, users=True, progress=lambda done, total: seen.append((done, total)))
+        with pytest.raises(TypeError):
+            source.handles(progress=5)
+    assert len(table) == 147 and seen[-1] == (147, 147)
+    assert {(h.user, h.user_status) for h in table} == {(None, NameStatus.NOT_RECORDED)}
+
+
+@pytest.mark.parametrize("options", [[], ["--names"], ["-u"], ["--dos"], ["-t", "Event"], ["--shared"]],
+                         ids=" ".join)
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "csv"])
+def test_the_handles_command_reads_a_dump(options, fmt):
+    """``ntinspect --source app.dmp handles`` in every format; before, every run ended in a
+    TypeError traceback (the command passes users= and progress=)."""
+    from clirun import run
+
+    code, out, err = run("--source", CET, "handles", *options, "--format", fmt)
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert out.strip() or ("--shared" in options and fmt == "jsonl")  # one process shares nothing
+    if fmt == "json" and "--shared" not in options:
+        import json
+
+        rows = json.loads(out)
+        assert len(rows) == (147 if not options[:1] == ["-t"] else
+                             Counter(r["type"] for r in raw_handles(CET.read_bytes()))["Event"])
+
+
 def test_processes_take_the_pid_selector_as_live_processes_do():
     with ntinspect.open(CET) as source:
         (only,) = source.processes()
