@@ -26,6 +26,7 @@ from .errors import (
     OsCallError,
     PageNotPresent,
     ProcessNotFound,
+    ProcessReused,
     SnapshotError,
     SourceFormatError,
     SourceUnsupported,
@@ -43,7 +44,7 @@ _LAZY = {
     "models": ("EntryStatus", "Handle", "HandleTable", "NameStatus", "ObjectType", "OwnerStatus", "Port", "Process"),
     "objspace": ("DriveMap", "NamespaceEntry", "dos_path", "namespace", "nt_path", "refresh_dos_devices",
                  "resolve"),
-    "portmap": ("Discrepancy", "PortScan", "PortsError", "crossview", "ports", "scan"),
+    "portmap": ("Discrepancy", "PortScan", "PortsError", "ScanResults", "crossview", "ports", "scan"),
     "system": ("SystemInfo", "system_info"),
 }
 _HOME = {name: (module, name) for module, names in _LAZY.items() for name in names}
@@ -81,6 +82,7 @@ __all__ = [
     "refresh_dos_devices",
     "Discrepancy",
     "PortScan",
+    "ScanResults",
     "NamespaceEntry",
     "DriveMap",
     "NameStatus",
@@ -106,6 +108,7 @@ __all__ = [
     "OsCallError",
     "PortsError",
     "ProcessNotFound",
+    "ProcessReused",
     "SnapshotError",
     "SourceFormatError",
     "SourceUnsupported",

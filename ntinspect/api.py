@@ -58,16 +58,17 @@ def _pid_list(pid: Any, names: Optional[Mapping[int, str]] = None) -> Optional[L
     return list(select_processes(pid, _live().process_names() if names is None else names).pids)
 
 
-def _per_process_columns(live, pids: Optional[List[int]]):
+def _per_process_columns(live, pids: Optional[List[int]], created: Mapping[int, int]):
     """Columns from the per-process query (class 51) for a few pids, or None where the
-    system-wide table is the way (no pids, many pids, or the OS refuses the class)."""
+    system-wide table is the way (no pids, many pids, the OS refuses the class, or a pid
+    now belongs to a process created after ``created`` recorded it)."""
     if not pids or len(pids) > PER_PROCESS_LIMIT:
         return None  # no pids: the system-wide table, filtered to nothing
     import numpy as np
 
     parts = []
     for one in pids:
-        part = live.process_handle_columns(one)
+        part = live.process_handle_columns(one, created.get(one, 0))
         if part is None:
             return None
         parts.append(part)
@@ -117,9 +118,9 @@ def handles(
     import numpy as np
 
     live = _live()
-    process_names = live.process_names()
+    process_names, created = live.process_list()  # read before the table: see create_times_for
     pids = _pid_list(pid, process_names)
-    columns = _per_process_columns(live, pids)
+    columns = _per_process_columns(live, pids, created)
     system_wide = columns is None
     if system_wide:
         columns = live.system_handle_columns()
@@ -133,13 +134,14 @@ def handles(
     from .objspace import dos_path
 
     table = HandleTable(columns, {i: t.name for i, t in types.items()}, process_names,
-                        access_namer=access_names, dos_namer=dos_path, identifier=object_keys)
+                        access_namer=access_names, dos_namer=dos_path, identifier=object_keys,
+                        create_times=live.create_times_for(np.unique(columns["pid"]).tolist(), created))
     if type is not None:
         table = table.filter(type=type)
     if users:
         from .backends.process_info import details
 
-        found = details(np.unique(table.columns["pid"]).tolist(), everything=False)
+        found = details(np.unique(table.columns["pid"]).tolist(), everything=False, created=table.create_times)
         table.process_users = {pid: record["user"] for pid, record in found.items()}
     if names:
         from .backends.live_names import resolve_names

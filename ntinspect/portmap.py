@@ -18,7 +18,8 @@ from .models import Port
 from .progress import ProgressCallback
 from .selection import process_selectors, select_processes
 
-__all__ = ["ports", "crossview", "scan", "resolve_pids", "discrepancies", "Discrepancy", "PortScan", "PortsError", "REASONS", "KINDS"]
+__all__ = ["ports", "crossview", "scan", "resolve_pids", "discrepancies", "Discrepancy", "PortScan", "ScanResults",
+           "PortsError", "REASONS", "KINDS"]
 
 KINDS = tuple(endpoints.KINDS)
 PidFilter = Union[None, int, str, Sequence[Union[int, str]]]  # see ntinspect.selection
@@ -63,6 +64,31 @@ class PortScan:
         """The failures that hide handles: processes alive but not readable (a process
         ``gone`` holds no handles any more)."""
         return unreadable_processes(self.failures)
+
+
+class ScanResults(list):
+    """What :func:`ports` and :func:`crossview` return: a plain list of their records that
+    also says how complete the scan behind it was.
+
+    - ``unreadable``: ``{pid: status}`` of the processes whose handles could not be read
+      (``access_denied``...; :attr:`PortScan.unreadable`): an endpoint without an owner may
+      be theirs (its ``owner_status`` is then ``access_denied``).
+    - ``timeouts``: socket handles that did not answer within the scan's timeout.
+    - ``errors``: socket handles whose query failed otherwise.
+
+    A list made without a scan (``ScanResults(records)``) claims nothing: empty and 0."""
+
+    def __init__(self, records=(), unreadable: Optional[Dict[int, str]] = None, timeouts: int = 0,
+                 errors: int = 0) -> None:
+        super().__init__(records)
+        self.unreadable: Dict[int, str] = dict(unreadable or {})
+        self.timeouts = timeouts
+        self.errors = errors
+
+    @classmethod
+    def of(cls, records, result: "PortScan") -> "ScanResults":
+        """``records`` with the completeness of ``result``."""
+        return cls(records, result.unreadable, result.timeouts, result.errors)
 
 
 def unreadable_processes(failures: Dict[int, str]) -> Dict[int, str]:
@@ -113,7 +139,8 @@ def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeou
         for key in needed:
             table += early[key].result() if key in early else iptables.live_table(*key)
     paths[TABLE] = "ok"
-    handles.rows = _with_listening_states(handles.rows, table, {f for p, f, _ in needed if p == "tcp"}, timeout)
+    handles.rows = _with_listening_states(handles.rows, table, {f for p, f, _ in needed if p == "tcp"}, timeout,
+                                          handles.created)
     paths[TDI], tdi_rows = live_tdi_scan()
     rows = {TABLE: table, HANDLE: handles.rows, TDI: tdi_rows}
     merged = select(merge(table + handles.rows + tdi_rows, names, blind), kind)
@@ -124,7 +151,7 @@ def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeou
 
 
 def _with_listening_states(rows: List[Endpoint], table: List[Endpoint], tcp_read: set,
-                           timeout: float) -> List[Endpoint]:
+                           timeout: float, created: Optional[Dict[int, int]] = None) -> List[Endpoint]:
     """TCP socket rows without a peer that the TCP table (read for their family) does not
     list are asked whether they listen: a socket only bound is BOUND, not hidden."""
     from .backends.sockets import listening_states
@@ -134,11 +161,11 @@ def _with_listening_states(rows: List[Endpoint], table: List[Endpoint], tcp_read
                 and row.state is None and row.family in tcp_read and row.key not in listed]
     if not unlisted:
         return rows
-    asked = dict(zip(unlisted, listening_states([rows[i] for i in unlisted], timeout)))
+    asked = dict(zip(unlisted, listening_states([rows[i] for i in unlisted], timeout, created)))
     return [asked.get(i, row) for i, row in enumerate(rows)]
 
 
-def ports(kind: str = "all", pid: PidFilter = None, *, progress: Optional[ProgressCallback] = None) -> List[Port]:
+def ports(kind: str = "all", pid: PidFilter = None, *, progress: Optional[ProgressCallback] = None) -> "ScanResults":
     """Every TCP/UDP endpoint of ``kind`` (all, tcp, udp, tcp4, tcp6, udp4, udp6, inet4,
     inet6) with its owner(s), optionally only those of ``pid`` (pids or image names, as
     :func:`ntinspect.handles` takes them; an
@@ -157,8 +184,13 @@ def ports(kind: str = "all", pid: PidFilter = None, *, progress: Optional[Progre
     sockets; every BASIC table when some process could not be read, so that its
     endpoints are still listed), so the host's own sockets appear that way;
     :func:`crossview` reads every table and flags each such row.
+
+    The list returned is a :class:`ScanResults` of :class:`~ntinspect.models.Port`: it also
+    says which processes could not be read (``unreadable``) and how many socket handles
+    did not answer (``timeouts``).
     """
-    return scan(kind, pid, progress=progress).ports
+    result = scan(kind, pid, progress=progress)
+    return ScanResults.of(result.ports, result)
 
 
 def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint], merged: Sequence[Port] = (),
@@ -181,13 +213,14 @@ def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint], merged
     return found
 
 
-def crossview(kind: str = "all", *, progress: Optional[ProgressCallback] = None) -> List[Discrepancy]:
+def crossview(kind: str = "all", *, progress: Optional[ProgressCallback] = None) -> "ScanResults":
     """Where the tables and the socket handles disagree, each with its reason and what it
     rests on (see :class:`Discrepancy`). Every table of ``kind``'s protocols is read, both
-    families (a dual-stack socket is in both); the findings are those about ``kind``."""
+    families (a dual-stack socket is in both); the findings are those about ``kind``, as a
+    :class:`ScanResults` (with the scan's ``unreadable`` processes and ``timeouts``)."""
     protos, families = kind_filter(kind)
     result = scan(protos[0] if len(protos) == 1 else "all", full=True, progress=progress)
     findings = discrepancies(result.rows[TABLE], result.rows[HANDLE] + result.rows[TDI], result.ports,
                              result.unreadable, result.tables)
-    return [d for d in findings if any(r.proto in protos and (r.family in families or endpoints.identity(r)[1]
-                                                              in families) for r in d.rows)]
+    return ScanResults.of([d for d in findings if any(r.proto in protos and (r.family in families or endpoints.identity(r)[1]
+                                                                             in families) for r in d.rows)], result)

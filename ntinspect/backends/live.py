@@ -6,14 +6,14 @@ import struct
 import threading
 from contextlib import ExitStack
 from functools import lru_cache
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from .. import layouts as L
 from .._native import calls, ffi
 from .._native.process import PROCESS_DUP_HANDLE
-from ..errors import LayoutError, NtStatusError
+from ..errors import LayoutError, NtStatusError, ProcessReused
 from ..models import ObjectType, Process
 from ..system.dialect import live_dialect
 from .typemap import CalibrationError, TypeRule, calibrate, candidates_for, lookup_rule
@@ -95,7 +95,8 @@ def processes(details: bool = True) -> List[Process]:
     entries = list(process_entries())
     pids, counts = np.unique(system_handle_columns()["pid"], return_counts=True)
     rows = dict(zip(pids.tolist(), counts.tolist()))
-    extra = read_details(e["UniqueProcessId"] for e in entries) if details else {}
+    extra = read_details((e["UniqueProcessId"] for e in entries),
+                         created={e["UniqueProcessId"]: e["CreateTime"] for e in entries}) if details else {}
     listed = []
     for e in entries:
         pid = e["UniqueProcessId"]
@@ -115,6 +116,40 @@ def processes(details: bool = True) -> List[Process]:
 def process_names() -> Dict[int, str]:
     """``{pid: image name}``, what :func:`handles` needs."""
     return {e["UniqueProcessId"]: e["name"] for e in process_entries()}
+
+
+CreateTimes = Dict[int, int]
+"""``{pid: CreateTime}`` (100 ns units since 1601-01-01 UTC) of a process list: what a pid
+from a snapshot is checked against before its process is opened
+(:func:`ntinspect._native.process.open_recorded_process`)."""
+
+
+def process_list() -> Tuple[Dict[int, str], CreateTimes]:
+    """``({pid: image name}, {pid: CreateTime})`` from one process list (class 5)."""
+    names, created = {}, {}
+    for e in process_entries():
+        names[e["UniqueProcessId"]] = e["name"]
+        created[e["UniqueProcessId"]] = e["CreateTime"]
+    return names, created
+
+
+def create_times_for(pids: Iterable[int], created: Optional[CreateTimes] = None) -> CreateTimes:
+    """The CreateTime of each of ``pids`` (the owners in a handle table): from ``created``
+    (a process list read *before* the table), completed from a list read now for pids it
+    lacks (processes started between the two reads). A pid in neither list (started and
+    ended meanwhile) gets 0, which no process matches: its rows are ``gone``.
+
+    Why before: a process whose pid was reused between the list and the table, or between
+    the table and the open, was created later than the recorded time either way, so the
+    check at the open refuses it. The one window left is a process started between the
+    first list and the table whose pid is reused again before the second list (two pid
+    reuses within one table query)."""
+    wanted = set(int(p) for p in pids)
+    times = {pid: t for pid, t in (created or {}).items() if pid in wanted}
+    if wanted - set(times):
+        later = process_list()[1]
+        times.update({pid: later.get(pid, 0) for pid in wanted - set(times)})
+    return times
 
 
 # --- object types and their handle-table numbers ---------------------------------------
@@ -206,7 +241,9 @@ def type_observations(columns: Columns) -> Dict[int, str]:
     sample = [int(mine[own_first[i]]) if i in own_first else row for i, row in zip(indices.tolist(), first.tolist())]
     asked: Dict[Tuple[int, int], Tuple[int, str]] = {}
     with ExitStack() as owned:
-        for row, handle, _ in usable_handles(columns["pid"], columns["value"], owned, rows=sample):
+        # no creation-time check: an observation is a type index and its name, whoever
+        # holds the handle; the second snapshot below re-checks each one
+        for row, handle, _ in usable_handles(columns["pid"], columns["value"], owned, rows=sample, created=None):
             if handle is None:
                 continue  # its owner can't be opened: this index stays unobserved
             try:
@@ -270,18 +307,19 @@ CLASS_REFUSED = frozenset({STATUS_INVALID_INFO_CLASS, STATUS_NOT_IMPLEMENTED})
 _per_process_refused = False  # the OS refused class 51 itself: do not ask again
 
 
-def process_handle_columns(pid: int) -> Optional[Columns]:
+def process_handle_columns(pid: int, created: Optional[int] = None) -> Optional[Columns]:
     """One process's handles through ProcessHandleInformation (class 51), or None where the
-    OS refuses the class (Wine, Windows before 8; remembered) or the process can't be
-    opened for it."""
+    OS refuses the class (Wine, Windows before 8; remembered), the process can't be
+    opened for it, or it was not created at ``created`` (the CreateTime the process list
+    recorded for ``pid``: else the pid was reused)."""
     global _per_process_refused
-    from .._native.process import open_process
+    from .._native.process import open_recorded_process
 
     if _per_process_refused:
         return None
     try:
-        process = open_process(pid, PROCESS_QUERY_INFORMATION | PROCESS_DUP_HANDLE)
-    except NtStatusError:
+        process = open_recorded_process(pid, PROCESS_QUERY_INFORMATION | PROCESS_DUP_HANDLE, created)
+    except (NtStatusError, ProcessReused):
         return None
     with process:
         try:
