@@ -192,6 +192,9 @@ class Snapshot:
                 raise SnapshotError(self.path, name, "the member appears twice")
             if info.flag_bits & 0x1:
                 raise SnapshotError(self.path, name, "the member is encrypted")
+            if (info.external_attr >> 16) & 0o170000 == 0o120000:  # a Unix S_IFLNK entry (Info-ZIP's mode bits)
+                raise SnapshotError(self.path, name, "the member is a symbolic link (nothing is extracted, and a "
+                                                     "snapshot never holds one)")
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise SnapshotError(self.path, name, f"compression method {info.compress_type} (only stored and "
                                                      "deflate are used)")
