@@ -1,4 +1,5 @@
-"""The flat public functions. Each needs the live Windows API (natively or under Wine)."""
+"""The flat public functions, answered from the current source (:mod:`ntinspect.sources.current`):
+the live Windows API (natively or under Wine) unless a recorded source was chosen."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, List, Mapping, Optional
@@ -7,9 +8,11 @@ from .progress import ProgressCallback
 from .selection import PidSelector, TypeSelector, process_selectors, select_processes, type_selectors
 
 from .privilege import debug_privilege as _debug_privilege_scope, enable_debug_privilege
+from .sources.current import current as _current, routed
 
 if TYPE_CHECKING:
-    from .models import HandleTable, ObjectType, Process
+    from .models import HandleTable
+    from .recordlist import RecordList
 
 __all__ = ["processes", "object_types", "handles", "enable_debug_privilege"]
 
@@ -22,8 +25,11 @@ def _live():
     return live
 
 
-def processes(details: bool = True) -> List["Process"]:
-    """Every process: pid, ppid, image name, session, thread count, creation time (UTC),
+@routed
+def processes(details: bool = True, pid: Any = None) -> "RecordList":
+    """Every process (or those ``pid`` selects, as :func:`handles` takes it: pids, numpy
+    integers, image names, or a collection of them; an unknown one raises
+    ProcessNotFound): pid, ppid, image name, session, thread count, creation time (UTC),
     ``handle_count`` (its rows in the handle table, so it matches :func:`handles`) and
     ``os_handle_count`` (the count the process list reports; a power of two under Wine).
 
@@ -35,13 +41,26 @@ def processes(details: bool = True) -> List["Process"]:
     queries (their fields are ``not_requested``): one process list and one handle table.
     Account names are looked up on a bounded worker (at most ``LOOKUP_TIMEOUT`` seconds a
     SID, ``timeout`` past it) and cached.
+
+    Returns a :class:`~ntinspect.recordlist.RecordList` of
+    :class:`~ntinspect.models.Process` (a list, with ``filter()``, ``to_pandas()`` and a
+    table display in IPython and Jupyter).
     """
-    return _live().processes(details)
+    from .models import Process
+    from .recordlist import RecordList
+
+    pids = _pid_list(pid)
+    return RecordList(_live().processes(details, _current(), None if pids is None else set(pids)), Process)
 
 
-def object_types() -> List["ObjectType"]:
-    """Every object type, with the index the handle table reports for it (calibrated)."""
-    return _live().object_types()
+@routed
+def object_types() -> "RecordList":
+    """Every object type, with the index the handle table reports for it (calibrated), by
+    index: a :class:`~ntinspect.recordlist.RecordList` of :class:`~ntinspect.models.ObjectType`."""
+    from .models import ObjectType
+    from .recordlist import RecordList
+
+    return RecordList(_live().object_types(_current()), ObjectType)
 
 
 def check_name_timeout(name_timeout: Any) -> None:
@@ -52,13 +71,14 @@ def check_name_timeout(name_timeout: Any) -> None:
 
 def _pid_list(pid: Any, names: Optional[Mapping[int, str]] = None) -> Optional[List[int]]:
     """The pids ``pid`` selects (see :mod:`ntinspect.selection`), or None for every process;
-    ``names`` is the live ``{pid: image name}`` (read here when not given)."""
+    ``names`` is the source's ``{pid: image name}`` (read here when not given)."""
     if process_selectors(pid) is None:  # checked before any OS call
         return None
-    return list(select_processes(pid, _live().process_names() if names is None else names).pids)
+    return list(select_processes(pid, _live().process_names(_current()) if names is None else names).pids)
 
 
-def _per_process_columns(live, pids: Optional[List[int]], created: Mapping[int, int]):
+def _per_process_columns(live, pids: Optional[List[int]], source: Any = None,
+                         created: Optional[Mapping[int, int]] = None):
     """Columns from the per-process query (class 51) for a few pids, or None where the
     system-wide table is the way (no pids, many pids, the OS refuses the class, or a pid
     now belongs to a process created after ``created`` recorded it)."""
@@ -68,13 +88,14 @@ def _per_process_columns(live, pids: Optional[List[int]], created: Mapping[int, 
 
     parts = []
     for one in pids:
-        part = live.process_handle_columns(one, created.get(one, 0))
+        part = live.process_handle_columns(one, source, None if created is None else created.get(one, 0))
         if part is None:
             return None
         parts.append(part)
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
+@routed
 def handles(
     pid: PidSelector = None,
     type: TypeSelector = None,
@@ -111,41 +132,41 @@ def handles(
         raise TypeError(f"progress takes a callable(done, total), not {progress!r}")
     process_selectors(pid)  # bad selectors fail before any OS call
     type_selectors(type)
-    if debug_privilege:
+    if debug_privilege and not getattr(_current(), "recorded", False):  # a recording keeps the capture's
         with _debug_privilege_scope():
             return handles(pid, type, names, name_timeout, debug_privilege=False, users=users,
                            progress=progress)
     import numpy as np
 
     live = _live()
-    process_names, created = live.process_list()  # read before the table: see create_times_for
+    source = _current()
+    process_names, created = live.process_list(source)  # read before the table: see create_times_for
+    if not live.opens_processes(source):
+        created = None  # a recorded source opens nothing: no creation time to check
     pids = _pid_list(pid, process_names)
-    columns = _per_process_columns(live, pids, created)
+    columns = _per_process_columns(live, pids, source, created)
     system_wide = columns is None
     if system_wide:
-        columns = live.system_handle_columns()
-    types = live.TYPES.resolve(columns)  # calibrated on the unfiltered snapshot
+        columns = live.system_handle_columns(source)
+    types = source.types.resolve(columns)  # calibrated on the unfiltered snapshot
     if system_wide and pids is not None:
         keep = np.isin(columns["pid"], np.asarray(pids, dtype=np.uint64))
         columns = {key: value[keep] for key, value in columns.items()}
-    from .backends.identity import object_keys
     from .layouts.enums import access_names
     from .models import HandleTable
-    from .objspace import dos_path
 
     table = HandleTable(columns, {i: t.name for i, t in types.items()}, process_names,
-                        access_namer=access_names, dos_namer=dos_path, identifier=object_keys,
-                        create_times=live.create_times_for(np.unique(columns["pid"]).tolist(), created))
+                        access_namer=access_names, dos_namer=lambda path: source.drive_map().dos_path(path),
+                        identifier=source.object_keys,
+                        create_times=None if created is None else
+                        live.create_times_for(np.unique(columns["pid"]).tolist(), created, source))
     if type is not None:
         table = table.filter(type=type)
     if users:
-        from .backends.process_info import details
-
-        found = details(np.unique(table.columns["pid"]).tolist(), everything=False, created=table.create_times)
+        found = source.process_details(np.unique(table.columns["pid"]).tolist(), everything=False,
+                                       created=table.create_times)
         table.process_users = {pid: record["user"] for pid, record in found.items()}
     if names:
-        from .backends.live_names import resolve_names
-
-        resolve_names(table, name_timeout, progress)
+        table.names, table.name_status = source.handle_names(table, name_timeout, progress)
     return table
 

@@ -29,6 +29,7 @@ __all__ = [
     "SourceFormatError",
     "MinidumpError",
     "SnapshotError",
+    "ExportError",
     "ProcessNotFound",
     "ProcessReused",
     "TypeNotFound",
@@ -264,7 +265,8 @@ class SourceUnsupported(NtInspectError):
         super().__init__(function, kind, path, holds)
 
     def __str__(self) -> str:
-        return (f"{self.function}() cannot be answered from the {self.kind} {self.path!r}: "
+        call = self.function if self.function.endswith(")") else f"{self.function}()"  # handles(names=True)
+        return (f"{call} cannot be answered from the {self.kind} {self.path!r}: "
                 f"it holds {self.holds}")
 
 
@@ -307,6 +309,20 @@ class SnapshotError(NtInspectError):
 
     def __str__(self) -> str:
         return f"snapshot {self.path!r}, part {self.part!r}: {self.problem}"
+class ExportError(NtInspectError):
+    """Tables could not be exported: ``path`` (the file or folder concerned) and ``reason``
+    (a missing pyarrow, a file in the way that ntinspect did not write, a folder that
+    cannot be written)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(path, reason)
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
 class InvalidSelector(NtInspectError, TypeError, ValueError):
     """A process or type selector that is not one (``True``, ``1.5``, ``-5``, ``b"x"``, ``""``):
     ``selector`` and ``reason``. Also a TypeError and a ValueError, so either ``except`` works."""

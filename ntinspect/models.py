@@ -12,6 +12,8 @@ from typing import Any, Callable, Collection, Dict, Iterator, List, Mapping, Opt
 
 import numpy as np
 
+from .display import Record
+from .rows import row_columns
 from .selection import is_decimal
 
 __all__ = ["ip_text", "is_decimal", "NameStatus", "EntryStatus", "ProcessStatus", "NamespaceEntry", "Process", "ObjectType", "Handle", "HandleTable", "Port", "OwnerStatus"]
@@ -79,8 +81,8 @@ class ProcessStatus(NameStatus):
            NameStatus.UNSUPPORTED, NameStatus.NOT_REQUESTED)
 
 
-@dataclass(frozen=True)
-class NamespaceEntry:
+@dataclass(frozen=True, repr=False)
+class NamespaceEntry(Record):
     """One object of the namespace: its full NT ``path``, ``name``, ``type`` name, a symbolic
     link's ``target`` (None for other types or when unreadable) and a :class:`EntryStatus`."""
 
@@ -91,8 +93,8 @@ class NamespaceEntry:
     status: str = EntryStatus.OK
 
 
-@dataclass(frozen=True)
-class Process:
+@dataclass(frozen=True, repr=False)
+class Process(Record):
     """One process, as the process list (SystemProcessInformation) and per-process queries
     see it. Each field read per process has a ``*_status`` (:class:`ProcessStatus`); the
     value is None unless the status is ``ok``.
@@ -134,9 +136,13 @@ class Process:
     wow64_status: str = NameStatus.NOT_REQUESTED
 
 
-@dataclass(frozen=True)
-class ObjectType:
-    """An object type; ``index`` is the number the handle table reports for it."""
+@dataclass(frozen=True, repr=False)
+class ObjectType(Record):
+    """An object type (ObjectTypesInformation, calibrated): ``index`` is the number the
+    handle table reports for it (ObjectTypeIndex), ``name`` (``File``, ``Event``...),
+    ``object_count`` and ``handle_count`` (TotalNumberOfObjects/Handles, system-wide),
+    ``valid_access`` (ValidAccessMask) and ``generic_mapping`` (GENERIC_MAPPING: the rights
+    GENERIC_READ, GENERIC_WRITE, GENERIC_EXECUTE and GENERIC_ALL stand for)."""
 
     index: int
     name: str
@@ -146,8 +152,19 @@ class ObjectType:
     generic_mapping: Tuple[int, int, int, int]  # read, write, execute, all
 
 
-@dataclass(frozen=True)
-class Handle:
+@dataclass(frozen=True, repr=False)
+class Handle(Record):
+    """One handle: its owner (``pid``, ``process`` image name), ``value`` (the handle
+    value), ``type_index`` (ObjectTypeIndex, as the handle table reports it) and ``type``
+    name (``#N`` where the OS lists no type N), ``access`` (GrantedAccess) and its symbolic
+    ``access_names``, the kernel ``object`` address (0 where the OS hides it), the
+    HandleAttributes bits (``attributes``), the object's ``name`` with its ``name_status``
+    (:class:`NameStatus`), a File name's ``dos_name``, and, with ``handles(users=True)``,
+    the owner process's ``user`` (``DOMAIN\\user``) with ``user_status``.
+
+    ``repr()`` shows the value, access and object as ``ntinspect handles`` prints them
+    (hex; access symbolically where it is short); IPython and Jupyter show every field."""
+
     pid: int
     process: str
     value: int
@@ -195,8 +212,8 @@ class OwnerStatus:
     ALL = (OK, TABLE, LISTENER, CLOSED, ACCESS_DENIED, UNKNOWN)
 
 
-@dataclass(frozen=True)
-class Port:
+@dataclass(frozen=True, repr=False)
+class Port(Record):
     """One TCP/UDP endpoint and its owner(s).
 
     ``remote_addr``/``remote_port`` are None where there is no peer (listeners, unconnected
@@ -323,7 +340,12 @@ class HandleTable:
         for row in range(len(self)):
             yield self._row(row)
 
-    def __getitem__(self, key: Union[int, slice, np.ndarray, Sequence[int]]) -> Union[Handle, "HandleTable"]:
+    def __getitem__(self, key: Union[int, str, slice, np.ndarray, Sequence[int]]) -> Union[Handle, "HandleTable", np.ndarray]:
+        """A :class:`Handle` by row number, a HandleTable by slice, boolean mask or row
+        numbers, a column (numpy array, see :meth:`column`) by its name; anything else is a
+        TypeError (IndexError for rows out of range)."""
+        if isinstance(key, str) and key in self._ipython_key_completions_():
+            return self.column(key)
         if isinstance(key, (int, np.integer)):
             size = len(self)
             if not -size <= key < size:
@@ -331,8 +353,93 @@ class HandleTable:
             return self._row(int(key) % size)
         return self._take(key)
 
+    # --- display ------------------------------------------------------------------------
+    def _header(self) -> str:
+        from .display import plural
+
+        processes = len(np.unique(self.columns["pid"]))
+        types = len(np.unique(self.columns["type_index"]))
+        return (f"{plural(len(self), 'handle')} in {plural(processes, 'process', 'processes')}, "
+                f"{plural(types, 'type')}")
+
     def __repr__(self) -> str:
-        return f"<HandleTable {len(self)} handles, {len(np.unique(self.columns['pid']))} processes>"
+        return f"<HandleTable: {self._header()}>"
+
+    def _display(self):
+        from .display import DISPLAY_ROWS, kind_of
+
+        rows, columns = kind_of(Handle).table(list(self[:DISPLAY_ROWS]))
+        by_process = [(f"{pid} {self.process_names.get(pid, '')}".rstrip(), n)
+                      for pid, n in self.count_by("pid").items()]
+        return self._header(), rows, columns, [("type", list(self.count_by("type").items())), ("process", by_process)]
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """IPython: the first rows as ``ntinspect handles`` prints them (hex values, access
+        symbolically where short), then the totals by type and by process."""
+        from .display import table_text
+
+        if cycle:
+            p.text(repr(self))
+            return
+        header, rows, columns, totals = self._display()
+        p.text(table_text(header, rows, columns, len(self), totals, getattr(p, "max_width", None)))
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the same as HTML (every value escaped: names come from the inspected system)."""
+        from .display import table_html
+
+        header, rows, columns, totals = self._display()
+        return table_html(header, rows, columns, len(self), totals)
+
+    def __dir__(self) -> List[str]:
+        return sorted(set(object.__dir__(self)) | set(HANDLE_FIELDS) | set(self.columns))
+
+    def _ipython_key_completions_(self) -> List[str]:
+        """IPython completes ``table["`` with the column names."""
+        return list(HANDLE_FIELDS) + [c for c in self.columns if c not in HANDLE_FIELDS]
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name.startswith("_") or name == "columns":  # pickle and IPython probe these
+            raise AttributeError(name)
+        if name in HANDLE_FIELDS or name in self.__dict__.get("columns", ()):
+            return self.column(name)
+        raise AttributeError(f"HandleTable has no attribute or column {name!r}")
+
+    def column(self, name: str) -> np.ndarray:
+        """One column, a numpy array with a value per row: the stored columns (``pid``,
+        ``value``, ``type_index``, ``access``, ``object``, ``attributes``, a source's extra
+        columns) as they are, ``type``, ``name`` and ``name_status`` from their lookups,
+        and the other :class:`Handle` fields (``process``, ``access_names``, ``dos_name``,
+        ``user``, ``user_status``) as object arrays. KeyError names the known columns."""
+        if name in self.columns:
+            return self.columns[name]
+        if name == "type":
+            return self.type
+        if name == "name":
+            return self.names
+        if name == "name_status":
+            return self.name_status
+        if name == "process":
+            return np.array([self.process_names.get(int(p), "") for p in self.columns["pid"]], dtype=object)
+        if name in HANDLE_FIELDS:
+            values = np.empty(len(self), dtype=object)
+            for row, record in enumerate(self):  # one by one: numpy would unpack equal-length tuples
+                values[row] = getattr(record, name)
+            return values
+        raise KeyError(f"a HandleTable has no column {name!r}; columns: "
+                       f"{', '.join(self._ipython_key_completions_())}")
+
+    def count_by(self, field: str) -> Dict[Any, int]:
+        """``{value: handles}`` for column ``field`` (``type``, ``pid``, ``process``, ...),
+        the most common first. KeyError for an unknown column."""
+        column = self.column(field)
+        if column.dtype == object:  # names, tuples, None: counted as Python values, first seen first
+            from .display import most_common
+
+            return dict(most_common(column.tolist()))
+        values, counts = np.unique(column, return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        return {v: int(n) for v, n in zip(values[order].tolist(), counts[order].tolist())}
 
     def _row(self, row: int) -> Handle:
         c = self.columns
@@ -375,7 +482,9 @@ class HandleTable:
         if isinstance(key, slice):
             return key
         if isinstance(key, (str, bytes)) or key is None or not hasattr(key, "__len__"):
-            raise TypeError(f"rows are selected by int, slice, boolean mask or int positions, not {key!r}")
+            raise TypeError(f"rows are selected by int, slice, boolean mask or int positions, not {key!r}"
+                            + (f" (columns: {', '.join(self._ipython_key_completions_())})"
+                               if isinstance(key, str) else ""))
         rows = np.asarray(key)
         if rows.dtype == bool:
             if rows.shape != (len(self),):
@@ -480,9 +589,10 @@ class HandleTable:
                 if len(np.unique(group.columns["pid"])) > 1}
 
     def to_pandas(self):
-        """A pandas DataFrame of the table (pandas must be installed): the fields of
-        :class:`Handle`, in its order and with its names (as JSON, JSONL and CSV output
-        have them); integers stay integers (numpy dtypes of the table's columns),
+        """A pandas DataFrame of the table (pandas must be installed): the columns of
+        :func:`ntinspect.rows.record_row` for a :class:`Handle` (the fields, in order, as
+        ``ntinspect handles --format json``, JSONL and CSV write them; built column by
+        column here, not row by row); integers stay integers (numpy dtypes of the table's columns),
         ``access_names`` holds tuples, ``name``/``dos_name`` None where absent."""
         import pandas
 
@@ -508,7 +618,8 @@ class HandleTable:
             "dos_name": [self._dos_name(t, n) for t, n in zip(types, names)],
             "user": [users.get(int(p), (None, NameStatus.NOT_REQUESTED))[0] for p in c["pid"]],
             "user_status": [users.get(int(p), (None, NameStatus.NOT_REQUESTED))[1] for p in c["pid"]],
-        }, columns=list(HANDLE_FIELDS))
+        }, columns=row_columns(Handle))
 
     def to_records(self) -> List[Handle]:
+        """Every row as a :class:`Handle`, in order."""
         return list(self)

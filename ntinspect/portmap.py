@@ -10,23 +10,27 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .backends import endpoints, iptables
 from .backends.endpoints import HANDLE, REASONS, TABLE, TDI, Endpoint, PortsError, kind_filter, merge, select
+from .display import Record
 from .models import Port
+from .recordlist import RecordList
+from .rows import record_row
 from .progress import ProgressCallback
 from .selection import process_selectors, select_processes
+from .sources.current import current, routed
 
-__all__ = ["ports", "crossview", "scan", "resolve_pids", "discrepancies", "Discrepancy", "PortScan", "ScanResults",
-           "PortsError", "REASONS", "KINDS"]
+__all__ = ["ports", "crossview", "scan", "resolve_pids", "discrepancies", "Discrepancy", "ScanResults", "CrossView",
+           "PortScan", "PortsError", "REASONS", "KINDS"]
 
 KINDS = tuple(endpoints.KINDS)
 PidFilter = Union[None, int, str, Sequence[Union[int, str]]]  # see ntinspect.selection
 
 
-@dataclass(frozen=True)
-class Discrepancy:
+@dataclass(frozen=True, repr=False)
+class Discrepancy(Record):
     """One disagreement between the views: ``reason`` (one of :data:`REASONS`), a readable
     ``detail``, the merged ``ports`` concerned and the raw ``rows`` from each path, with
     what the claim rests on: ``visible``, the paths that list the endpoint (``table``,
@@ -41,9 +45,19 @@ class Discrepancy:
     visible: Tuple[str, ...] = ()
     unreadable: Tuple[int, ...] = ()
 
+    ROW_COLUMNS = ("reason", "detail", "visible", "unreadable", "rows")
+    """The columns of :meth:`as_dict` (``ntinspect ports --crossview --format json``)."""
 
-@dataclass(frozen=True)
-class PortScan:
+    def as_dict(self) -> dict:
+        """The finding as ``ntinspect ports --crossview --format json`` writes it: reason,
+        detail, visible, unreadable, and the raw ``rows`` (each an Endpoint as a dict);
+        the merged ports are left out (``ntinspect ports`` lists them)."""
+        return {"reason": self.reason, "detail": self.detail, "visible": list(self.visible),
+                "unreadable": list(self.unreadable), "rows": [record_row(r) for r in self.rows]}
+
+
+@dataclass(frozen=True, repr=False)
+class PortScan(Record):
     """A full result: the merged ports, the raw rows per path, how each path fared
     (``ok``/``unsupported``/...), and processes whose handles could not be read (pid ->
     ``gone``/``access_denied``), e.g. one that exited during the enumeration. With a pid
@@ -66,29 +80,57 @@ class PortScan:
         return unreadable_processes(self.failures)
 
 
-class ScanResults(list):
-    """What :func:`ports` and :func:`crossview` return: a plain list of their records that
-    also says how complete the scan behind it was.
+class ScanResults(RecordList):
+    """What :func:`ports` returns, and the base of :class:`CrossView`: the records (a
+    :class:`~ntinspect.recordlist.RecordList`, of :class:`~ntinspect.models.Port` for
+    :func:`ports`) with how complete the socket scan behind them was, also when there is no
+    record:
 
-    - ``unreadable``: ``{pid: status}`` of the processes whose handles could not be read
-      (``access_denied``...; :attr:`PortScan.unreadable`): an endpoint without an owner may
-      be theirs (its ``owner_status`` is then ``access_denied``).
+    - ``unreadable_processes``: ``{pid: status}`` of the processes whose handles could not
+      be read (``access_denied``...; :attr:`PortScan.unreadable`): the sockets they hold
+      were not seen, so an endpoint without an owner may be theirs (its ``owner_status`` is
+      then ``access_denied``). Empty: every process was looked at.
+    - ``tables_read``: the (proto, family) IP Helper tables read.
     - ``timeouts``: socket handles that did not answer within the scan's timeout.
     - ``errors``: socket handles whose query failed otherwise.
 
+    ``ntinspect ports`` exits 4 (partial) when the results depend on what could not be read.
     A list made without a scan (``ScanResults(records)``) claims nothing: empty and 0."""
 
-    def __init__(self, records=(), unreadable: Optional[Dict[int, str]] = None, timeouts: int = 0,
-                 errors: int = 0) -> None:
-        super().__init__(records)
-        self.unreadable: Dict[int, str] = dict(unreadable or {})
+    def __init__(self, records: Iterable = (), unreadable_processes: Optional[Dict[int, str]] = None,
+                 tables_read: Sequence[Tuple[str, int]] = (), timeouts: int = 0, errors: int = 0,
+                 record_type: Optional[type] = None) -> None:
+        super().__init__(records, record_type)
+        self.unreadable_processes: Dict[int, str] = dict(unreadable_processes or {})
+        self.tables_read: Tuple[Tuple[str, int], ...] = tuple(tables_read)
         self.timeouts = timeouts
         self.errors = errors
 
     @classmethod
-    def of(cls, records, result: "PortScan") -> "ScanResults":
-        """``records`` with the completeness of ``result``."""
-        return cls(records, result.unreadable, result.timeouts, result.errors)
+    def of(cls, records: Iterable, result: "PortScan", record_type: Optional[type] = None) -> "ScanResults":
+        """``records`` with the completeness of the scan ``result``."""
+        return cls(records, result.unreadable, result.tables, result.timeouts, result.errors, record_type)
+
+    def _like(self, records: Iterable) -> "ScanResults":
+        """A slice or filter of the results keeps what the scan rests on."""
+        return type(self)(records, self.unreadable_processes, self.tables_read, self.timeouts, self.errors,
+                          self.record_type)
+
+
+class CrossView(ScanResults):
+    """What :func:`crossview` returns: the findings (:class:`Discrepancy` records), a
+    :class:`ScanResults` with what the whole comparison rests on, also when there is no
+    finding: ``unreadable_processes``, {pid: status} of the processes whose handles could
+    not be read (sockets they hold, and so endpoints a table hides from them, were not
+    compared), ``tables_read``, the (proto, family) IP Helper tables read, and the scan's
+    ``timeouts`` and ``errors``. An empty ``unreadable_processes``: every process was
+    looked at. (Each finding's own ``unreadable`` field, the column ``view["unreadable"]``,
+    says the same per finding.)"""
+
+    def __init__(self, findings: Iterable[Discrepancy] = (), unreadable_processes: Optional[Dict[int, str]] = None,
+                 tables_read: Sequence[Tuple[str, int]] = (), timeouts: int = 0, errors: int = 0,
+                 record_type: Optional[type] = Discrepancy) -> None:
+        super().__init__(findings, unreadable_processes, tables_read, timeouts, errors, Discrepancy)
 
 
 def unreadable_processes(failures: Dict[int, str]) -> Dict[int, str]:
@@ -103,12 +145,13 @@ def _resolve_pids(pid: PidFilter, names: Dict[int, str]) -> Optional[set]:
 
 
 def resolve_pids(pid: PidFilter) -> Optional[set]:
-    """The pids ``pid`` names (ids or process names, one or many) on the live system."""
+    """The pids ``pid`` names (ids or process names, one or many) in the current source."""
     from .backends.live import process_names
 
-    return _resolve_pids(pid, process_names())
+    return _resolve_pids(pid, process_names(current()))
 
 
+@routed
 def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeout: float = 2.0,
          progress: Optional[ProgressCallback] = None) -> PortScan:
     """Run the paths and merge them. ``full`` reads every table with owners (the cross-view
@@ -116,55 +159,52 @@ def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeou
     as :func:`ntinspect.handles` does (an unknown one raises ProcessNotFound);
     ``progress(done, total)`` counts the socket handles probed."""
     from .backends.live import process_names
-    from .backends.sockets import live_handle_scan
-    from .backends.tdi_scan import live_tdi_scan
-    from .system.dialect import live_dialect
 
+    source = current()
     protos, families = kind_filter(kind)
     process_selectors(pid)  # bad selectors fail before any OS call
-    names = process_names()
+    names = process_names(source)
     pids = _resolve_pids(pid, names)
-    wine = live_dialect().tables_from_host
+    wine = source.dialect().tables_from_host
     table: List[Endpoint] = []
     paths = {HANDLE: "ok"}
     # The tables are read on a second thread while the handle path runs (both mostly wait
     # in native calls); those the handle path turns out not to need are dropped.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ntinspect-tables") as pool:
-        early = {key: pool.submit(iptables.live_table, *key)
+        early = {key: pool.submit(iptables.read_table, source, *key)
                  for key in iptables.plan_tables(protos, families, wine, full)}
         # every process, also with a pid filter: a filtered endpoint keeps all its owners
-        handles = live_handle_scan(None, protos, timeout, progress=progress)
+        handles = source.socket_scan(protos, timeout, progress)
         blind = unreadable_processes(handles.failures)
         needed = iptables.plan_tables(protos, families, wine, full, handles.rows, bool(blind))
         for key in needed:
-            table += early[key].result() if key in early else iptables.live_table(*key)
+            table += early[key].result() if key in early else iptables.read_table(source, *key)
     paths[TABLE] = "ok"
-    handles.rows = _with_listening_states(handles.rows, table, {f for p, f, _ in needed if p == "tcp"}, timeout,
-                                          handles.created)
-    paths[TDI], tdi_rows = live_tdi_scan()
+    handles.rows = _with_listening_states(source, handles.rows, table, {f for p, f, _ in needed if p == "tcp"},
+                                          timeout, handles.created or None)
+    paths[TDI], tdi_rows = source.tdi_scan()
     rows = {TABLE: table, HANDLE: handles.rows, TDI: tdi_rows}
     merged = select(merge(table + handles.rows + tdi_rows, names, blind), kind)
     if pids is not None:
         merged = [p for p in merged if pids & set(p.owners or ((p.pid,) if p.pid is not None else ()))]
-    return PortScan(merged, rows, paths, handles.failures, handles.timeouts, handles.errors,
+    return PortScan(RecordList(merged, Port), rows, paths, handles.failures, handles.timeouts, handles.errors,
                     tuple((p, f) for p, f, _ in needed))
 
 
-def _with_listening_states(rows: List[Endpoint], table: List[Endpoint], tcp_read: set,
+def _with_listening_states(source, rows: List[Endpoint], table: List[Endpoint], tcp_read: set,
                            timeout: float, created: Optional[Dict[int, int]] = None) -> List[Endpoint]:
     """TCP socket rows without a peer that the TCP table (read for their family) does not
     list are asked whether they listen: a socket only bound is BOUND, not hidden."""
-    from .backends.sockets import listening_states
-
     listed = {row.key for row in table}
     unlisted = [i for i, row in enumerate(rows) if row.proto == "tcp" and row.remote_addr is None
                 and row.state is None and row.family in tcp_read and row.key not in listed]
     if not unlisted:
         return rows
-    asked = dict(zip(unlisted, listening_states([rows[i] for i in unlisted], timeout, created)))
+    asked = dict(zip(unlisted, source.listening_states([rows[i] for i in unlisted], timeout, created)))
     return [asked.get(i, row) for i, row in enumerate(rows)]
 
 
+@routed
 def ports(kind: str = "all", pid: PidFilter = None, *, progress: Optional[ProgressCallback] = None) -> "ScanResults":
     """Every TCP/UDP endpoint of ``kind`` (all, tcp, udp, tcp4, tcp6, udp4, udp6, inet4,
     inet6) with its owner(s), optionally only those of ``pid`` (pids or image names, as
@@ -185,17 +225,18 @@ def ports(kind: str = "all", pid: PidFilter = None, *, progress: Optional[Progre
     endpoints are still listed), so the host's own sockets appear that way;
     :func:`crossview` reads every table and flags each such row.
 
-    The list returned is a :class:`ScanResults` of :class:`~ntinspect.models.Port`: it also
-    says which processes could not be read (``unreadable``) and how many socket handles
-    did not answer (``timeouts``).
+    Returns a :class:`ScanResults` of Port: a :class:`~ntinspect.recordlist.RecordList` (a
+    list, with ``filter()``, ``to_pandas()`` and a table display in IPython and Jupyter)
+    that also says which processes could not be read (``unreadable_processes``) and how
+    many socket handles did not answer (``timeouts``).
     """
     result = scan(kind, pid, progress=progress)
-    return ScanResults.of(result.ports, result)
+    return ScanResults.of(result.ports, result, Port)
 
 
 def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint], merged: Sequence[Port] = (),
                   unreadable: Dict[int, str] = {},
-                  tables_read: Optional[Sequence[Tuple[str, int]]] = None) -> List[Discrepancy]:
+                  tables_read: Optional[Sequence[Tuple[str, int]]] = None) -> RecordList:
     """The cross-view over given rows (pure: recorded or crafted tables work on any OS);
     ``unreadable`` and ``tables_read`` as ``ntinspect.backends.endpoints.crossview()``
     takes them (default: every process read, every table read)."""
@@ -210,17 +251,20 @@ def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint], merged
         concerned = tuple(dict.fromkeys(port_of(r) for r in finding.rows))
         found.append(Discrepancy(finding.reason, finding.detail, tuple(p for p in concerned if p is not None),
                                  finding.rows, finding.visible, finding.unreadable))
-    return found
+    return RecordList(found, Discrepancy)
 
 
-def crossview(kind: str = "all", *, progress: Optional[ProgressCallback] = None) -> "ScanResults":
+@routed
+def crossview(kind: str = "all", *, progress: Optional[ProgressCallback] = None) -> "CrossView":
     """Where the tables and the socket handles disagree, each with its reason and what it
     rests on (see :class:`Discrepancy`). Every table of ``kind``'s protocols is read, both
     families (a dual-stack socket is in both); the findings are those about ``kind``, as a
-    :class:`ScanResults` (with the scan's ``unreadable`` processes and ``timeouts``)."""
+    :class:`CrossView` (a :class:`ScanResults` of Discrepancy) whose
+    ``unreadable_processes`` names the processes that could not be looked at: no finding
+    means no disagreement among the others."""
     protos, families = kind_filter(kind)
     result = scan(protos[0] if len(protos) == 1 else "all", full=True, progress=progress)
     findings = discrepancies(result.rows[TABLE], result.rows[HANDLE] + result.rows[TDI], result.ports,
                              result.unreadable, result.tables)
-    return ScanResults.of([d for d in findings if any(r.proto in protos and (r.family in families or endpoints.identity(r)[1]
-                                                                             in families) for r in d.rows)], result)
+    return CrossView.of(findings.filter(lambda d: any(r.proto in protos and (r.family in families or endpoints.identity(r)[1]
+                                                                              in families) for r in d.rows)), result)

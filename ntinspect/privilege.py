@@ -1,9 +1,9 @@
 """SeDebugPrivilege, enabled only as long as the caller asked for it.
 
 Privileges belong to the process token, so they are process-wide: a scope
-(:func:`debug_privilege`) records the state before it enabled the privilege and puts it
+(:func:`ntinspect.debug_privilege`) records the state before it enabled the privilege and puts it
 back when the last open scope ends, even when scopes overlap on several threads. An
-explicit :func:`enable_debug_privilege` is the caller keeping it on on purpose: no scope
+explicit :func:`ntinspect.enable_debug_privilege` is the caller keeping it on on purpose: no scope
 turns it off afterwards.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ _restore_to: Optional[bool] = None  # the state the last scope to end puts back
 def enable_debug_privilege() -> bool:
     """Enable SeDebugPrivilege for this process and keep it on (until the process ends or the
     caller turns it off); False when the token does not hold it. To have it only for a
-    while, use :func:`debug_privilege` instead.
+    while, use :func:`ntinspect.debug_privilege` instead.
 
     Source: RtlAdjustPrivilege (ntdll), process token; SeDebugPrivilege is LUID 20.
     """
@@ -42,7 +42,7 @@ def debug_privilege() -> Iterator[bool]:
     False when the token does not hold it) and back to its previous state after it.
 
     Scopes may nest and overlap across threads: the state is restored when the last one
-    ends, unless :func:`enable_debug_privilege` was called meanwhile (kept on purpose).
+    ends, unless :func:`ntinspect.enable_debug_privilege` was called meanwhile (kept on purpose).
     Raises :class:`~ntinspect.errors.UnsupportedPlatform` off Windows.
     """
     global _open_scopes, _restore_to

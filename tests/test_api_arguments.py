@@ -31,5 +31,7 @@ def test_ports_and_handles_reject_the_same_selectors_the_same_way(pid):
         ntinspect.handles(pid=pid)
     with pytest.raises(InvalidSelector) as from_ports:
         ntinspect.ports(pid=pid)
-    assert str(from_handles.value) == str(from_ports.value)
+    with pytest.raises(InvalidSelector) as from_processes:
+        ntinspect.processes(pid=pid)
+    assert str(from_handles.value) == str(from_ports.value) == str(from_processes.value)
     assert isinstance(from_handles.value, ntinspect.NtInspectError)

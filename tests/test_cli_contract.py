@@ -282,3 +282,29 @@ def test_a_reader_that_left_ends_the_command_quietly(fmt):
     process.stdout.close()
     stderr = process.stderr.read()
     assert process.wait(120) == 141 and stderr == b"", stderr.decode()[-500:]
+
+
+def test_processes_takes_the_same_p_as_handles_and_ports(monkeypatch, capsys):
+    from ntinspect import api
+    from ntinspect.models import Process
+
+    running = {10: "a.exe", 20: "python.exe", 30: "pythonw.exe"}
+    calls = []
+
+    def fake_processes(details=True, pid=None):
+        calls.append(pid)
+        return [Process(pid=p, ppid=0, name=n, handle_count=1, thread_count=1, session_id=1, os_handle_count=1)
+                for p, n in running.items() if pid is None or p in pid]
+
+    monkeypatch.setattr(api, "processes", fake_processes)
+    monkeypatch.setattr(output, "live_process_names", lambda: running)
+    assert main(["processes", "-p", "PYTHON", "--format", "csv"]) == 0
+    assert [r["pid"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))] == ["20"] and calls[-1] == [20]
+    assert main(["processes", "-p", "pyth", "-p", "10", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert sorted(r["pid"] for r in json.loads(out)) == [10, 20, 30] and "partial name" in err
+    assert main(["processes", "-p", "99999"]) == 3 and "99999" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["processes", "-p", "-5"])
+    assert exited.value.code == 2
+    assert main(["processes"]) == 0 and calls[-1] is None

@@ -188,6 +188,7 @@ def test_a_failed_docs_build_counts_and_a_narrowed_run_skips_it(bench, monkeypat
     import io
 
     monkeypatch.setattr(bench, "setup", lambda versions: None)
+    monkeypatch.setattr(bench, "build_qemu_fixtures", lambda: None)  # not this test's subject
     monkeypatch.setattr(bench, "host_pytest", lambda a, t: (t.extend(b"3 passed in 1.0s\n"), 0)[1])
     monkeypatch.setattr(bench, "wine_pytest", lambda v, a, t: (t.extend(b"4 passed in 1.0s\n"), 0)[1])
     built = []
@@ -242,3 +243,53 @@ def test_ntinspect_command_keeps_stderr_apart(bench, monkeypatch, capfd):
     assert bench.ntinspect("3.13", ["handles"]) == 3
     captured = capfd.readouterr()
     assert captured.out == "data\n" and captured.err == "note\n"
+
+
+def test_the_closing_lines_name_each_failed_test(bench, monkeypatch):
+    import contextlib
+    import io
+
+    monkeypatch.setattr(bench, "setup", lambda versions: None)
+    monkeypatch.setattr(bench, "build_qemu_fixtures", lambda: None)
+    monkeypatch.setattr(bench, "host_pytest", lambda a, t: (t.extend(b"3 passed in 1.0s\n"), 0)[1])
+    summary = (b"SKIPPED [1] tests/x.py:3: no reason\nFAILED tests/ports/test_a.py::test_b - AssertionError: 1\n"
+               b"ERROR tests/y.py::test_c - OSError\n1 failed, 4 passed, 1 error in 2.0s\n")
+    monkeypatch.setattr(bench, "wine_pytest", lambda v, a, t: (t.extend(summary), 1)[1])
+    logged = []
+    monkeypatch.setattr(bench, "log", logged.append)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert bench.test(["3.13"], ["tests/test_errors.py"]) == 1
+    assert "  wine-cpython3.13: FAILED tests/ports/test_a.py::test_b - AssertionError: 1" in logged
+    assert "  wine-cpython3.13: ERROR tests/y.py::test_c - OSError" in logged
+    assert not [line for line in logged if line.startswith("  host:")]
+
+
+def test_apt_steps_are_retried_and_an_update_that_keeps_failing_still_installs(bench, monkeypatch):
+    """A Debian mirror mid-sync fails ``apt-get update`` for minutes ("File has unexpected
+    size"): the bench retries, then installs from the lists at hand; only an install that
+    keeps failing stops it."""
+    calls = []
+
+    def fake_run(cmd, **kw):
+        calls.append(cmd[-1] if cmd[-1] != "-qq" else cmd[-2])
+        if "update" in cmd:
+            raise bench.BenchError("failed (100): apt-get update -qq")
+        return 0
+
+    monkeypatch.setattr(bench, "run", fake_run)
+    monkeypatch.setattr(bench.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(bench.shutil, "which", lambda name: None if name == "wine" else "/usr/bin/" + name)
+    monkeypatch.setattr(bench, "HEADER_PROBE", Path("/"))
+    monkeypatch.setattr(bench.os, "geteuid", lambda: 0)
+    bench.ensure_debian_packages()
+    assert calls.count("update") == bench.APT_TRIES and calls[-1] == bench.WINE_PACKAGES[-1]
+    calls.clear()
+
+    def install_fails(cmd, **kw):
+        calls.append(cmd)
+        raise bench.BenchError("failed (100): apt-get install")
+
+    monkeypatch.setattr(bench, "run", install_fails)
+    with pytest.raises(bench.BenchError, match="could not install"):
+        bench.ensure_debian_packages()
+    assert len(calls) == 2 * bench.APT_TRIES

@@ -28,6 +28,7 @@ import sys
 import re
 import tarfile
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -167,6 +168,12 @@ def pytest_counts(tail: bytes) -> dict:
     return counts
 
 
+def failed_tests(tail: bytes) -> list:
+    """The ``FAILED``/``ERROR`` lines of pytest's short summary in ``tail`` (``-ra``)."""
+    return [line.decode(errors="replace") for line in tail.splitlines()
+            if line.startswith((b"FAILED ", b"ERROR "))]
+
+
 def pip_download(args: list, what: str) -> None:
     cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q", *args]
     if subprocess.run(cmd, timeout=900, stdout=None if OUTPUT is None else 2).returncode != 0:
@@ -174,6 +181,24 @@ def pip_download(args: list, what: str) -> None:
 
 
 # --- Wine ------------------------------------------------------------------------------
+
+APT_TRIES = 4
+APT_PAUSE = 20  # seconds, times the attempt number: a Debian mirror mid-sync settles in minutes
+
+
+def retried(cmd: list, env: dict, tries: int = APT_TRIES, pause: float = APT_PAUSE) -> bool:
+    """Run ``cmd`` until it succeeds, at most ``tries`` times, pausing between attempts
+    (a mirror answering "File has unexpected size" while it syncs); whether it succeeded."""
+    for attempt in range(1, tries + 1):
+        try:
+            run(cmd, env=env)
+            return True
+        except BenchError as error:
+            log(f"attempt {attempt} of {tries}: {error}")
+            if attempt < tries:
+                time.sleep(pause * attempt)
+    return False
+
 
 def ensure_debian_packages() -> None:
     """Wine (and the headers the status table is generated from), from Debian, if missing."""
@@ -187,8 +212,10 @@ def ensure_debian_packages() -> None:
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     log(f"installing Debian's {', '.join(missing)}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    run([*sudo, "apt-get", "update", "-qq"], env=env)
-    run([*sudo, "apt-get", "install", "-y", "-qq", *missing], env=env)
+    if not retried([*sudo, "apt-get", "update", "-qq"], env):
+        log("apt-get update kept failing (a mirror mid-sync?): installing from the package lists at hand")
+    if not retried([*sudo, "apt-get", "install", "-y", "-qq", *missing], env):
+        raise BenchError(f"apt-get could not install {', '.join(missing)} (tried {APT_TRIES} times; see above)")
     if not shutil.which("wineserver"):
         raise BenchError("apt-get installed wine, but wineserver is still not on PATH")
 
@@ -577,23 +604,31 @@ def build_qemu_fixtures() -> None:
 
 
 def test(versions: list, args: list) -> int:
-    """The whole suite: the QEMU oracle images, host tests, the documentation build (when no test path narrows the
-    run), then the bench under each interpreter; ends with one line adding up every run
+    """The whole suite: the QEMU oracle images, the documentation build (when no test path narrows the
+    run), the bench under each interpreter, then the host tests (last: they replay the Wine runs'
+    captures); ends with one line adding up every run
     (``bench: N passed, N failed, N skipped``; a failed docs build counts one failure)."""
     setup(versions)
     build_qemu_fixtures()
-    runs = [("host", host_pytest)]
+    runs = []
     if not any(test_path(a) for a in args):
         runs.append(("docs", lambda a, t: build_docs(t)))
     runs += [(f"wine-cpython{v}", lambda a, t, v=v: wine_pytest(v, a, t)) for v in versions]
-    outcomes = []
+    # the host run comes last: tests/sources/test_capture_replay_host.py replays, with the
+    # host CPython and no Wine, the captures the Wine runs just wrote (.cache/bench/replay)
+    runs.append(("host", host_pytest))
+    outcomes, failures = [], {}
     for name, runner in runs:
         log(f"tests: {name}")
         tail = bytearray()
-        outcomes.append((name, runner(args, tail), pytest_counts(bytes(tail))))
+        code = runner(args, tail)
+        outcomes.append((name, code, pytest_counts(bytes(tail))))
+        failures[name] = failed_tests(bytes(tail)) if code else []
     total = {key: sum(counts[key] for _, _, counts in outcomes) for key in ("passed", "failed", "skipped", "error")}
     for name, code, counts in outcomes:
         log(f"{name}: {'passed' if code == 0 else f'FAILED (pytest exit {code})'}: {counts}")
+        for line in failures[name]:  # repeated here: a long log shows its end
+            log(f"  {name}: {line}")
     worst = max(code for _, code, _ in outcomes)
     # a run that failed without reporting failures (it crashed, or collection broke) counts one
     silent = sum(1 for _, code, counts in outcomes if code and not counts["failed"] + counts["error"])

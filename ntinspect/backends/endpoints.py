@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
+from ..display import Record
 from ..errors import NtInspectError
 from ..models import OwnerStatus, Port
 
@@ -47,8 +48,8 @@ class PortsError(NtInspectError, ValueError):
     """A bad argument to the ports API (unknown kind, unknown process name, bad pid)."""
 
 
-@dataclass(frozen=True)
-class Endpoint:
+@dataclass(frozen=True, repr=False)
+class Endpoint(Record):
     """One row from one path: a table row, a socket handle, or a TDI address object."""
 
     proto: str

@@ -16,11 +16,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from construct import Construct
 
 from .. import layouts as L
-from .._native import calls
 from .._native.calls import TCP_TABLE_BASIC_ALL, TCP_TABLE_OWNER_PID_ALL, UDP_TABLE_BASIC, UDP_TABLE_OWNER_PID
 from ..layouts.iphlp import BASIC_TABLES, TABLES as OWNER_TABLES
 from ..models import ip_text, is_decimal
-from .endpoints import LISTENING, TABLE, TCP_STATES, Endpoint, PortsError, peer
+from .endpoints import LISTENING, TABLE, TCP_STATES, WILDCARD, Endpoint, PortsError, _mapped, peer
 
 __all__ = ["TABLE_LAYOUTS", "table_layout", "parse_table", "build_table", "live_table", "plan_tables",
            "OWNER_CLASS", "BASIC_CLASS", "TCP_TABLE_BASIC_ALL", "TCP_TABLE_OWNER_PID_ALL", "UDP_TABLE_BASIC",
@@ -160,10 +159,18 @@ def _checked_pid(pid, row: Endpoint) -> int:
 
 
 def live_table(proto: str, family: int, table_class: int) -> List[Endpoint]:
-    """One IP Helper table, read (starting from the size the last read needed) and parsed."""
-    read = calls.extended_tcp_table if proto == "tcp" else calls.extended_udp_table
-    af = calls.AF_INET if family == 4 else calls.AF_INET6
-    return parse_table(read(af, table_class), proto, family, table_class)
+    """One IP Helper table of this system, read (starting from the size the last read
+    needed) and parsed."""
+    return read_table(None, proto, family, table_class)
+
+
+def read_table(source, proto: str, family: int, table_class: int) -> List[Endpoint]:
+    """One IP Helper table as ``source`` answers it (None: this system), parsed."""
+    if source is None:
+        from ..sources.current import default_live
+
+        source = default_live()
+    return parse_table(source.ip_table(proto, family, table_class), proto, family, table_class)
 
 
 def plan_tables(protos: Sequence[str], families: Sequence[int], wine: bool, full: bool,
@@ -176,8 +183,17 @@ def plan_tables(protos: Sequence[str], families: Sequence[int], wine: bool, full
     Windows socket behind them belong to Linux processes). ``handle_rows`` None: before
     the handle path ran (every family may be needed). ``unreadable``: some process's
     handles could not be read, so the handle path cannot say which endpoints exist: every
-    BASIC table of ``protos`` and ``families`` (its endpoints are listed without owner)."""
+    BASIC table of ``protos`` and ``families`` (its endpoints are listed without owner).
+    Under Wine an IPv4 selection reads the IPv6 tables too where the handle path found an
+    IPv6 socket that may carry IPv4 (bound to ``::`` or IPv4-mapped), or some process
+    could not be read: the host lists a dual-stack socket's IPv4 connections there only,
+    as ``::ffff:a.b.c.d`` (Windows lists them in its IPv4 table); the caller keeps only
+    the rows of its kind."""
     tcp_seen = {4, 6} if handle_rows is None else {row.family for row in handle_rows if row.proto == "tcp"}
+    if wine and not full and 4 in families and 6 not in families and (unreadable or any(
+            row.family == 6 and (row.local_addr == WILDCARD[6] or _mapped(row.local_addr) is not None)
+            for row in handle_rows or ())):
+        families = (*families, 6)
     plan = []
     for proto in protos:
         for family in families:

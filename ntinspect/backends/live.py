@@ -1,4 +1,10 @@
-"""The live Windows backend: processes, object types and the handle table, from native calls."""
+"""Processes, object types and the handle table, parsed from a source's raw answers.
+
+Every function takes the source (:mod:`ntinspect.sources.live`: the live system, a capture
+being recorded, a capture replayed); ``None`` is the process-wide live source. Only
+:func:`type_observations` and :func:`process_handle_buffer` call ``_native`` (they are the
+live source's answers); the parsing reads ``source.width``, never this host's width.
+"""
 from __future__ import annotations
 
 import os
@@ -6,19 +12,15 @@ import struct
 import threading
 from contextlib import ExitStack
 from functools import lru_cache
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
 
 import numpy as np
 
 from .. import layouts as L
-from .._native import calls, ffi
-from .._native.process import PROCESS_DUP_HANDLE
 from ..errors import LayoutError, NtStatusError, ProcessReused
 from ..models import ObjectType, Process
-from ..system.dialect import live_dialect
 from .typemap import CalibrationError, TypeRule, calibrate, candidates_for, lookup_rule
 
-WIDTH = 8 if ffi().sizeof("void *") == 8 else 4
 ProcessHandleInformation = 51
 PROCESS_QUERY_INFORMATION = 0x0400
 Columns = Dict[str, np.ndarray]
@@ -29,7 +31,29 @@ STATUS_NOT_IMPLEMENTED = 0xC0000002
 
 def base_address(view: memoryview) -> int:
     """The address a filled buffer lives at (UNICODE_STRING pointers point into it)."""
+    from .._native import ffi
+
     return int(ffi().cast("uintptr_t", ffi().from_buffer(view)))
+
+
+def _source(source: Any) -> Any:
+    if source is None:
+        from ..sources.current import default_live
+
+        return default_live()
+    return source
+
+
+def __getattr__(name: str) -> Any:
+    """``TYPES``: the process-wide live source's type map; ``WIDTH``: this host's pointer
+    width (kept for callers of the live system; parsing uses the source's width)."""
+    if name == "TYPES":
+        return _source(None).types
+    if name == "WIDTH":
+        from ..sources.live import host_width
+
+        return host_width()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- processes ---------------------------------------------------------------------------
@@ -54,13 +78,20 @@ def _process_readers(width: int) -> Tuple[Dict[str, Tuple[struct.Struct, int]], 
     return readers, dtype.itemsize
 
 
-def process_entries() -> Iterator[Dict[str, object]]:
-    """The class 5 process list, one dict of PROCESS_FIELDS (plus ``name``) per process,
-    read with precompiled structs: entries bounds-checked, the chain only moving forward
-    (Wine packs entries unaligned), names read inside the buffer only."""
-    data = calls.query_system_information(calls.SystemProcessInformation, initial=0x40000)
-    readers, entry_size = _process_readers(WIDTH)
-    base, size = base_address(data), len(data)
+def process_entries(source: Any = None) -> Iterator[Dict[str, object]]:
+    """The class 5 process list of ``source``, one dict of PROCESS_FIELDS (plus ``name``)
+    per process, read with precompiled structs at the source's width: entries
+    bounds-checked, the chain only moving forward (Wine packs entries unaligned), names
+    read inside the buffer only."""
+    source = _source(source)
+    return entries_of(source.process_list(), source.width)
+
+
+def entries_of(answer: Tuple[Any, int], width: int) -> Iterator[Dict[str, object]]:
+    """:func:`process_entries` of one class 5 answer ``(buffer, its address)`` at ``width``."""
+    data, base = answer
+    readers, entry_size = _process_readers(width)
+    size = len(data)
     offset = 0
     while True:
         if offset + entry_size > size:
@@ -84,19 +115,19 @@ def process_entries() -> Iterator[Dict[str, object]]:
         offset += step
 
 
-def processes(details: bool = True) -> List[Process]:
-    """Every process of one process list, with ``handle_count`` counted from a handle table
-    taken right after it; with ``details``, the per-process fields of
-    :mod:`~ntinspect.backends.process_info` (each process opened once, with its statuses),
-    else those fields are ``not_requested``."""
+def processes(details: bool = True, source: Any = None, pids: Optional[Set[int]] = None) -> List[Process]:
+    """Every process of one process list (only ``pids``, when given), with ``handle_count``
+    counted from a handle table taken right after it; with ``details``, the per-process
+    fields of :mod:`~ntinspect.backends.process_info` (each process opened once, with its
+    statuses), else those fields are ``not_requested``."""
     from .process_info import create_time
-    from .process_info import details as read_details
 
-    entries = list(process_entries())
-    pids, counts = np.unique(system_handle_columns()["pid"], return_counts=True)
-    rows = dict(zip(pids.tolist(), counts.tolist()))
-    extra = read_details((e["UniqueProcessId"] for e in entries),
-                         created={e["UniqueProcessId"]: e["CreateTime"] for e in entries}) if details else {}
+    source = _source(source)
+    entries = [e for e in process_entries(source) if pids is None or e["UniqueProcessId"] in pids]
+    held, counts = np.unique(system_handle_columns(source)["pid"], return_counts=True)
+    rows = dict(zip(held.tolist(), counts.tolist()))
+    extra = source.process_details([e["UniqueProcessId"] for e in entries],
+                                   created={e["UniqueProcessId"]: e["CreateTime"] for e in entries}) if details else {}
     listed = []
     for e in entries:
         pid = e["UniqueProcessId"]
@@ -113,9 +144,9 @@ def processes(details: bool = True) -> List[Process]:
     return listed
 
 
-def process_names() -> Dict[int, str]:
+def process_names(source: Any = None) -> Dict[int, str]:
     """``{pid: image name}``, what :func:`handles` needs."""
-    return {e["UniqueProcessId"]: e["name"] for e in process_entries()}
+    return {e["UniqueProcessId"]: e["name"] for e in process_entries(source)}
 
 
 CreateTimes = Dict[int, int]
@@ -124,20 +155,32 @@ from a snapshot is checked against before its process is opened
 (:func:`ntinspect._native.process.open_recorded_process`)."""
 
 
-def process_list() -> Tuple[Dict[int, str], CreateTimes]:
-    """``({pid: image name}, {pid: CreateTime})`` from one process list (class 5)."""
+def opens_processes(source: Any) -> bool:
+    """Does ``source`` open the processes its answers name (the live system, also while a
+    capture records it)? Only such a source checks creation times; a replayed capture or
+    a file opens nothing, and its tables carry no ``create_times``."""
+    from ..sources.live import LiveSource
+
+    return isinstance(_source(source), LiveSource)
+
+
+def process_list(source: Any = None) -> Tuple[Dict[int, str], CreateTimes]:
+    """``({pid: image name}, {pid: CreateTime})`` from one process list (class 5) of ``source``."""
     names, created = {}, {}
-    for e in process_entries():
+    for e in process_entries(source):
         names[e["UniqueProcessId"]] = e["name"]
         created[e["UniqueProcessId"]] = e["CreateTime"]
     return names, created
 
 
-def create_times_for(pids: Iterable[int], created: Optional[CreateTimes] = None) -> CreateTimes:
+def create_times_for(pids: Iterable[int], created: Optional[CreateTimes] = None,
+                     source: Any = None) -> CreateTimes:
     """The CreateTime of each of ``pids`` (the owners in a handle table): from ``created``
     (a process list read *before* the table), completed from a list read now for pids it
     lacks (processes started between the two reads). A pid in neither list (started and
-    ended meanwhile) gets 0, which no process matches: its rows are ``gone``.
+    ended meanwhile) gets 0, which no process matches: its rows are ``gone``. The list read
+    now is the live system's (never a recorded one: a capture being recorded keeps its
+    first list, which lacks exactly those processes).
 
     Why before: a process whose pid was reused between the list and the table, or between
     the table and the open, was created later than the recorded time either way, so the
@@ -147,35 +190,46 @@ def create_times_for(pids: Iterable[int], created: Optional[CreateTimes] = None)
     wanted = set(int(p) for p in pids)
     times = {pid: t for pid, t in (created or {}).items() if pid in wanted}
     if wanted - set(times):
-        later = process_list()[1]
+        from ..sources.live import LiveSource
+
+        live = _source(source)
+        fresh = LiveSource.process_list(live) if isinstance(live, LiveSource) else live.process_list()
+        later = {e["UniqueProcessId"]: e["CreateTime"] for e in entries_of(fresh, live.width)}
         times.update({pid: later.get(pid, 0) for pid in wanted - set(times)})
     return times
 
 
 # --- object types and their handle-table numbers ---------------------------------------
 
-def raw_object_types() -> List[object]:
+def raw_object_types(source: Any = None) -> List[object]:
     """ObjectTypesInformation entries, in order (parsed OBJECT_TYPE_INFORMATION + name)."""
-    data = calls.query_object(None, calls.ObjectTypesInformation, initial=0x8000)
-    return list(L.walk_object_types(data, WIDTH, base_address(data)))
+    source = _source(source)
+    data, base = source.object_types_buffer()
+    return list(L.walk_object_types(data, source.width, base))
 
 
 def object_type_name(handle) -> str:
-    """NtQueryObject(ObjectTypeInformation) of one handle of ours: its type name."""
+    """NtQueryObject(ObjectTypeInformation) of one handle of ours: its type name (live)."""
+    from .._native import calls
+    from ..sources.live import host_width
+
     data = calls.query_object(handle, calls.ObjectTypeInformation, initial=0x400)
-    info = L.parse(L.layouts(WIDTH).OBJECT_TYPE_INFORMATION, data)
+    info = L.parse(L.layouts(host_width()).OBJECT_TYPE_INFORMATION, data)
     return L.read_unicode_string(data, info.TypeName, base_address(data), "OBJECT_TYPE_INFORMATION")
 
 
 class TypeResolver:
-    """The calibrated ``{table index: ObjectType}`` map, computed once and refreshed when a
-    snapshot shows an index it does not know (a driver registered a new type)."""
+    """The calibrated ``{table index: ObjectType}`` map of one source, computed once and
+    refreshed when a snapshot shows an index it does not know (a driver registered a new
+    type)."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: Any = None) -> None:
+        self.source = source
         self._lock = threading.Lock()
         self.rule: Optional[TypeRule] = None
         self.types: Dict[int, ObjectType] = {}
         self.considered: set = set()  # indices the last calibration saw, named or not
+        self.observations: Dict[int, str] = {}  # the evidence the last calibration used
 
     def resolve(self, columns: Columns) -> Dict[int, ObjectType]:
         """The map, calibrated against ``columns`` (a snapshot holding handles of ours)
@@ -184,20 +238,23 @@ class TypeResolver:
             seen = set(np.flatnonzero(np.bincount(columns["type_index"].astype(np.intp))).tolist()) \
                 if len(columns["type_index"]) else set()
             if self.rule is None or not seen <= self.considered:
-                if not np.any(columns["pid"] == os.getpid()):
+                source = _source(self.source)
+                if not np.any(columns["pid"] == source.own_pid):
                     # a snapshot with handles of ours: those are observed without duplicating
-                    columns = system_handle_columns()
+                    columns = system_handle_columns(source)
                 self._calibrate(columns)
                 self.considered = set(self.types) | seen
             return dict(self.types)
 
     def _calibrate(self, columns: Columns) -> None:
-        raw = raw_object_types()
+        source = _source(self.source)
+        raw = raw_object_types(source)
         listed = [(int(t.info.TypeIndex), t.name) for t in raw]
         for attempt in range(CALIBRATION_ATTEMPTS):
             try:
-                self.rule, mapping = calibrate(listed, type_observations(columns),
-                                               candidates_for(live_dialect().type_numbering))
+                observations = source.type_observations(columns)
+                self.rule, mapping = calibrate(listed, observations, candidates_for(source.dialect().type_numbering))
+                self.observations = dict(observations)
                 break
             except CalibrationError:
                 if self.rule is not None:
@@ -205,7 +262,7 @@ class TypeResolver:
                     break
                 if attempt + 1 == CALIBRATION_ATTEMPTS:
                     raise
-                columns = system_handle_columns()  # handles came and went meanwhile: look again
+                columns = system_handle_columns(source)  # handles came and went meanwhile: look again
         by_name = {t.name: t for t in raw}
         self.types = {index: object_type_record(index, by_name[name]) for index, name in mapping.items()}
 
@@ -222,7 +279,7 @@ def object_type_record(index: int, raw) -> ObjectType:
                                        int(mapping.GenericExecute), int(mapping.GenericAll)))
 
 
-def type_observations(columns: Columns) -> Dict[int, str]:
+def type_observations(columns: Columns, source: Any = None) -> Dict[int, str]:
     """``{table index: type name}`` asked directly with NtQueryObject, for every index in
     the snapshot: through one handle of that index, ours where we hold one, else
     duplicated from its owner (once per index, at calibration only).
@@ -252,7 +309,10 @@ def type_observations(columns: Columns) -> Dict[int, str]:
                 continue  # closed since the snapshot, or not queryable
             key = (int(columns["pid"][row]), int(columns["value"][row]))
             asked[key] = (int(columns["type_index"][row]), name)
-    still = _indices_of(system_handle_columns(), asked)
+    from ..sources.live import LiveSource
+
+    fresh = LiveSource.handle_table(_source(source))  # a new table even while a capture holds one
+    still = _indices_of(handle_columns(*fresh, own_pid=os.getpid()), asked)
     return {index: name for key, (index, name) in asked.items() if still.get(key) == index}
 
 
@@ -265,20 +325,32 @@ def _indices_of(columns: Columns, keys) -> Dict[Tuple[int, int], int]:
     return {(pid, value): index for pid, value, index in found if (pid, value) in wanted}
 
 
-TYPES = TypeResolver()
-
-
-def object_types() -> List[ObjectType]:
-    return sorted(TYPES.resolve(system_handle_columns()).values(), key=lambda t: t.index)
+def object_types(source: Any = None) -> List[ObjectType]:
+    source = _source(source)
+    return sorted(source.types.resolve(system_handle_columns(source)).values(), key=lambda t: t.index)
 
 
 # --- the handle table ------------------------------------------------------------------
 
-def system_handle_columns() -> Columns:
-    """Every handle in the system (class 64), as column views over the raw buffer."""
-    data = calls.query_system_information(calls.SystemExtendedHandleInformation, initial=0x100000)
-    entries = L.handle_table(data, WIDTH, calls.SystemExtendedHandleInformation)
-    entries = _without_held_duplicates(entries)
+SystemExtendedHandleInformation = 64
+
+
+def system_handle_columns(source: Any = None) -> Columns:
+    """Every handle in the system (class 64), as column views over the source's raw buffer."""
+    source = _source(source)
+    data, held = source.handle_table()
+    return handle_columns(data, held, own_pid=source.own_pid, width=source.width)
+
+
+def handle_columns(data: Any, held: frozenset, own_pid: int, width: Optional[int] = None) -> Columns:
+    """Columns of a class 64 buffer without ``own_pid``'s ``held`` duplicates (see
+    :func:`_without_held_duplicates`); ``width`` None: this host's."""
+    if width is None:
+        from ..sources.live import host_width
+
+        width = host_width()
+    entries = L.handle_table(data, width, SystemExtendedHandleInformation)
+    entries = _without_held_duplicates(entries, held, own_pid)
     return {
         "pid": entries["UniqueProcessId"],
         "value": entries["HandleValue"],
@@ -289,33 +361,40 @@ def system_handle_columns() -> Columns:
     }
 
 
-def _without_held_duplicates(entries: np.ndarray) -> np.ndarray:
-    """``entries`` without this process's rows that are duplicates ntinspect holds right now
-    (another thread's call is naming or probing them): they are not the system's state.
-    Without concurrent calls nothing is held and the view is returned as it is (zero-copy)."""
-    from .._native.process import held_duplicates
-
-    held = held_duplicates()
+def _without_held_duplicates(entries: np.ndarray, held: frozenset, own_pid: int) -> np.ndarray:
+    """``entries`` without the asking process's rows that are duplicates ntinspect held
+    when the table was read (another thread's call was naming or probing them): they are
+    not the system's state. Without concurrent calls nothing is held and the view is
+    returned as it is (zero-copy)."""
     if not held:
         return entries
-    ours = entries["UniqueProcessId"] == os.getpid()
+    ours = entries["UniqueProcessId"] == own_pid
     drop = ours & np.isin(entries["HandleValue"], np.fromiter(held, dtype=np.uint64, count=len(held)))
     return entries[~drop] if drop.any() else entries
 
 
 CLASS_REFUSED = frozenset({STATUS_INVALID_INFO_CLASS, STATUS_NOT_IMPLEMENTED})
-_per_process_refused = False  # the OS refused class 51 itself: do not ask again
 
 
-def process_handle_columns(pid: int, created: Optional[int] = None) -> Optional[Columns]:
+def process_handle_columns(pid: int, source: Any = None, created: Optional[int] = None) -> Optional[Columns]:
     """One process's handles through ProcessHandleInformation (class 51), or None where the
-    OS refuses the class (Wine, Windows before 8; remembered), the process can't be
-    opened for it, or it was not created at ``created`` (the CreateTime the process list
-    recorded for ``pid``: else the pid was reused)."""
-    global _per_process_refused
-    from .._native.process import open_recorded_process
+    source has no such answer (the OS refuses the class: Wine, Windows before 8; the
+    process can't be opened for it, or it was not created at ``created``, the CreateTime
+    the process list recorded for ``pid``: else the pid was reused; a capture, which holds
+    one system-wide table)."""
+    source = _source(source)
+    data = source.process_handle_table(pid, created)
+    return None if data is None else process_snapshot_columns(data, pid, source.width)
 
-    if _per_process_refused:
+
+def process_handle_buffer(source: Any, pid: int, created: Optional[int] = None) -> Optional[Any]:
+    """The live class 51 buffer of ``pid`` (the live source's answer), or None (also when
+    the process now holding ``pid`` was not created at ``created``: a reused pid); a
+    refusal of the class itself is remembered on ``source``."""
+    from .._native import calls
+    from .._native.process import PROCESS_DUP_HANDLE, open_recorded_process
+
+    if source.class51_refused:
         return None
     try:
         process = open_recorded_process(pid, PROCESS_QUERY_INFORMATION | PROCESS_DUP_HANDLE, created)
@@ -323,11 +402,10 @@ def process_handle_columns(pid: int, created: Optional[int] = None) -> Optional[
         return None
     with process:
         try:
-            data = calls.query_information_process(process.value, ProcessHandleInformation, initial=0x4000)
+            return calls.query_information_process(process.value, ProcessHandleInformation, initial=0x4000)
         except NtStatusError as error:
-            _per_process_refused = error.code in CLASS_REFUSED
+            source.class51_refused = error.code in CLASS_REFUSED
             return None
-    return process_snapshot_columns(data, pid, WIDTH)
 
 
 def process_snapshot_columns(data, pid: int, width: int) -> Columns:

@@ -23,7 +23,8 @@ from ..errors import NtStatusError, ProcessReused
 from .. import layouts as L
 from ..models import HandleTable, NameStatus
 from ..progress import ProgressCallback, Ticker
-from .live import WIDTH, base_address
+from .live import base_address
+from ..sources.live import host_width
 
 STATUS_ACCESS_DENIED = 0xC0000022
 GONE_STATUSES = frozenset({
@@ -49,7 +50,7 @@ def status_of(status: int) -> str:
 def object_name(handle) -> str:
     """NtQueryObject(ObjectNameInformation): the object's name, "" when it has none."""
     data = calls.query_object(handle, calls.ObjectNameInformation, initial=0x400)
-    return L.object_name(data, WIDTH, base_address(data))
+    return L.object_name(data, host_width(), base_address(data))
 
 
 def _basic(handle, function: str, info_class: int, struct: str):

@@ -7,7 +7,6 @@ same three methods, so all the logic here also runs, and is tested, off Windows.
 """
 from __future__ import annotations
 
-import threading
 from itertools import islice
 from string import ascii_letters, ascii_uppercase
 from types import MappingProxyType
@@ -417,17 +416,9 @@ def _add_drive(drives: dict, source: NamespaceSource, drive: str, link: str) -> 
         drives[drive.upper()] = target
 
 
-_drive_map_lock = threading.Lock()
-_drive_map: Optional[DriveMap] = None
-
-
 def drive_map(*, refresh: bool = False) -> DriveMap:
-    """The live drive map, read once and cached; ``refresh=True`` reads it again."""
-    global _drive_map
-    current = _drive_map
-    if current is not None and not refresh:
-        return current
-    with _drive_map_lock:
-        if _drive_map is None or refresh:
-            _drive_map = read_drive_map(LiveSource())
-        return _drive_map
+    """The live drive map, read once per source and cached (the process-wide live source's);
+    ``refresh=True`` reads it again."""
+    from ..sources.current import default_live
+
+    return default_live().drive_map(refresh=refresh)

@@ -36,7 +36,8 @@ from .._native.token import lookup_account_sid, open_process_token, sid_string, 
 from .._native.worker import TIMED_OUT, run_bounded
 from ..errors import AccessDenied, LayoutError, NtInspectError, NtStatusError, OsCallError, ProcessReused
 from ..models import ProcessStatus
-from .live import WIDTH, base_address
+from .live import base_address
+from ..sources.live import host_width
 from .live_names import GONE_STATUSES
 
 ProcessBasicInformation = 0
@@ -96,7 +97,7 @@ def create_time(filetime: int) -> Field:
 def unicode_reply(data: memoryview, what: str) -> str:
     """The text of a reply that is a UNICODE_STRING followed by its characters (classes 27,
     43 and 60), bounds-checked against the reply."""
-    string = L.parse(L.layouts(WIDTH).UNICODE_STRING, data)
+    string = L.parse(L.layouts(host_width()).UNICODE_STRING, data)
     return L.read_unicode_string(data, string, base_address(data), what)
 
 

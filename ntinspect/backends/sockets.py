@@ -30,7 +30,7 @@ from ..progress import ProgressCallback, Ticker
 from ..system.dialect import live_dialect
 from . import afd_replies as afd
 from .endpoints import BOUND, HANDLE, LISTENING, Endpoint, peer
-from .live import TYPES, create_times_for, process_list, system_handle_columns
+from .live import _source, create_times_for, process_list, system_handle_columns
 from .live_names import AFD_DEVICE, object_name, open_owners, status_of
 
 SCAN_WORKERS = 2
@@ -61,25 +61,25 @@ def status_word(status: int) -> str:
     return word if word != NameStatus.UNSUPPORTED else f"{status & 0xFFFFFFFF:#010x}"
 
 
-def file_type_index(columns) -> int:
-    """The handle table's number for File objects, from the calibrated type map."""
-    for index, object_type in TYPES.resolve(columns).items():
+def file_type_index(columns, source=None) -> int:
+    """The handle table's number for File objects, from the source's calibrated type map."""
+    for index, object_type in _source(source).types.resolve(columns).items():
         if object_type.name == "File":
             return index
     raise NtInspectError("the calibrated object types have no File type")
 
 
-def file_handles(pids: Optional[Iterable[int]] = None) -> Tuple[List[int], List[int], Dict[int, int]]:
-    """(pids, handle values) of every File handle in a fresh snapshot, of ``pids`` if given,
-    and ``{pid: CreateTime}`` of their owners from a process list read just before the
-    snapshot (:func:`ntinspect.backends.live.create_times_for`)."""
-    created = process_list()[1]
-    columns = system_handle_columns()
-    keep = columns["type_index"] == file_type_index(columns)
+def file_handles(pids: Optional[Iterable[int]] = None, source=None) -> Tuple[List[int], List[int], Dict[int, int]]:
+    """(pids, handle values) of every File handle in the source's handle table (a fresh
+    one, live), of ``pids`` if given, and ``{pid: CreateTime}`` of their owners from a
+    process list read just before the table (:func:`ntinspect.backends.live.create_times_for`)."""
+    created = process_list(source)[1]
+    columns = system_handle_columns(source)
+    keep = columns["type_index"] == file_type_index(columns, source)
     if pids is not None:
         keep &= np.isin(columns["pid"], np.fromiter(pids, dtype=np.uint64))
     owners = columns["pid"][keep].tolist()
-    return owners, columns["value"][keep].tolist(), create_times_for(set(owners), created)
+    return owners, columns["value"][keep].tolist(), create_times_for(set(owners), created, source)
 
 
 def open_processes(pids: Iterable[int], stack: ExitStack,
@@ -117,11 +117,13 @@ def probe_socket(process, pid: int, value: int, wine: bool, protos=("tcp", "udp"
 
 
 def live_handle_scan(pids: Optional[Iterable[int]] = None, protos=("tcp", "udp"), timeout: float = 2.0,
-                     workers: int = SCAN_WORKERS, progress: Optional[ProgressCallback] = None) -> HandleScan:
+                     workers: int = SCAN_WORKERS, progress: Optional[ProgressCallback] = None,
+                     source=None) -> HandleScan:
     """Every socket handle (of ``pids``, or of all processes) with its endpoint and owner,
-    probed by ``workers`` threads; ``progress(done, total)`` counts the File handles probed."""
+    probed by ``workers`` threads; ``progress(done, total)`` counts the File handles probed.
+    ``source``: a live source (its handle table and type map; None: the process-wide one)."""
     wine = live_dialect().afd_wine_codes
-    owners, values, created = file_handles(pids)
+    owners, values, created = file_handles(pids, source)
     with ExitStack() as stack:
         processes, failures = open_processes(owners, stack, created)
         jobs = [(pid, value) for pid, value in zip(owners, values) if pid in processes]
@@ -148,13 +150,15 @@ def live_handle_scan(pids: Optional[Iterable[int]] = None, protos=("tcp", "udp")
     return HandleScan(rows, failures, timeouts, errors, created)
 
 
-def listening_states(rows: List[Endpoint], timeout: float = 2.0,
+def listening_states(rows: List[Endpoint], timeout: float = 2.0, wine: Optional[bool] = None,
                      created: Optional[Dict[int, int]] = None) -> List[Endpoint]:
     """``rows`` (TCP socket-handle rows without a peer that no table lists) with their state
     asked of the socket: LISTENING, or BOUND for a socket only bound. A row whose socket
     cannot be asked (gone, a reused pid: its owner not created at ``created``, the scan's
-    :attr:`HandleScan.created`; Windows) is returned as it is."""
-    wine = live_dialect().afd_wine_codes
+    :attr:`HandleScan.created`; Windows) is returned as it is. ``wine``: the AFD dialect
+    (None: this system's)."""
+    if wine is None:
+        wine = live_dialect().afd_wine_codes
     if not rows or not wine:
         return list(rows)
 

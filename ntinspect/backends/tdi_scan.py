@@ -17,7 +17,7 @@ from .._native.worker import run_bounded
 from ..errors import LayoutError
 from .afd_replies import SockAddr, first_ip_address
 from .endpoints import TDI, Endpoint
-from .live import WIDTH
+from ..sources.live import host_width
 from .live_names import object_name
 from .sockets import file_handles, open_processes
 
@@ -60,19 +60,19 @@ def parse_address_info(data: bytes) -> Tuple[int, SockAddr]:
     return info.ActivityCount, first_ip_address(info.Address, "TDI_ADDRESS_INFO", L.offset_of(layout, "Address"))
 
 
-def live_tdi_scan(timeout: float = 2.0) -> Tuple[str, List[Endpoint]]:
+def live_tdi_scan(timeout: float = 2.0, source=None) -> Tuple[str, List[Endpoint]]:
     """("unsupported", []) where \\Device\\Tcp and \\Device\\Udp do not exist; else ("ok", the
     address objects behind every \\Device\\Tcp and \\Device\\Udp handle)."""
     ok, status = tdi.available()
     if not ok:
         tdi.check_open(status, "NtOpenFile(\\Device\\Tcp)")
         return "unsupported", []
-    return "ok", _tdi_rows(timeout)
+    return "ok", _tdi_rows(timeout, source)
 
 
-def _tdi_rows(timeout: float) -> List[Endpoint]:
+def _tdi_rows(timeout: float, source=None) -> List[Endpoint]:
     devices = {path.lower(): proto for proto, path in tdi.DEVICES.items()}
-    owners, values, created = file_handles()
+    owners, values, created = file_handles(source=source)
 
     def probe(job):
         pid, value = job
@@ -83,7 +83,7 @@ def _tdi_rows(timeout: float) -> List[Endpoint]:
             proto = devices.get(object_name(owned.value).lower())
             if proto is None:
                 return None
-            status, data = tdi.query_information(owned.value, query_request(WIDTH))
+            status, data = tdi.query_information(owned.value, query_request(host_width()))
         if status >= 0x80000000:
             return None
         try:

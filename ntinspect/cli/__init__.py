@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
 import json
 import sys
@@ -33,9 +32,11 @@ from .output import (
     select_pids,
 )
 from ..models import HANDLE_FIELDS
+from ..display import plural
+from ..rows import iso_times, record_row, row_columns
 from .render import hex_fields
 
-PLUGINS = ("ns", "ports", "info", "bench", "mem")  # subcommands that live in their own modules (cli/ns.py, ...)
+PLUGINS = ("ns", "ports", "info", "bench", "mem", "capture", "diff", "export")  # subcommands that live in their own modules (cli/ns.py, ...)
 
 UNNAMED_TYPE_NOTE = ("a type shown as #N is handle-table index N for which the OS lists no object type "
                      "(under Wine, #0: objects the Wine server gives no Windows type)")
@@ -69,18 +70,21 @@ class CliError(Exception):
 def cmd_summary(args) -> int:
     from .. import api
 
+    from ..sources.current import _CURRENT, current
+
     table = api.handles()
     procs = {p.pid: p for p in api.processes(details=False)}
-    from .._native import wine_version
-
-    wine = wine_version()
+    chosen = _CURRENT.get()
+    wine = chosen.system_info().wine_version if chosen is not None and not getattr(chosen, "gives_answers", False) \
+        else current().wine_version()
     by_type = [{"type": t, "handles": n} for t, n in Counter(table.type.tolist()).most_common()]
     per_pid = Counter(table.columns["pid"].tolist())
     by_pid = [{"pid": pid, "process": procs[pid].name if pid in procs else "", "handles": n}
               for pid, n in per_pid.most_common(args.top)]
     owners = len(per_pid)
     if args.format == "table":
-        emit(args, f"{len(table)} handles in {owners} processes ({len(procs)} running)"
+        emit(args, f"{plural(len(table), 'handle')} in {plural(owners, 'process', 'processes')} "
+                   f"({len(procs)} running)"
                    f"{f', under Wine {wine}' if wine else ''}")
         emit(args, "")
         emit_rows(args, by_type, ["type", "handles"])
@@ -118,7 +122,7 @@ def _explain_unnamed(args, types: List[str]) -> None:
 
 def handle_rows(records: List[Dict[str, Any]], fmt: str, wide: bool, shared: bool = False,
                 user: bool = False) -> List[Dict[str, Any]]:
-    """Handle records (``dataclasses.asdict(Handle)``, or :func:`shared_rows`) for ``fmt``:
+    """Handle records (:func:`ntinspect.rows.record_row`, or :func:`shared_rows`) for ``fmt``:
     as they are for machine formats; for tables, hidden object groups as ``hidden#N``, an
     unreadable user as ``<status>``, value/object/attributes in hex and access symbolic
     where it fits (ACCESS_WIDTH), else hex; with ``wide``, access in hex and access_names
@@ -146,7 +150,7 @@ def cmd_handles(args) -> int:
                         progress=terminal_bar("names") if args.names else None)
     if args.name:
         table = table.filter(name=args.name)
-    records = shared_rows(table, pids) if args.shared else [dataclasses.asdict(h) for h in table]
+    records = shared_rows(table, pids) if args.shared else [record_row(h) for h in table]
     rows = handle_rows(records, args.format, args.wide, args.shared, args.user)
     if args.format != "table":
         columns = RECORD_COLUMNS + (["processes"] if args.shared else [])
@@ -182,7 +186,7 @@ def shared_rows(table, pids=None) -> List[dict]:
     rows = []
     for key, group in groups:
         holders = len(np.unique(group.columns["pid"]))
-        rows += [{**dataclasses.asdict(h), "object": key, "processes": holders} for h in group]
+        rows += [{**record_row(h), "object": key, "processes": holders} for h in group]
     return rows
 
 
@@ -198,13 +202,22 @@ def with_status(rows: List[dict], pairs) -> List[dict]:
                        if row.get(field) is None and row.get(status) not in (None, "ok")}} for row in rows]
 
 
+TYPE_COLUMNS = ["index", "object_count", "handle_count", "valid_access", "name"]
+"""``ntinspect types`` as a table (JSON, JSONL and CSV: every field of :class:`ntinspect.ObjectType`)."""
+
+
+def type_table_rows(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """ObjectType rows (:func:`ntinspect.rows.record_row`) as the table shows them: valid_access in hex."""
+    return hex_fields(rows, "valid_access")
+
+
 def cmd_types(args) -> int:
     from ..api import object_types
 
-    rows = [dataclasses.asdict(t) for t in object_types()]
+    rows = [record_row(t) for t in object_types()]
     if args.format == "table":
-        rows = hex_fields(rows, "valid_access")
-        columns = ["index", "object_count", "handle_count", "valid_access", "name"]
+        rows = type_table_rows(rows)
+        columns = TYPE_COLUMNS
     else:
         columns = ["index", "name", "object_count", "handle_count", "valid_access", "generic_mapping"]
     emit_rows(args, rows, columns)
@@ -221,24 +234,34 @@ PROCESS_STATUS_PAIRS = [("create_time", "create_time_status"), ("user", "user_st
 LINE_ESCAPES = {code: f"\\x{code:02x}" for code in range(32)} | {9: "\\t", 10: "\\n", 13: "\\r"}
 
 
+def process_table_rows(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Process rows (:func:`ntinspect.rows.record_row`) as the table shows them: creation
+    time in ISO 8601 to the second, ``<status>`` for a value that could not be read, control
+    characters of a command line as escapes (one line per process)."""
+    rows = with_status(iso_times(rows, "seconds"), PROCESS_STATUS_PAIRS)
+    for row in rows:
+        if row["command_line"]:
+            row["command_line"] = row["command_line"].translate(LINE_ESCAPES)
+    return rows
+
+
 def cmd_processes(args) -> int:
     from ..api import processes
 
-    rows = [dataclasses.asdict(p) for p in processes()]
-    for row in rows:  # ISO 8601, UTC; seconds are enough in a table
-        if row["create_time"] is not None:
-            row["create_time"] = row["create_time"].isoformat(timespec="seconds" if args.format == "table" else "auto")
+    pids = select_pids(args.pid)  # -p as in handles and ports: stderr says what a partial name selected
+    rows = [record_row(p) for p in (processes() if pids is None else processes(pid=pids))]
     if args.format == "table":
         columns = PROCESS_COLUMNS
-        rows = with_status(rows, PROCESS_STATUS_PAIRS)
-        for row in rows:  # one line per process: control characters of a command line as escapes
-            if row["command_line"]:
-                row["command_line"] = row["command_line"].translate(LINE_ESCAPES)
-    else:  # every field, statuses included
+        rows = process_table_rows(rows)
+    else:  # every field, statuses included; ISO 8601, UTC
         from ..models import Process
 
-        columns = [f.name for f in dataclasses.fields(Process)]
+        columns = row_columns(Process)
+        rows = iso_times(rows)
     emit_rows(args, rows, columns)
+    if pids is not None and not rows:  # the selected processes exited meanwhile
+        note("no selected process is running any more")
+        return EXIT_NOTHING
     return EXIT_OK
 
 
@@ -261,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ntinspect", description="Inspect Windows kernel objects from user mode.",
                                      epilog=EXIT_CODES_HELP, formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"ntinspect {__version__}")
+    parser.add_argument("--source", dest="source_spec", metavar="FILE",
+                        help="answer from FILE (a capture written by 'ntinspect capture', or a minidump) instead "
+                             "of this system; 'live' is this system. Works on any OS for files.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = add_command(sub, "summary", "handle counts per type and per process")
@@ -298,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_types)
 
     p = add_command(sub, "processes", "running processes: user, creation time, command line, handles...")
+    p.add_argument("-p", "--pid", action="append", type=pid_selector, metavar="PID|NAME",
+                   help="only these processes: pid or (partial) image name (repeatable)")
     add_output_options(p)
     p.set_defaults(run=cmd_processes)
 
@@ -339,6 +367,27 @@ def _printable_streams():
                 pass  # a closed pipe: nothing is written any more
 
 
+@contextmanager
+def _chosen_source(args):
+    """The command's source: ``--source FILE`` opened and chosen for the command, else live."""
+    spec = getattr(args, "source_spec", None)
+    if spec is None:
+        yield None
+        return
+    from ..sources import source_for
+    from ..sources.current import using
+
+    try:
+        source = source_for(spec)
+    except OSError as error:
+        raise CliError(f"cannot read {spec!r}: {error.strerror or error}") from None
+    try:
+        with using(source):
+            yield source
+    finally:
+        source.close()
+
+
 def _run(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "name", None) or getattr(args, "dos", False):
@@ -349,7 +398,7 @@ def _run(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> int:
         print(f"ntinspect: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
         return EXIT_FAILURE
     try:
-        with redirect_stdout(args.stream) if args.stream is not None else nullcontext():
+        with redirect_stdout(args.stream) if args.stream is not None else nullcontext(), _chosen_source(args):
             return args.run(args)  # commands that print() also write to -o FILE
     except (PipeClosed, BrokenPipeError):
         quiet_stdout()

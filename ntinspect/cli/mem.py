@@ -38,6 +38,20 @@ def address(text: str) -> int:
     return value
 
 
+def length(text: str) -> int:
+    """A byte count for ``read``/``pte``: an :func:`address` from 0 to the most one read
+    returns (``ntinspect.memory.MAX_READ``, 1 GiB) (argparse type)."""
+    from ..memory.physical import MAX_READ
+
+    try:
+        value = address(text)
+    except argparse.ArgumentTypeError:
+        value = -1
+    if not 0 <= value <= MAX_READ:
+        raise argparse.ArgumentTypeError(f"a length is a number of bytes from 0 to {MAX_READ:#x}, not {text!r}")
+    return value
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``mem`` subcommand (with info, maps, translate, pte, read) to ``subparsers``."""
     parser = subparsers.add_parser("mem", help="page tables and physical memory of a memory image",
@@ -60,10 +74,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("addresses", metavar="ADDR", nargs="+", type=address)
     p = common("pte", "the page-table entries of an address, decoded, and its bytes")
     p.add_argument("addr", metavar="ADDR", type=address)
-    p.add_argument("--length", type=int, default=64, help="bytes to show from ADDR (default 64)")
+    p.add_argument("--length", type=length, default=64, help="bytes to show from ADDR (default 64)")
     p = common("read", "virtual memory as a hexdump")
     p.add_argument("addr", metavar="ADDR", type=address)
-    p.add_argument("length", metavar="LEN", type=address)
+    p.add_argument("length", metavar="LEN", type=length)
     p.add_argument("--zero-fill", action="store_true", help="read unmapped or missing pages as zeros")
     return parser
 
@@ -102,18 +116,25 @@ def run(args: argparse.Namespace) -> int:
 
 def _info(space, args) -> int:
     info = space.info()
-    if args.format == "json":
-        print(json.dumps(info, indent=2, default=str))
+    if args.format in ("json", "jsonl"):
+        print(json.dumps(info, indent=2 if args.format == "json" else None, default=str))
         return 0
+    number = _number(args.format)
     rows = [{"key": "format", "value": info["format"]}, {"key": "path", "value": info["path"]},
-            {"key": "mode", "value": info["mode"]}, {"key": "dtb", "value": f"{info['dtb']:#x}"},
-            {"key": "bytes", "value": f"{info['bytes']:#x}"}]
-    rows += [{"key": "range", "value": f"{a:#x}-{b:#x}"} for a, b in info["ranges"]]
-    rows += [{"key": "hole", "value": f"{a:#x}-{b:#x}"} for a, b in info["holes"]]
-    rows += [{"key": k, "value": f"{v:#x}" if isinstance(v, int) and not isinstance(v, bool) else v}
+            {"key": "mode", "value": info["mode"]}, {"key": "dtb", "value": number(info["dtb"])},
+            {"key": "bytes", "value": number(info["bytes"])}]
+    rows += [{"key": "range", "value": f"{number(a)}-{number(b)}"} for a, b in info["ranges"]]
+    rows += [{"key": "hole", "value": f"{number(a)}-{number(b)}"} for a, b in info["holes"]]
+    rows += [{"key": k, "value": number(v) if isinstance(v, int) and not isinstance(v, bool) else v}
              for k, v in info["cpu_state"].items()]
     print(render(rows, ["key", "value"], args.format))
     return 0
+
+
+def _number(fmt: str):
+    """How an integer is written: hex in tables, decimal in every machine format (the
+    output contract: CSV as JSON)."""
+    return (lambda v: f"{v:#x}") if fmt == "table" else (lambda v: v)
 
 
 def _maps(space, args) -> int:
@@ -122,7 +143,7 @@ def _maps(space, args) -> int:
         rows.append({"virtual": m.virtual, "end": m.end, "physical": m.physical, "size": m.size,
                      "page_size": m.page_size, "flags": m.flags, "writable": m.writable, "user": m.user,
                      "nx": m.nx, "in_image": m.in_image, "status": m.status})
-    if args.format in ("table", "csv"):
+    if args.format == "table":
         rows = hex_fields(rows, "virtual", "end", "physical", "size", "page_size")
     print(render(rows, MAP_COLUMNS, args.format))
     return 0
@@ -137,7 +158,7 @@ def _translate(space, args) -> int:
                          "status": "ok" if t.in_image else "AddressNotInImage", "detail": ""})
         except InvalidAddress as error:
             rows.append({"address": a, "physical": None, "page_size": None, "in_image": None, **_fault(error)})
-    if args.format in ("table", "csv"):
+    if args.format == "table":
         rows = hex_fields(rows, "address", "physical", "page_size")
     print(render(rows, TRANSLATE_COLUMNS, args.format))
     return 0 if all(r["status"] == "ok" for r in rows) else 1
@@ -150,10 +171,14 @@ def _pte(space, args) -> int:
         data, error = space.read(args.addr, max(0, args.length)), None
     except InvalidAddress as fault:
         data, error = b"", str(fault)
-    if args.format == "json":
+    if args.format in ("json", "jsonl"):
         print(json.dumps({"address": args.addr, "physical": t.physical, "page_size": t.page_size,
                           "in_image": t.in_image, "writable": t.writable, "user": t.user, "nx": t.nx,
-                          "entries": entries, "bytes": data.hex(), "error": error}, indent=2))
+                          "entries": entries, "bytes": data.hex(), "error": error},
+                         indent=2 if args.format == "json" else None))
+        return 0
+    if args.format == "csv":  # the entries only: one record per level walked
+        print(render(entries, ENTRY_COLUMNS, "csv"))
         return 0
     print(f"{args.addr:#x} -> physical {t.physical:#x} (page {t.page_size:#x} bytes, "
           f"{'in' if t.in_image else 'NOT in'} the image; writable={int(t.writable)} user={int(t.user)} "
@@ -170,7 +195,7 @@ def _read(space, args) -> int:
     elif args.format == "csv":
         print("address,hex")
         for at in range(0, len(data), 16):
-            print(f"{args.addr + at:#x},{data[at:at + 16].hex()}")
+            print(f"{args.addr + at},{data[at:at + 16].hex()}")
     else:
         print(hexdump(args.addr, data))
     return 0

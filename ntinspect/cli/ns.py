@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
+from ..rows import record_row
 from .output import EXIT_OK, EXIT_PARTIAL, add_output_options, emit_rows, note
 
 COLUMNS = ["type", "status", "path", "target"]
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from ..objspace import namespace
 
     entries = namespace(args.path, recursive=args.recursive, follow=getattr(args, "follow", False))
-    emit_rows(args, [dataclasses.asdict(entry) for entry in entries], COLUMNS)
+    emit_rows(args, [record_row(entry) for entry in entries], COLUMNS)
     incomplete = [e for e in entries if e.status.startswith(INCOMPLETE)]
     if incomplete:
         note(f"partial results: {len(incomplete)} entries could not be read (status gone or error:*)")

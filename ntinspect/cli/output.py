@@ -94,10 +94,15 @@ def nonempty(value: str) -> str:
 
 
 def live_process_names() -> Dict[int, str]:
-    """``{pid: image name}`` of the running processes."""
+    """``{pid: image name}`` of the processes of the current source (the running ones, or
+    those a ``--source`` file recorded)."""
     from ..backends.live import process_names
+    from ..sources.current import _CURRENT, current
 
-    return process_names()
+    chosen = _CURRENT.get()
+    if chosen is not None and not getattr(chosen, "gives_answers", False):
+        return {p.pid: p.name for p in chosen.processes()}  # a minidump: its one process
+    return process_names(current())
 
 
 def select_pids(selectors: Optional[Sequence[Any]], names: Optional[Mapping[int, str]] = None) -> Optional[List[int]]:

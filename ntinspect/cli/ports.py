@@ -23,13 +23,13 @@ every process read) is a complete answer."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..models import Port
+from ..rows import record_row, row_columns
 from .output import EXIT_NOTHING, EXIT_OK, EXIT_PARTIAL, emit, emit_rows, note, pid_selector, select_pids
 from .render import add_format_option
 
@@ -37,7 +37,7 @@ VIEW_COLUMNS = ["process", "pid", "proto", "local", "remote", "state"]
 FPORT_COLUMNS = ["pid", "process", "port", "proto", "address"]
 NETSTAT_COLUMNS = ["proto", "local", "foreign", "state", "pid"]
 CROSSVIEW_COLUMNS = ["reason", "detail"]
-RECORD_COLUMNS = [f.name for f in dataclasses.fields(Port)]
+RECORD_COLUMNS = row_columns(Port)
 CHANGE = "change"  # the --watch column: "+" appeared, "-" closed, "" unchanged
 WATCH_LIMIT = 86400.0  # --watch takes up to a day between refreshes
 
@@ -149,9 +149,7 @@ def _crossview_rows(found, netstat: bool) -> Tuple[List[Dict[str, Any]], List[st
     """Findings as rows: reason and detail (with the raw rows and what was visible, for
     JSON); with ``netstat``, one row per raw row of each finding, in netstat columns."""
     if not netstat:
-        return [{"reason": d.reason, "detail": d.detail, "visible": list(d.visible),
-                 "unreadable": list(d.unreadable), "rows": [dataclasses.asdict(r) for r in d.rows]}
-                for d in found], CROSSVIEW_COLUMNS
+        return [record_row(d) for d in found], CROSSVIEW_COLUMNS
     rows = []
     for d in found:
         for r in d.rows:
@@ -168,7 +166,7 @@ def partial_note(found: Sequence[Any], pids: Optional[Sequence[int]] = None) -> 
     the scan) is partial, or None when it is complete. Partial: an endpoint whose owner
     status is ``access_denied``, a finding whose reason is ``incomplete``, a selected pid
     among the unreadable processes, or socket handles that timed out or failed."""
-    unreadable = dict(getattr(found, "unreadable", {}) or {})
+    unreadable = dict(getattr(found, "unreadable_processes", {}) or {})
     ownerless = sum(1 for r in found if getattr(r, "owner_status", None) == "access_denied")
     incomplete = sum(1 for r in found if getattr(r, "reason", None) == "incomplete")
     selected = sorted(set(pids or ()) & set(unreadable))
@@ -202,13 +200,20 @@ def _look(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], List[str], Op
     if args.crossview:
         found = api.crossview(args.kind, **progress)
         partial = partial_note(found, pids)
+        unread = getattr(found, "unreadable_processes", None)
+        if unread:  # no finding about them is no claim about them
+            note("the handles of " + ", ".join(f"pid {pid} ({status})" for pid, status in sorted(unread.items()))
+                 + " could not be read: sockets they hold were not compared")
         if pids is not None:
             found = [d for d in found if any(r.pid in pids for r in d.rows)]
-        return (*_crossview_rows(found, args.netstat), partial)
+        rows, columns = _crossview_rows(found, args.netstat)
+        if args.format == "csv" and not args.netstat:  # what each finding rests on, as JSON has it
+            columns = columns + ["visible", "unreadable"]
+        return rows, columns, partial
     found = api.ports(args.kind, pid=pids, **progress)
     partial = partial_note(found, pids)
     if args.format in ("json", "jsonl"):
-        return [dataclasses.asdict(p) for p in found], RECORD_COLUMNS, partial
+        return [record_row(p) for p in found], RECORD_COLUMNS, partial
     if args.netstat:
         return netstat_rows(found, args.process), NETSTAT_COLUMNS + (["process"] if args.process else []), partial
     if args.fport:

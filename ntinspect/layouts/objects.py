@@ -5,7 +5,7 @@ from typing import Dict, Iterator, NamedTuple, Optional
 
 from construct import Construct, Container
 
-from .base import ACCESS_MASK, BOOLEAN, CHAR, LARGE_INTEGER, UCHAR, ULONG, Primitives, align_up, c_struct
+from .base import ACCESS_MASK, BOOLEAN, CHAR, LARGE_INTEGER, UCHAR, ULONG, Primitives, align_up, c_struct, static_size
 from .parsing import Buffer, as_view, parse, read_unicode_string, read_utf16, require
 
 __all__ = ["define", "ObjectTypeEntry", "DirectoryEntry", "walk_object_types", "object_name",
@@ -104,13 +104,14 @@ def walk_object_types(data: Buffer, width: int,
     name = "OBJECT_TYPES_INFORMATION"
     view = as_view(data)
     count = parse(ns.OBJECT_TYPES_INFORMATION, view).NumberOfTypes
-    offset = align_up(ns.OBJECT_TYPES_INFORMATION.sizeof(), width)
-    require(count * entry.sizeof() <= len(view) - offset, name, 0,
+    offset = align_up(static_size(ns.OBJECT_TYPES_INFORMATION), width)
+    entry_size = static_size(entry)  # (construct's sizeof() walks the layout at each call)
+    require(count * entry_size <= len(view) - offset, name, 0,
             f"NumberOfTypes {count} cannot fit in {len(view)} bytes")
     for _ in range(count):
         info = parse(entry, view, offset)
         string = info.TypeName
-        text_at = offset + entry.sizeof()
+        text_at = offset + entry_size
         if base_address is None:
             require(string.Length <= string.MaximumLength, name, offset,
                     f"Length {string.Length} exceeds MaximumLength {string.MaximumLength}")

@@ -1,5 +1,7 @@
 r"""Physical memory and page tables, on any OS: sources, translation, mappings.
 
+::
+
     import ntinspect.memory as mem
     with mem.open("guest.elf") as space:            # dtb and mode from the core's CPU note
         t = space.translate(0xffffffff81000000)     # physical, page_size, entries (PML4E..PTE)
@@ -11,7 +13,7 @@ r"""Physical memory and page tables, on any OS: sources, translation, mappings.
 Formats: raw (any file not recognised below), ELF cores (QEMU ``dump-guest-memory``,
 VirtualBox ``dumpvmcore``), LiME, and the live ``\Device\PhysicalMemory`` section (path
 ``\Device\PhysicalMemory``; NT 4.0 to XP only). Faults are subclasses of
-:class:`ntinspect.InvalidAddress`: PageNotPresent, NonCanonicalAddress, AddressNotInImage.
+:class:`ntinspect.errors.InvalidAddress`: PageNotPresent, NonCanonicalAddress, AddressNotInImage.
 """
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def open_physical(path: Source) -> PhysicalSource:
 
 
 def open(path: Source, dtb: Optional[int] = None, mode: Optional[str] = None) -> AddressSpace:
-    """An :class:`AddressSpace` over the image at ``path`` (or a PhysicalSource).
+    """An :class:`~ntinspect.memory.space.AddressSpace` over the image at ``path`` (or a PhysicalSource).
 
     ``dtb`` (CR3) and ``mode`` (``x86``, ``pae``, ``x64``, ``la57``) default to what the image
     records (an ELF core's QEMU or VirtualBox CPU note: CR3; CR0.PG, CR4.PAE/LA57/PSE and

@@ -34,6 +34,8 @@ EM_X86_64 = 62
 # (note name, {register: offset}) for the CPU-state notes this module knows
 _QEMU = ("QEMU", {"cr0": 392, "cr2": 408, "cr3": 416, "cr4": 424})
 _VBOX = ("VBCPU", {"cr0": 288, "cr2": 296, "cr3": 304, "cr4": 312, "efer": 488})
+E_TYPE_OFFSET = 16
+"""Where an ELF header keeps e_type (ELF32 and ELF64 alike)."""
 
 
 def paging_mode(state: Dict[str, Any]) -> Optional[str]:
@@ -70,6 +72,9 @@ class ElfCore(FileSource):
         at = 0  # where the part being parsed starts: the ELF header, then each program header
         try:
             elf = ELFFile(self._file)
+            if elf.header["e_type"] != "ET_CORE":  # an executable's LOAD segments are not physical memory
+                raise MemoryImageError(self.path, E_TYPE_OFFSET, f"an ELF of type {elf.header['e_type']}, "
+                                       "not a core (ET_CORE): not a memory image")
             machine = elf.header["e_machine"]
             count = self._segment_count(elf)
             for index in range(count):

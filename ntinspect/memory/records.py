@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..display import Record
 from ..layouts.paging import decode
 from .modes import MODES
 
@@ -21,8 +22,8 @@ def qemu_flags(value: int, large: bool) -> str:
     return "".join(letter if (value >> bit) & 1 and (bit != 7 or large) else "-" for letter, bit in _FLAG_BITS)
 
 
-@dataclass(frozen=True)
-class TableEntry:
+@dataclass(frozen=True, repr=False)
+class TableEntry(Record):
     """One entry the walk read: ``level`` (PML5E, PML4E, PDPTE, PDE, PTE), its physical
     ``address``, raw ``value``, the ``layout`` it decodes with (``PDE_2M`` for a large page)
     and ``fields`` (decoded bits, by the names of :mod:`ntinspect.layouts.paging`)."""
@@ -128,8 +129,8 @@ class Translation:
                 f"in_image={self.in_image})")
 
 
-@dataclass(frozen=True)
-class Mapping:
+@dataclass(frozen=True, repr=False)
+class Mapping(Record):
     """A range the page tables map: ``virtual`` .. ``virtual + size`` to ``physical`` ..,
     in pages of ``page_size``; ``flags`` (the leaf entries' bits, :func:`qemu_flags`);
     effective ``writable``, ``user``, ``nx`` along the walk; ``in_image``: whether the image
@@ -158,7 +159,7 @@ class Mapping:
 
 
 class TranslateStatus(IntEnum):
-    """Per-address status of :meth:`AddressSpace.translate_many`."""
+    """Per-address status of :meth:`~ntinspect.memory.space.AddressSpace.translate_many`."""
 
     OK = 0                   # mapped, and the image holds the target byte
     NOT_IN_IMAGE = 1         # mapped to a physical address the image lacks

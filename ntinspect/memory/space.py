@@ -6,10 +6,10 @@ stops at a not-present entry (PageNotPresent, with Windows' software PTE decoded
 large page (PS, bit 7, at a level that has one), else descends to the table at the entry's
 address bits. The scalar path (:meth:`AddressSpace.translate`) works on Python ints over
 the mmap; :meth:`AddressSpace.translate_many` runs the same walk on numpy arrays
-(:mod:`.arrays`); :meth:`AddressSpace.mappings` reads each table whole (:mod:`.tables`).
+(``arrays.py``); :meth:`AddressSpace.mappings` reads each table whole (``tables.py``).
 
 Loops and self-references (x64 Windows maps its PML4 through one of its own entries) end
-by construction: a walk has at most one step per level. :meth:`mappings` additionally
+by construction: a walk has at most one step per level. :meth:`AddressSpace.mappings` additionally
 walks one table at one level at most ``table_repeats`` times, so a corrupt table whose
 entries all name the same table costs linear time instead of 512**levels.
 """
@@ -153,7 +153,7 @@ class AddressSpace:
         return value
 
     def translate(self, vaddr: int) -> "Translation":
-        """Translate ``vaddr``: a :class:`Translation` (physical address, page size, entries).
+        """Translate ``vaddr``: a :class:`~ntinspect.memory.records.Translation` (physical address, page size, entries).
 
         Raises NonCanonicalAddress, PageNotPresent (level, entry value and address, Windows
         software PTE decoded) or AddressNotInImage when a table the walk needs is missing.
@@ -236,13 +236,28 @@ class AddressSpace:
     def translate_many(self, addresses: Iterable[int]) -> Translations:
         """Translate an array of addresses at once (numpy, vectorised per level).
 
-        ``addresses``: anything ``numpy.asarray(..., dtype=uint64)`` takes (canonical x64
-        addresses as their unsigned 64-bit values). Returns :class:`Translations`
+        ``addresses``: integers, as an array or any iterable of ints (canonical x64
+        addresses as their unsigned 64-bit values, kernel and user ones mixed); float, complex or
+        bool values raise TypeError, as in :meth:`translate` (a float64 holds no 64-bit
+        address exactly), negative ones ValueError. Returns :class:`~ntinspect.memory.records.Translations`
         (``physical``, ``status``, ``page_size`` arrays). Sources without a mapped file
         (the live section) are walked per address.
         """
         import numpy as np
 
+        if not isinstance(addresses, np.ndarray):
+            # a list mixing kernel addresses (>= 2**63) and small ones would become float64
+            # in np.asarray: check the Python values first, then convert exactly
+            addresses = list(addresses)
+            if not all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in addresses):
+                kinds = sorted({type(a).__name__ for a in addresses if not isinstance(a, (int, np.integer))
+                                or isinstance(a, (bool, np.bool_))})
+                raise TypeError(f"addresses are integers, as in translate(), not {', '.join(kinds)} values")
+            addresses = [int(a) for a in addresses]
+        else:
+            if addresses.dtype.kind in "fcb" or (addresses.dtype.kind == "O" and not all(
+                    isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in addresses.ravel().tolist())):
+                raise TypeError(f"addresses are integers, as in translate(), not {addresses.dtype} values")
         try:
             va = np.asarray(addresses, dtype=np.uint64).ravel()
         except (OverflowError, TypeError, ValueError) as error:

@@ -10,24 +10,30 @@ it declares, within the limits below. Every problem is a
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
+import struct
+import threading
 import zipfile
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, BinaryIO, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ..errors import SnapshotError
+from .transform import COLUMNS_DELTA, checked_transform, columns_delta_pieces, undo_columns_delta_from
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MAGIC_NAME", "MAGIC", "MANIFEST_NAME", "PART_PREFIX", "MAX_PART_BYTES",
            "MAX_MANIFEST_BYTES", "MAX_RATIO", "MAX_MEMBERS", "SnapshotWriter", "Snapshot", "write_snapshot",
            "open_snapshot"]
 
 FORMAT = "ntinspect-snapshot"
-FORMAT_VERSION = 1
-"""The container version this code writes and the newest it reads."""
+FORMAT_VERSION = 2
+"""The container version this code writes and the newest it reads (it reads 1 too: version 2
+added the parts' optional ``transform``, docs/snapshot-format.md)."""
 MAGIC_NAME = "ntinspect-snapshot"
 MAGIC = b"ntinspect-snapshot\n"
 """The first member, stored uncompressed: the file's bytes 30.. spell its name (as ODF's mimetype)."""
@@ -40,7 +46,8 @@ MAX_MANIFEST_BYTES = 16 << 20
 MAX_RATIO = 1100
 """Largest uncompressed/compressed size ratio accepted (deflate's own limit is about 1032:1)."""
 MAX_MEMBERS = 10_000
-CHUNK = 1 << 20
+LOCAL_HEADER = struct.Struct("<4s2xH18xHH")
+"""A zip local file header's signature, flags, name length and extra length (APPNOTE 4.3.7)."""
 
 PART_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}(/[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}){0,7}")
 """Part names: short path-like words; no ``..``, no absolute paths, no backslashes."""
@@ -52,7 +59,7 @@ _READ_FAILURES = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError
 
 def _check_part_name(path: str, name: Any) -> str:
     if not isinstance(name, str) or not PART_NAME.fullmatch(name) or ".." in name.split("/"):
-        raise SnapshotError(path, str(name), "not a valid part name (letters, digits, _ . - and /; no '..', "
+        raise SnapshotError(path, str(name) or "''", "not a valid part name (letters, digits, _ . - and /; no '..', "
                                              "no absolute path)")
     return name
 
@@ -72,44 +79,100 @@ class SnapshotWriter:
     block) writes the manifest. The file appears complete or not at all: it is written
     beside the target and renamed at close; an exception in the block removes it.
 
+    Parts are deflated, CRC-checked and hashed on two worker threads (zlib and hashlib
+    release the GIL), so the caller goes on reading what it records next while the bytes
+    it added are written; parts go into the file in the order they were added, and
+    ``close()`` waits for them. ``data`` is copied unless it cannot change (``bytes``, or
+    a memoryview of ``bytes``).
+
     ``meta`` is free JSON (capture time, tool version, OS identity...), stored in the
     manifest. Raises SnapshotError for a bad part name, a repeated part or a part over
-    :data:`MAX_PART_BYTES`, TypeError for meta that is not JSON.
+    :data:`MAX_PART_BYTES`, TypeError for meta that is not JSON; an error of the worker
+    (a full disk) is raised by ``close()``.
     """
 
     def __init__(self, path: Any, meta: Optional[Mapping[str, Any]] = None) -> None:
         self.path = os.fspath(path)
         self.meta = json.loads(json.dumps(dict(meta or {})))  # TypeError now, not at close
         self._parts: Dict[str, Dict[str, Any]] = {}
+        self._pending: List[Tuple[str, Future, Future]] = []
         self._partial = f"{self.path}.partial"
-        self._zip: Optional[zipfile.ZipFile] = zipfile.ZipFile(self._partial, "w", allowZip64=True)
+        self._file: Optional[BinaryIO] = open(self._partial, "wb")  # OSError now, not after the recording
+        # the archive is built in memory and written in one piece at close (each small write
+        # and seek of zipfile's costs a system call, slow under Wine)
+        self._buffer = io.BytesIO()
+        self._zip: Optional[zipfile.ZipFile] = zipfile.ZipFile(self._buffer, "w", allowZip64=True)
         self._zip.writestr(zipfile.ZipInfo(MAGIC_NAME, date_time=(1980, 1, 1, 0, 0, 0)), MAGIC,
                            compress_type=zipfile.ZIP_STORED)
+        # one thread writes (the members' order is the order of add()), one hashes; both
+        # shared by every writer of the process (started once)
+        self._writer, self._hasher = _pools()
 
-    def add(self, name: str, data: bytes, media_type: str = "application/octet-stream") -> None:
-        """Add one part (compressed with deflate) and record its size and SHA-256."""
+    def add(self, name: str, data: Any, media_type: str = "application/octet-stream", level: int = 6,
+            columns: Optional[Tuple[int, List[int]]] = None, copy: bool = True) -> None:
+        """Add one part (compressed with deflate at ``level``, 1 fastest to 9 smallest) and
+        record its size and SHA-256 (computed on the worker threads). ``columns``
+        ``(header, field widths)``: store the part with the ``columns-delta`` transform
+        (:mod:`ntinspect.snapshot.transform`; for buffers of fixed-size records), which
+        the reader undoes: :meth:`Snapshot.read` gives ``data`` back byte for byte.
+        ``copy=False``: the caller guarantees that ``data`` does not change until
+        :meth:`close` (a buffer nothing else writes, such as a recorded OS answer), and it is
+        not copied."""
         _check_part_name(self.path, name)
         if self._zip is None:
             raise SnapshotError(self.path, name, "the writer is closed")
         if name in self._parts:
             raise SnapshotError(self.path, name, "added twice")
-        data = bytes(data)
+        data = _frozen(data) if copy else _flat(data)
         if len(data) > MAX_PART_BYTES:
             raise SnapshotError(self.path, name, f"{len(data)} bytes is over the {MAX_PART_BYTES}-byte limit")
+        entry: Dict[str, Any] = {"size": len(data), "media_type": str(media_type)}
+        if columns is not None:
+            header, fields = checked_transform({"name": COLUMNS_DELTA, "header": columns[0],
+                                                "fields": list(columns[1])})
+            entry["transform"] = {"name": COLUMNS_DELTA, "header": header, "fields": list(fields)}
+        self._parts[name] = entry
+        self._pending.append((name, self._writer.submit(self._write, name, data, level, entry.get("transform")),
+                              self._hasher.submit(_sha256, data)))
+
+    def _write(self, name: str, data: Any, level: int, transform: Optional[Dict[str, Any]]) -> None:
         info = zipfile.ZipInfo(PART_PREFIX + name, date_time=(1980, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_DEFLATED
-        self._zip.writestr(info, data, compresslevel=6)
-        self._parts[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-                             "media_type": str(media_type)}
+        assert self._zip is not None
+        if transform is None:
+            self._zip.writestr(info, data, compresslevel=level)
+            return
+        # the stored form streamed into the member piece by piece: no second buffer of the part's size
+        info.file_size = len(data)
+        if hasattr(info, "compress_level"):  # Python 3.13+
+            info.compress_level = level
+        else:
+            info._compresslevel = level
+        with self._zip.open(info, "w", force_zip64=len(data) >= 1 << 31) as member:
+            for piece in columns_delta_pieces(data, transform["header"], transform["fields"]):
+                member.write(piece)
 
     def add_json(self, name: str, value: Any) -> None:
         """Add a JSON part (UTF-8)."""
         self.add(name, json.dumps(value, sort_keys=True).encode("utf-8"), "application/json")
 
+    def _finish(self) -> None:
+        """Wait for every part; the first worker error is raised."""
+        pending, self._pending = self._pending, []
+        for name, written, hashed in pending:
+            written.result()
+            self._parts[name]["sha256"] = hashed.result()
+
     def close(self) -> None:
-        """Write the manifest and put the file in place."""
+        """Wait for the parts, write the manifest and put the file in place."""
         if self._zip is None:
             return
+        try:
+            self._finish()
+        except BaseException:
+            self.abort()
+            raise
+        self._stop_workers()
         manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
                     "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "meta": self.meta, "parts": self._parts}
@@ -118,13 +181,35 @@ class SnapshotWriter:
                            compress_type=zipfile.ZIP_DEFLATED)
         self._zip.close()
         self._zip = None
-        os.replace(self._partial, self.path)
+        file, self._file = self._file, None
+        assert file is not None
+        try:
+            with file:
+                file.write(self._buffer.getbuffer())
+            os.replace(self._partial, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            self._buffer = io.BytesIO()
+
+    def _stop_workers(self) -> None:
+        """Cancel this writer's parts not yet started and wait for those under way."""
+        futures = [f for _, written, hashed in self._pending for f in (written, hashed)]
+        for future in futures:
+            future.cancel()
+        wait(futures)
+        self._pending = []
 
     def abort(self) -> None:
-        """Drop the partial file."""
+        """Drop the partial file (after the workers stop)."""
+        self._stop_workers()
         if self._zip is not None:
             self._zip.close()
             self._zip = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         try:
             os.remove(self._partial)
         except FileNotFoundError:
@@ -138,6 +223,79 @@ class SnapshotWriter:
             self.close()
         else:
             self.abort()
+
+
+class _MemberStream:
+    """A member's stored bytes given back in pieces of exact sizes (inflated where the
+    member is deflated, never past what is asked), the CRC-32 kept as they go;
+    :meth:`finish` checks that nothing is left and the CRC."""
+
+    def __init__(self, path: str, part: str, stored: bytes, info: zipfile.ZipInfo) -> None:
+        self.path, self.part, self.info = path, part, info
+        self.pending: Any = stored
+        self.inflater = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+        self.crc = 0
+
+    def take(self, size: int) -> Any:
+        if size <= 0:
+            return b""
+        if self.inflater is None:
+            piece, self.pending = self.pending[:size], self.pending[size:]
+        else:
+            piece = self.inflater.decompress(self.pending, size)
+            self.pending = self.inflater.unconsumed_tail
+        if len(piece) != size:
+            raise SnapshotError(self.path, self.part, f"holds fewer than the {self.info.file_size} bytes it "
+                                                      f"declares (truncated)")
+        self.crc = zlib.crc32(piece, self.crc)
+        return piece
+
+    def finish(self) -> None:
+        more = self.pending if self.inflater is None else (
+            b"" if self.inflater.eof else self.inflater.decompress(self.pending, 1))
+        if more:
+            raise SnapshotError(self.path, self.part, f"holds more than the {self.info.file_size} bytes it declares")
+        if self.inflater is not None and not self.inflater.eof:
+            raise SnapshotError(self.path, self.part, "its deflate stream does not end (truncated or damaged)")
+        if self.crc != self.info.CRC:
+            raise SnapshotError(self.path, self.part, "bad CRC-32 (damaged)")
+
+
+_POOLS: Optional[Tuple[ThreadPoolExecutor, ThreadPoolExecutor]] = None
+_POOLS_LOCK = threading.Lock()
+
+
+def _pools() -> Tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+    """(the writing thread, the hashing thread), started on first use and kept (a new thread
+    costs about a millisecond under Wine; a capture is a few tens of milliseconds)."""
+    global _POOLS
+    with _POOLS_LOCK:
+        if _POOLS is None:
+            _POOLS = (ThreadPoolExecutor(1, thread_name_prefix="ntinspect-snapshot-write"),
+                      ThreadPoolExecutor(1, thread_name_prefix="ntinspect-snapshot-hash"))
+        return _POOLS
+
+
+def _flat(data: Any) -> Any:
+    """``data`` as a flat byte buffer, not copied."""
+    if isinstance(data, (bytes, bytearray)):
+        return data
+    view = data if isinstance(data, memoryview) else memoryview(data)
+    return view if view.ndim == 1 and view.itemsize == 1 else view.cast("B")
+
+
+def _frozen(data: Any) -> Any:
+    """``data`` as bytes that cannot change while a worker reads them: ``bytes`` and flat
+    memoryviews of ``bytes`` as they are, anything else copied."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, memoryview) and isinstance(data.obj, bytes) and data.c_contiguous:
+        return data.cast("B") if data.format != "B" or data.ndim != 1 else data
+    return bytes(data)
+
+
+def _sha256(data: Any) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def write_snapshot(path: Any, parts: Mapping[str, bytes], meta: Optional[Mapping[str, Any]] = None) -> None:
@@ -160,7 +318,10 @@ class Snapshot:
     def __init__(self, path: Any) -> None:
         self.path = os.fspath(path)
         self._file = open(self.path, "rb")
+        self._lock = threading.Lock()  # one seek-and-read at a time on the shared file
+        self._transforms: Dict[str, Tuple[int, Tuple[int, ...]]] = {}
         try:
+            self._size = self._file.seek(0, os.SEEK_END)  # (fstat costs a server call under Wine)
             with _reading(self.path, "container", "not a readable zip archive (truncated, or another kind of file)"):
                 self._zip = zipfile.ZipFile(self._file)
             self._members = self._check_members()
@@ -186,7 +347,9 @@ class Snapshot:
                 _check_part_name(self.path, name[len(PART_PREFIX):])
             else:
                 unsafe = name.startswith(("/", "\\")) or "\\" in name or ":" in name or ".." in name.split("/")
-                raise SnapshotError(self.path, name, "an unsafe member name (absolute, '..' or a drive)" if unsafe
+                # an empty name still names where it is: the member's header offset
+                raise SnapshotError(self.path, name or f"(a member with no name, header at {info.header_offset:#x})",
+                                    "an unsafe member name (absolute, '..' or a drive)" if unsafe
                                     else "a member outside the format (not the magic, manifest or parts/)")
             if name in members:
                 raise SnapshotError(self.path, name, "the member appears twice")
@@ -201,30 +364,56 @@ class Snapshot:
             members[name] = info
         return members
 
-    def _bounded(self, name: str, part: str, limit: int) -> bytes:
-        """A member's bytes, its declared size and ratio checked before reading, the read
-        itself stopped at the declared size."""
+    def _bounded(self, name: str, part: str, limit: int,
+                 transform: Optional[Tuple[int, Tuple[int, ...]]] = None) -> Any:
+        """A member's bytes, its declared size and ratio checked before reading, the inflate
+        itself stopped at the declared size, the zip CRC-32 checked; with ``transform``
+        (header, fields), the ``columns-delta`` stored form undone while it is inflated
+        (a uint8 array).
+
+        The member is read in one piece (its compressed bytes, then bounded inflates) rather
+        than through ``zipfile``'s 4 KiB stream, which cost as much as the inflate itself on
+        a 4 MB part (benchmarks/README.md, bench_capture)."""
         info = self._members[name]
         if info.file_size > limit:
             raise SnapshotError(self.path, part, f"declares {info.file_size} bytes, over the limit of {limit}")
         if info.file_size > MAX_RATIO * max(info.compress_size, 1) + 1024:
             raise SnapshotError(self.path, part, f"declares {info.file_size} bytes from {info.compress_size} "
                                                  f"compressed: a ratio over {MAX_RATIO}, a zip bomb")
-        chunks: List[bytes] = []
-        total = 0
         with _reading(self.path, part, "cannot be read (damaged)"):
-            with self._zip.open(info) as stream:
-                while True:
-                    chunk = stream.read(min(CHUNK, info.file_size - total + 1))
-                    if not chunk:
-                        break
-                    total += len(chunk)
-                    if total > info.file_size:
-                        raise SnapshotError(self.path, part, f"holds more than the {info.file_size} bytes it declares")
-                    chunks.append(chunk)
-        if total != info.file_size:
-            raise SnapshotError(self.path, part, f"holds {total} bytes, declares {info.file_size} (truncated)")
-        return b"".join(chunks)
+            stored = self._stored_bytes(info, part)
+            stream = _MemberStream(self.path, part, stored, info)
+            if transform is None:
+                data: Any = stream.take(info.file_size)
+            else:
+                data = undo_columns_delta_from(stream.take, info.file_size, *transform)
+            stream.finish()
+        return data
+
+    def _stored_bytes(self, info: zipfile.ZipInfo, part: str) -> bytes:
+        """The member's compressed bytes as the file holds them, after its local header
+        (checked as zipfile checks it: signature and name). Its compressed size is checked
+        against the file's length before reading, so a lying header costs no allocation."""
+        with self._lock:
+            self._file.seek(info.header_offset)
+            header = self._file.read(LOCAL_HEADER.size)
+            if len(header) != LOCAL_HEADER.size:
+                raise SnapshotError(self.path, part, "its local header is truncated")
+            signature, flags, name_length, extra_length = LOCAL_HEADER.unpack(header)
+            if signature != b"PK\x03\x04":
+                raise SnapshotError(self.path, part, "bad local header magic (damaged)")
+            name = self._file.read(name_length)
+            if name.decode("utf-8" if flags & 0x800 else "cp437", "replace") != info.orig_filename:
+                raise SnapshotError(self.path, part, "its local header names another member (damaged)")
+            start = info.header_offset + LOCAL_HEADER.size + name_length + extra_length
+            if start + info.compress_size > self._size:
+                raise SnapshotError(self.path, part, f"its {info.compress_size} compressed bytes run past the end "
+                                                     f"of the file (truncated)")
+            self._file.seek(start)
+            stored = self._file.read(info.compress_size)
+        if len(stored) != info.compress_size:
+            raise SnapshotError(self.path, part, "truncated")
+        return stored
 
     def _check_magic(self) -> None:
         first = self._zip.infolist()[:1]
@@ -270,6 +459,13 @@ class Snapshot:
             if member.file_size != size:
                 raise SnapshotError(self.path, name, f"the file holds {member.file_size} bytes, the manifest "
                                                      f"says {size}")
+            if "transform" in entry:
+                if version < 2:
+                    raise SnapshotError(self.path, name, "a transform in a version 1 file (version 2 added them)")
+                try:
+                    self._transforms[name] = checked_transform(entry["transform"])
+                except ValueError as error:
+                    raise SnapshotError(self.path, name, str(error)) from None
         for member in self._members:
             if member.startswith(PART_PREFIX) and member[len(PART_PREFIX):] not in parts:
                 raise SnapshotError(self.path, member[len(PART_PREFIX):], "not listed in the manifest")
@@ -291,11 +487,20 @@ class Snapshot:
         return entry
 
     def read(self, name: str) -> bytes:
-        """A part's bytes, checked against the manifest's size and SHA-256."""
+        """A part's bytes, checked against the manifest's size and SHA-256 (a transformed
+        part restored first: the SHA-256 is the restored bytes')."""
+        data = self.read_view(name)
+        return data if isinstance(data, bytes) else data.tobytes()
+
+    def read_view(self, name: str) -> Any:
+        """:meth:`read` without the last copy: ``bytes``, or a read-only memoryview of the
+        restored bytes of a transformed part."""
         entry = self._entry(name)
         if self._zip is None:
             raise SnapshotError(self.path, name, "the snapshot is closed")
-        data = self._bounded(PART_PREFIX + name, name, MAX_PART_BYTES)
+        data: Any = self._bounded(PART_PREFIX + name, name, MAX_PART_BYTES, self._transforms.get(name))
+        if not isinstance(data, bytes):
+            data = memoryview(data).toreadonly()
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise SnapshotError(self.path, name, "checksum mismatch: its SHA-256 is not the manifest's")
         return data

@@ -2,8 +2,12 @@
 
 Each source offers the package functions as methods (:mod:`.base`); what it cannot
 answer raises :class:`~ntinspect.errors.SourceUnsupported` saying what it holds. Kinds
-are recognised by their first bytes (:data:`KINDS`), never by the file name, so a
-snapshot reader joins by adding one entry.
+are recognised by their first bytes (:data:`KINDS`), never by the file name.
+
+Two families: sources that give the *raw answers* the backends parse (``gives_answers``:
+:mod:`.live` for this system and a capture being recorded, :mod:`.snapshot` for a
+capture replayed), whose package functions run the package's own code over them; and
+sources that answer the package functions themselves (:mod:`.minidump`).
 """
 from __future__ import annotations
 
@@ -24,9 +28,10 @@ def _minidump(path: Any) -> RecordedSource:
     return MinidumpSource(path)
 
 
-def _snapshot(path: Any) -> RecordedSource:
-    raise SourceFormatError(os.fspath(path), "an ntinspect snapshot container: replaying snapshots as a "
-                                             "source is not implemented yet (ntinspect.snapshot reads its parts)")
+def _snapshot(path: Any) -> Any:
+    from .snapshot import SnapshotSource
+
+    return SnapshotSource(path)
 
 
 def _kernel_dump(path: Any) -> RecordedSource:
@@ -34,7 +39,7 @@ def _kernel_dump(path: Any) -> RecordedSource:
                                              "ntinspect reads; it reads user-mode minidumps (MDMP)")
 
 
-KINDS: Tuple[Tuple[bytes, str, Callable[[Any], RecordedSource]], ...] = (
+KINDS: Tuple[Tuple[bytes, str, Callable[[Any], Any]], ...] = (
     (b"MDMP", "minidump", _minidump),
     (b"PK\x03\x04", "snapshot", _snapshot),
     (b"PAGEDU64", "kernel dump", _kernel_dump),
@@ -43,11 +48,13 @@ KINDS: Tuple[Tuple[bytes, str, Callable[[Any], RecordedSource]], ...] = (
 """(leading bytes, kind, opener) for each recorded kind, tried in order."""
 
 
-def open_source(path: Any) -> RecordedSource:
-    """The source a file holds, chosen by its first bytes: a minidump (``MDMP``) today.
+def open_source(path: Any) -> Any:
+    """The source a file holds, chosen by its first bytes: a minidump (``MDMP``) or an
+    ntinspect capture (a zip: :class:`~ntinspect.sources.snapshot.SnapshotSource`).
 
     Raises SourceFormatError for a file of another kind (saying what it looks like),
-    MinidumpError for a damaged minidump, and ``OSError`` where the file cannot be read.
+    MinidumpError for a damaged minidump, SnapshotError (naming the part) for a damaged
+    capture, and ``OSError`` where the file cannot be read.
     """
     name = os.fspath(path)
     with open(name, "rb") as handle:
@@ -64,12 +71,12 @@ LIVE = "live"
 
 
 def source_for(spec: Any) -> Any:
-    """The source ``spec`` names: the live system for ``"live"`` (the ``ntinspect`` package
-    itself, whose functions are the live source's) or a file opened with
-    :func:`open_source`. Every command that takes a source resolves it here. Raises what
-    :func:`open_source` raises."""
+    """The source ``spec`` names: the live system for ``"live"`` (the process-wide
+    :class:`~ntinspect.sources.live.LiveSource`, whose methods are the package functions)
+    or a file opened with :func:`open_source`. Every command that takes a source resolves
+    it here. Raises what :func:`open_source` raises."""
     if isinstance(spec, str) and spec == LIVE:
-        import ntinspect
+        from .current import default_live
 
-        return ntinspect
+        return default_live()
     return open_source(spec)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import mmap
 import ntpath
 import os
+from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
@@ -61,6 +62,7 @@ from ..layouts.minidump import (
 )
 from ..layouts.parsing import parse
 from ..models import HandleTable, NameStatus, Process
+from ..recordlist import RecordList
 from ..system.info import InfoStatus, SystemInfo, machine_name, module_version, ubr_from_csd
 from .base import RecordedSource
 
@@ -283,6 +285,14 @@ class MinidumpSource(RecordedSource):
     def close(self) -> None:
         self._dump.close()
 
+    @property
+    def capture_time(self) -> Optional[datetime]:  # type: ignore[override]
+        """When the dump was written: the header's TimeDateStamp (time_t, UTC; MSDN
+        MINIDUMP_HEADER), None where the writer left it 0. No minidump stream records the
+        machine's name, so ``host`` stays None."""
+        stamp = self._dump.header.TimeDateStamp
+        return datetime.fromtimestamp(stamp, timezone.utc) if stamp else None
+
     # --- the process ----------------------------------------------------------------------
     def _pid(self) -> int:
         pid = self._dump.process_id()
@@ -292,13 +302,21 @@ class MinidumpSource(RecordedSource):
         modules = self._dump.modules()
         return ntpath.basename(modules[0][0]) if modules else ""
 
-    def processes(self) -> List[Process]:
-        """The dumped process, as one :class:`~ntinspect.models.Process`."""
+    def processes(self, details: bool = True, pid: Any = None) -> RecordList:
+        """The dumped process, as a :class:`~ntinspect.recordlist.RecordList` of one
+        :class:`~ntinspect.models.Process` (arguments as :func:`ntinspect.processes` takes
+        them: ``details`` changes nothing, a minidump records none of them either way; a
+        ``pid`` selector that does not match the dumped process raises ProcessNotFound)."""
+        from ..selection import select_processes
+
+        chosen = select_processes(pid, {self._pid(): self._image()})  # raises for what the dump does not hold
+        if chosen is not None and self._pid() not in chosen.pids:  # an empty collection selects nothing
+            return RecordList([], Process)
         descriptors = self._dump.handle_descriptors()
         threads = self._dump.thread_count()
-        return [Process(pid=self._pid(), ppid=0, name=self._image(),
-                        handle_count=0 if descriptors is None else len(descriptors),
-                        thread_count=0 if threads is None else threads, session_id=0)]
+        return RecordList([Process(pid=self._pid(), ppid=0, name=self._image(),
+                                   handle_count=0 if descriptors is None else len(descriptors),
+                                   thread_count=0 if threads is None else threads, session_id=0)], Process)
 
     def handles(self, pid: Any = None, type: Any = None, names: bool = False, name_timeout: float = 1.0,
                 debug_privilege: bool = False) -> HandleTable:

@@ -13,9 +13,12 @@ def system_info() -> SystemInfo:
     machine, the file versions of ntdll.dll, ntoskrnl.exe and afd.sys (pefile), Wine's
     version and host. Fields that cannot be read are None with a status. Needs the
     Windows API (natively or under Wine); UnsupportedPlatform elsewhere."""
-    from .live import system_info as read
+    from ..sources.current import _CURRENT, current
 
-    return read()
+    chosen = _CURRENT.get()
+    if chosen is not None and not getattr(chosen, "gives_answers", False):
+        return chosen.system_info()  # a minidump answers itself
+    return current().identity()
 
 
 __all__ = ["SystemInfo", "InfoStatus", "Dialect", "dialect_of", "live_dialect", "system_info",

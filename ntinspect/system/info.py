@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Tuple
 
+from ..display import Record
 from ..models import is_decimal
 
 __all__ = ["InfoStatus", "SystemInfo", "FileVersion", "module_version", "ubr_from_csd",
@@ -68,8 +69,8 @@ class InfoStatus:
     ERROR_PREFIX = "error:"
 
 
-@dataclass(frozen=True)
-class SystemInfo:
+@dataclass(frozen=True, repr=False)
+class SystemInfo(Record):
     r"""Who a system is (frozen). Fields are None where unknown, ``status[field]`` says why.
 
     - ``major``, ``minor``, ``build``: the OS version (RtlGetVersion, not the manifest-bound

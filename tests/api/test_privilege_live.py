@@ -85,9 +85,9 @@ def test_handles_with_debug_privilege_restores_the_state_it_found(held_but_off, 
     during = []
     real = live.system_handle_columns
 
-    def observed():
+    def observed(*source):
         during.append(debug_state())
-        return real()
+        return real(*source)
 
     monkeypatch.setattr(live, "system_handle_columns", observed)
     table = ntinspect.handles(pid=os.getpid(), debug_privilege=True)
@@ -103,7 +103,7 @@ def test_a_failing_call_restores_it_too(held_but_off, monkeypatch):
     import ntinspect
     from ntinspect.backends import live
 
-    def broken():
+    def broken(*source):
         raise ntinspect.NtStatusError(0xC0000001, "injected")
 
     monkeypatch.setattr(live, "system_handle_columns", broken)

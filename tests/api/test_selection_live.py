@@ -153,3 +153,19 @@ def test_ns_on_a_symbolic_link_shows_it_and_follows_it_with_L():
     assert followed and all(e.path.lower().startswith(resolved.lower()) for e in followed)
     result = run_cli("ns", "-L", "\\??\\C:", "--format", "json")
     assert result.returncode == 0 and json.loads(result.stdout)[0]["path"].lower().startswith(resolved.lower())
+
+
+def test_processes_select_like_handles_and_ports(holder):
+    import ntinspect
+
+    pid = holder["pid"]
+    for selector in (pid, np.int64(pid), [pid]):
+        assert [p.pid for p in ntinspect.processes(pid=selector)] == [pid]
+    by_name = ntinspect.processes(details=False, pid="PYTHON")
+    assert {pid, os.getpid()} <= {p.pid for p in by_name} and {p.name.lower() for p in by_name} == {"python.exe"}
+    with pytest.raises(ntinspect.ProcessNotFound):
+        ntinspect.processes(pid=unused_pid())
+    result = run_cli("processes", "-p", str(pid), "--format", "json")
+    assert result.returncode == 0 and [p["pid"] for p in json.loads(result.stdout)] == [pid]
+    result = run_cli("processes", "-p", str(unused_pid()))
+    assert result.returncode == 3 and result.stdout == b""

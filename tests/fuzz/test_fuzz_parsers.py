@@ -23,6 +23,8 @@ from ntinspect.layouts import (handle_table, layouts, object_name, object_type_n
                                table_array, table_plan, walk_directory, walk_object_types, walk_processes)
 from ntinspect.layouts.base import unwrap
 
+from fedsource import FedSource
+
 WIDTHS = (4, 8)
 
 
@@ -83,15 +85,6 @@ def test_handle_tables_bulk_view(width, info_class, data):
         assert result.nbytes <= len(raw)  # a view of the buffer, never more
 
 
-def _fed_live(monkeypatch, data, width, base):
-    from ntinspect.backends import live
-
-    monkeypatch.setattr(live.calls, "query_system_information", lambda info_class, initial=0: memoryview(data))
-    monkeypatch.setattr(live, "WIDTH", width)
-    monkeypatch.setattr(live, "base_address", lambda view: base)
-    return live
-
-
 @pytest.mark.parametrize("width", WIDTHS)
 @given(data=st.data())
 def test_live_process_list_reader(width, data):
@@ -106,10 +99,11 @@ def test_live_process_list_reader(width, data):
     struct.pack_into("<H", second, offset_of(layouts(width).SYSTEM_PROCESS_INFORMATION, "ImageName.Length"), len(name))
     valid = bytes(first + second) + name
     raw = data.draw(st.one_of(st.binary(max_size=2 * entry + 40), mutated(valid)))
-    with pytest.MonkeyPatch.context() as patch:
-        live = _fed_live(patch, raw, width, base)
-        library_error_only(lambda b: list(live.process_entries()), raw)
-        library_error_only(lambda b: live.system_handle_columns(), raw)
+    from ntinspect.backends import live
+
+    source = FedSource(raw, width, base)
+    library_error_only(lambda b: list(live.process_entries(source)), raw)
+    library_error_only(lambda b: live.system_handle_columns(source), raw)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -117,10 +111,10 @@ def test_live_process_list_reader_odd_name_length(width):
     """Found by the full profile: an odd ImageName.Length escaped as UnicodeDecodeError."""
     entry = bytearray(layouts(width).SYSTEM_PROCESS_INFORMATION.sizeof() + 8)
     struct.pack_into("<H", entry, offset_of(layouts(width).SYSTEM_PROCESS_INFORMATION, "ImageName.Length"), 1)
-    with pytest.MonkeyPatch.context() as patch:
-        live = _fed_live(patch, bytes(entry), width, 0)
-        with pytest.raises(LayoutError, match="odd UTF-16 length") as caught:
-            list(live.process_entries())
+    from ntinspect.backends import live
+
+    with pytest.raises(LayoutError, match="odd UTF-16 length") as caught:
+        list(live.process_entries(FedSource(bytes(entry), width, 0)))
     assert caught.value.offset == 0
 
 

@@ -71,3 +71,48 @@ def test_missing_dtb_is_a_clear_error(capsys, image):
     path, _ = image
     code, _, err = run(capsys, "info", path)
     assert code == 1 and "dtb" in err and "mode" in err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (("read", "0xfffff80000001000", "0x100000000000"), "LEN"),
+    (("read", "0xfffff80000001000", str((1 << 30) + 1)), "LEN"),
+    (("pte", "0xfffff80000001000", "--length", "0x100000000000"), "--length"),
+    (("pte", "0xfffff80000001000", "--length", "-5"), "--length"),
+])
+def test_a_length_past_the_read_limit_is_a_usage_error(capsys, image, argv, message):
+    path, dtb = image
+    with pytest.raises(SystemExit) as exited:
+        run(capsys, argv[0], path, "--dtb", hex(dtb), "--mode", "x64", *argv[1:])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and message in err and "0x40000000" in err and "Traceback" not in err
+
+
+def test_machine_formats_write_integers_as_json_does(capsys, image):
+    # the output contract: hex is for tables; CSV and JSONL carry the numbers JSON carries
+    import csv
+    import io
+
+    path, dtb = image
+    opts = ("--dtb", hex(dtb), "--mode", "x64")
+    for command, extra, ints in (("maps", (), ("virtual", "end", "physical", "size", "page_size")),
+                                 ("translate", ("0xfffff80000001008", "0x1008"), ("address", "physical", "page_size"))):
+        _, out, _ = run(capsys, command, path, *opts, *extra, "--format", "json")
+        wanted = json.loads(out)
+        _, out, _ = run(capsys, command, path, *opts, *extra, "--format", "csv")
+        rows = list(csv.DictReader(io.StringIO(out)))
+        assert [[int(r[k]) for k in ints] for r in rows] == [[w[k] for k in ints] for w in wanted]
+    _, out, _ = run(capsys, "pte", path, *opts, "0xfffff80000001000", "--format", "json")
+    whole = json.loads(out)
+    _, out, _ = run(capsys, "pte", path, *opts, "0xfffff80000001000", "--format", "jsonl")
+    assert out.count("\n") == 1 and json.loads(out) == whole
+    _, out, _ = run(capsys, "pte", path, *opts, "0xfffff80000001000", "--format", "csv")
+    entries = list(csv.DictReader(io.StringIO(out)))
+    assert [(e["level"], int(e["address"]), int(e["value"])) for e in entries] == [
+        (e["level"], e["address"], e["value"]) for e in whole["entries"]]
+    _, out, _ = run(capsys, "read", path, *opts, "0xfffff80000001000", "32", "--format", "csv")
+    assert [line.split(",")[0] for line in out.splitlines()] == ["address", str(0xFFFFF80000001000),
+                                                                  str(0xFFFFF80000001010)]
+    _, out, _ = run(capsys, "info", path, *opts, "--format", "jsonl")
+    assert out.count("\n") == 1 and json.loads(out)["dtb"] == dtb
+    _, out, _ = run(capsys, "info", path, *opts, "--format", "csv")
+    assert f"dtb,{dtb}" in out.splitlines()

@@ -144,6 +144,18 @@ def test_bad_elf_files(tmp_path, damage, message):
         mem.open(write(tmp_path, "bad.elf", damage(core)))
 
 
+@pytest.mark.parametrize("e_type,name", [(1, "ET_REL"), (2, "ET_EXEC"), (3, "ET_DYN")])
+def test_an_elf_that_is_not_a_core_is_refused(tmp_path, e_type, name):
+    # an executable's LOAD segments are not physical memory, even with a CPU note and a dtb
+    core = bytearray(elf_core([(0, bytes(0x3000))], [qemu_note(CR0_PG, 0x1000, 0x20)]))
+    struct.pack_into("<H", core, 16, e_type)
+    path = write(tmp_path, "program.elf", bytes(core))
+    for call in (lambda: mem.open(path), lambda: mem.open(path, dtb=0x1000, mode="x64")):
+        with pytest.raises(MemoryImageError, match=f"{name}.*not a core") as error:
+            call()
+        assert error.value.offset == 16
+
+
 def test_elf_note_too_short(tmp_path):
     core = elf_core([(0, bytes(0x1000))], [("QEMU", 0, b"\0" * 100)])
     with pytest.raises(MemoryImageError, match="QEMU note of 100 bytes") as error:

@@ -396,8 +396,18 @@ def test_closed_space_and_bad_address_arrays(tmp_path):
     space = space_of(t, tmp_path)
     with pytest.raises(ValueError, match="unsigned 64-bit"):
         space.translate_many([-1])
+    kernel = 0xFFFFF80000001234  # as float64 it is 0xfffff80000001000: another page, silently
+    for floats in (np.array([float(kernel)]), [0x1000 + 0.5], np.array([True]), [1j]):
+        with pytest.raises(TypeError, match="integers"):  # as translate(1.5) does
+            space.translate_many(floats)
     with pytest.raises(TypeError):
         space.translate("0x1000")
+    with pytest.raises(TypeError, match="str"):
+        space.translate_many([0x1000, "0x2000"])
+    # a plain list mixing a kernel address (>= 2**63) and a small one: numpy alone makes it float64
+    mixed = space.translate_many([0x1004, kernel, np.uint64(0x1008)])
+    assert mixed.physical.tolist()[::2] == [0x5004, 0x5008] and mixed.status.tolist() == [TranslateStatus.OK, TranslateStatus.NOT_PRESENT, TranslateStatus.OK]
+    assert space.translate_many(iter([0x1004])).physical.tolist() == [0x5004]  # any iterable
     assert space.translate(np.uint64(0x1004)).physical == 0x5004  # numpy integers are addresses too
     assert space.read(np.int64(0x1000), 4) == bytes(4)
     space.close()

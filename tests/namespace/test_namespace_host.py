@@ -433,8 +433,10 @@ def test_drive_map_cache_and_refresh(monkeypatch):
         reads.append(source)
         return DriveMap({"C:": f"\\Device\\HarddiskVolume{len(reads)}"})
 
+    from ntinspect.sources.current import default_live
+
     monkeypatch.setattr(backend, "read_drive_map", fake_read)
-    monkeypatch.setattr(backend, "_drive_map", None)
+    monkeypatch.setattr(default_live(), "_drive_map", None)  # the cache belongs to the live source
     api = importlib.import_module("ntinspect.objspace")  # the module, even if the package re-exports the function
 
     assert api.dos_path("\\Device\\HarddiskVolume1\\x") == "C:\\x"
@@ -448,9 +450,10 @@ def test_drive_map_cache_and_refresh(monkeypatch):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="checks the error raised where there is no Windows API")
 def test_live_functions_need_windows(monkeypatch):
-    api = importlib.import_module("ntinspect.objspace")
+    from ntinspect.sources.current import default_live
 
-    monkeypatch.setattr(backend, "_drive_map", None)
+    api = importlib.import_module("ntinspect.objspace")
+    monkeypatch.setattr(default_live(), "_drive_map", None)
     for call in (lambda: api.namespace(), lambda: api.resolve("\\??\\C:"), lambda: api.dos_path("\\Device\\X")):
         with pytest.raises(UnsupportedPlatform):
             call()

@@ -83,6 +83,37 @@ def test_bad_view_and_watch_arguments_are_argparse_errors(cli, argv):
     assert exited.value.code == 2
 
 
+def test_crossview_without_findings_still_names_the_processes_it_could_not_read(cli, monkeypatch):
+    # no finding is a claim about the processes looked at only: stderr names the others
+    from ntinspect import portmap as api
+
+    monkeypatch.setattr(api, "crossview", lambda kind="all": api.CrossView([], {4242: "access_denied"}))
+    for argv in ((), ("--json",), ("--netstat",)):
+        code, out, err = cli("--crossview", *argv)
+        assert code == 0 and "pid 4242 (access_denied)" in err and "not compared" in err
+        assert "4242" not in out
+    monkeypatch.setattr(api, "crossview", lambda kind="all": api.CrossView([], {}))
+    code, out, err = cli("--crossview")
+    assert code == 0 and err == ""
+
+
+def test_crossview_csv_carries_what_each_finding_rests_on(cli, monkeypatch):
+    import csv
+    import io
+
+    from ntinspect import portmap as api
+
+    table = [ep("tcp", "127.0.0.1", 8080, state="LISTENING", pid=None)]
+    found = api.discrepancies(table, [], b.merge(table, unreadable=[66]), {66: "access_denied"})
+    monkeypatch.setattr(api, "crossview", lambda kind="all": api.CrossView(found, {66: "access_denied"}))
+    code, out, _ = cli("--crossview", "--format", "csv")
+    (row,) = list(csv.DictReader(io.StringIO(out)))
+    code, out, _ = cli("--crossview", "--json")
+    (finding,) = json.loads(out)
+    assert (row["reason"], row["visible"], row["unreadable"]) == ("incomplete", "table", "66")
+    assert (finding["visible"], finding["unreadable"]) == (["table"], [66])
+
+
 def test_crossview_keeps_the_netstat_view(cli, monkeypatch):
     from ntinspect import portmap as api
 
@@ -156,10 +187,10 @@ def fake_scan(monkeypatch, ports, unreadable=None, timeouts=0, errors=0, finding
     from ntinspect import portmap as api
 
     def ports_of(kind="all", pid=None, progress=None):
-        return api.ScanResults(b.select(ports, kind), unreadable, timeouts, errors)
+        return api.ScanResults(b.select(ports, kind), unreadable, timeouts=timeouts, errors=errors)
 
     def crossview(kind="all", progress=None):
-        return api.ScanResults(findings or [], unreadable, timeouts, errors)
+        return api.CrossView(findings or [], unreadable, timeouts=timeouts, errors=errors)
 
     monkeypatch.setattr(api, "ports", ports_of)
     monkeypatch.setattr(api, "crossview", crossview)

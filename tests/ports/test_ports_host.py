@@ -15,6 +15,8 @@ from ntinspect.backends import tdi_scan
 from ntinspect.errors import LayoutError, NtInspectError, UnsupportedPlatform
 from ntinspect.portmap import Discrepancy, PortsError, discrepancies
 
+from fedsource import FedSource
+
 
 def ep(proto, local, lport, remote=None, rport=None, state=None, pid=None, source=b.TABLE, handle=None, family=None):
     family = family or (6 if ":" in local else 4)
@@ -291,13 +293,8 @@ def test_live_call_off_windows_is_unsupported_platform():
 # --- handle snapshot and process list parsing (the shared live-backend walks) --------------
 
 def fed(monkeypatch, data, width=8, base=0):
-    """ntinspect.backends.live with its class 5/64 query answering ``data`` (at ``base``)."""
-    from ntinspect.backends import live
-
-    monkeypatch.setattr(live.calls, "query_system_information", lambda info_class, initial=0: data)
-    monkeypatch.setattr(live, "WIDTH", width)
-    monkeypatch.setattr(live, "base_address", lambda view: base)
-    return live
+    """The live backend's walks over ``data`` (see :class:`fedsource.FedSource`)."""
+    return FedSource(data, width, base)
 
 
 @pytest.mark.parametrize("width", [4, 8])
@@ -515,6 +512,20 @@ def test_table_plan_per_platform():
     assert t.plan_tables(("tcp", "udp"), (4, 6), wine=False, full=False) == [
         ("tcp", 4, 5), ("tcp", 6, 5), ("udp", 4, 1), ("udp", 6, 1)]
     assert t.plan_tables(("udp",), (6,), wine=True, full=True) == [("udp", 6, 1)]
+
+
+def test_wine_ipv4_plan_reads_the_ipv6_table_that_holds_dual_stack_ipv4_connections():
+    # Linux (Wine's tables) lists an IPv4 client's connection to a [::] socket only in its
+    # IPv6 table, as ::ffff:a.b.c.d; Windows lists it in the IPv4 table
+    for carrier in (sock("tcp", "::ffff:127.0.0.1", 1, "::ffff:127.0.0.1", 2), sock("tcp", "::", 2)):
+        assert t.plan_tables(("tcp",), (4,), wine=True, full=False, handle_rows=[carrier]) == [("tcp", 6, 2)]
+    # IPv6-only sockets carry no IPv4: no second table (nor before the handle path ran)
+    only6 = [sock("tcp", "::1", 3), sock("tcp", "fe80::1", 4, "fe80::2", 5)]
+    assert t.plan_tables(("tcp",), (4,), wine=True, full=False, handle_rows=only6) == []
+    assert t.plan_tables(("tcp",), (4,), wine=True, full=False) == [("tcp", 4, 2)]
+    assert t.plan_tables(("tcp", "udp"), (4,), wine=True, full=False, handle_rows=[], unreadable=True) == [
+        ("tcp", 4, 2), ("tcp", 6, 2), ("udp", 4, t.UDP_TABLE_BASIC), ("udp", 6, t.UDP_TABLE_BASIC)]
+    assert t.plan_tables(("tcp",), (4,), wine=False, full=False) == [("tcp", 4, 5)]
 
 
 def test_run_bounded_keeps_order_and_errors():

@@ -316,3 +316,19 @@ def test_dual_stack_listener_and_its_ipv4_and_ipv6_clients_are_one_endpoint_each
             assert [d for d in portmap.crossview(kind) if any(r.local_port in ports for r in d.rows)] == []
     finally:
         kid.stop()
+
+
+def test_a_crossview_without_findings_names_the_unreadable_process():
+    """A process that cannot be opened and holds no socket the tables list: no finding
+    about it, and the result still says it was not looked at (API and CLI stderr)."""
+    import childproc
+
+    from ntinspect import portmap
+
+    with child(childproc.DENY_ALL) as (_, info):  # holds an event, no socket
+        found = portmap.crossview()
+        assert found.unreadable_processes.get(info["pid"]) == "access_denied"
+        assert not [d for d in found if info["pid"] in d.unreadable and d.reason != "incomplete"]
+        done = subprocess.run([sys.executable, "-m", "ntinspect", "ports", "--crossview"], capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0 and f"pid {info['pid']} (access_denied)" in done.stderr

@@ -360,3 +360,41 @@ def test_two_processes_sharing_a_udp_port_are_not_a_duplicate():
     finally:
         for kid in kids:
             kid.stop()
+
+
+DUAL_QUEUE = r"""
+import json, os, socket, sys, time
+ds = socket.socket(socket.AF_INET6); ds.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+ds.bind(("::", 0)); ds.listen(5); P = ds.getsockname()[1]
+accepted = socket.create_connection(("127.0.0.1", P)); a, _ = ds.accept()
+waiting = [socket.create_connection(("127.0.0.1", P)) for _ in range(2)]
+v6 = socket.create_connection(("::1", P))
+time.sleep(0.3)
+print(json.dumps(dict(pid=os.getpid(), P=P, accepted=accepted.getsockname()[1],
+                      waiting=[w.getsockname()[1] for w in waiting], v6=v6.getsockname()[1])), flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.parametrize("kind", ["tcp4", "inet4"])
+def test_an_ipv4_kind_is_the_ipv4_part_of_every_endpoint(kind):
+    """ports(kind) is ports() narrowed to kind: a dual-stack listener's IPv4 connections
+    (accepted, and waiting in its queue) are listed by an IPv4 kind with their state and
+    owner, as ports() lists them (Wine's host tables hold them in the IPv6 table only)."""
+    from ntinspect import portmap
+
+    kid = Child(DUAL_QUEUE)
+    try:
+        def mine(found):
+            return sorted((p.proto, p.family, p.local_addr, p.local_port, p.remote_addr, p.remote_port, p.state,
+                           p.pid, p.owner_status, p.dual_stack) for p in found if kid.pid in p.owners)
+        every = portmap.ports()
+        narrowed = mine(portmap.ports(kind))
+        assert narrowed == mine(portmap.select(every, kind))
+        server_ends = {p[5]: p for p in narrowed if p[3] == kid.info["P"] and p[5] is not None}
+        assert set(server_ends) == {kid.info["accepted"], *kid.info["waiting"]}
+        assert all(p[6] == "ESTABLISHED" and p[9] for p in server_ends.values())
+        assert [server_ends[w][8] for w in kid.info["waiting"]] == ["listener", "listener"]
+        assert kid.info["v6"] not in {p[3] for p in narrowed} | set(server_ends)
+    finally:
+        kid.stop()

@@ -115,6 +115,18 @@ def test_handles_arguments_are_checked_as_for_live_handles():
             source.handles(name_timeout=0)
 
 
+def test_processes_take_the_pid_selector_as_live_processes_do():
+    with ntinspect.open(CET) as source:
+        (only,) = source.processes()
+        assert [p.pid for p in source.processes(pid=only.pid)] == [only.pid]
+        assert [p.pid for p in source.processes(pid=only.name)] == [only.pid]  # by image name
+        assert list(source.processes(pid=[])) == []  # an empty collection selects nothing
+        with pytest.raises(ntinspect.ProcessNotFound):
+            source.processes(pid=only.pid + 4)
+        with pytest.raises(TypeError):
+            source.processes(pid=b"x")
+
+
 @pytest.mark.parametrize("name", ["breakpad__tiny-exe-fastfail.dmp", "breakpad__thread_name_list.dmp",
                                   "breakpad__minidump2.dmp", "lldb__sigsegv.dmp"])
 def test_dumps_without_handle_data_refuse_handles_and_say_so(name):

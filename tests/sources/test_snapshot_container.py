@@ -240,6 +240,8 @@ def test_unknown_part_and_closed(tmp_path):
         snapshot.read("empty")
 
 
-def test_open_names_a_snapshot_as_not_yet_a_source(tmp_path):
-    with pytest.raises(ntinspect.SourceFormatError, match="snapshot"):
+def test_open_refuses_a_container_that_holds_no_capture(tmp_path):
+    """A valid container whose parts are not a capture: open() says which part is missing."""
+    with pytest.raises(ntinspect.SnapshotError, match="capture.json") as caught:
         ntinspect.open(good(tmp_path))
+    assert caught.value.part == "capture.json"

@@ -2,7 +2,8 @@
 part) may escape, and no read allocates more than a bound far below what a lying size
 field would ask for (the seed's parts hold 16 KiB; sizes of 2^32 are among the values).
 
-Seeds: a snapshot with a large compressible part, a JSON part and an empty part; each
+Seeds: a snapshot with a large compressible part, a JSON part, an empty part and a part
+stored with the columns-delta transform (format version 2); each
 example overwrites bytes (biased towards the zip headers: local, central directory and
 end record, where sizes, offsets and names are), and may truncate or append.
 """
@@ -12,7 +13,8 @@ from pathlib import Path
 from hypothesis import given, strategies as st
 
 from ntinspect.errors import NtInspectError, SnapshotError
-from ntinspect.snapshot import open_snapshot, write_snapshot
+from ntinspect.snapshot import open_snapshot
+from ntinspect.snapshot.container import SnapshotWriter
 
 from fuzzkit import FUZZ, allocation_bound, overwrite, work  # noqa: F401 (work: a fixture)
 
@@ -21,8 +23,13 @@ from fuzzkit import FUZZ, allocation_bound, overwrite, work  # noqa: F401 (work:
 def _seed() -> bytes:
     with tempfile.TemporaryDirectory(prefix="ntinspect-fuzz-") as folder:  # removed at once
         path = Path(folder) / "seed.nts"
-        write_snapshot(path, {"handles/raw": bytes(range(256)) * 64, "info.json": b'{"build": 22631}', "empty": b""},
-                       {"host": "pc"})
+        with SnapshotWriter(path, {"host": "pc"}) as writer:
+            for name, data in {"handles/raw": bytes(range(256)) * 64, "info.json": b'{"build": 22631}',
+                               "empty": b""}.items():
+                writer.add(name, data)
+            # a part stored with format version 2's columns-delta transform (a 16-byte header, 40-byte entries)
+            writer.add("handle_table.bin", bytes(16) + bytes(range(40)) * 150 + b"tail",
+                       columns=(16, [8, 8, 8, 4, 2, 2, 4, 4]))
         return path.read_bytes()
 
 
