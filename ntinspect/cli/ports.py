@@ -174,7 +174,7 @@ def partial_note(found: Sequence[Any], pids: Optional[Sequence[int]] = None) -> 
     if ownerless or incomplete or selected:
         what = (f"{ownerless} endpoint(s) without a readable owner" if ownerless else
                 f"{incomplete} incomplete finding(s)" if incomplete else "selected processes not read")
-        who = ", ".join(f"{pid} ({status})" for pid, status in sorted(unreadable.items())) or "unknown pids"
+        who = ", ".join(f"pid {pid} ({status})" for pid, status in sorted(unreadable.items())) or "unknown pids"
         parts.append(f"{what}: the handles of these processes could not be read: {who}")
     timeouts, errors = getattr(found, "timeouts", 0), getattr(found, "errors", 0)
     if timeouts or errors:
@@ -201,7 +201,7 @@ def _look(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], List[str], Op
         found = api.crossview(args.kind, **progress)
         partial = partial_note(found, pids)
         unread = getattr(found, "unreadable_processes", None)
-        if unread:  # no finding about them is no claim about them
+        if unread and partial is None:  # no finding about them is no claim about them (a partial note names them)
             note("the handles of " + ", ".join(f"pid {pid} ({status})" for pid, status in sorted(unread.items()))
                  + " could not be read: sockets they hold were not compared")
         if pids is not None:

@@ -331,4 +331,7 @@ def test_a_crossview_without_findings_names_the_unreadable_process():
         assert not [d for d in found if info["pid"] in d.unreadable and d.reason != "incomplete"]
         done = subprocess.run([sys.executable, "-m", "ntinspect", "ports", "--crossview"], capture_output=True,
                               text=True, timeout=300)
-        assert done.returncode == 0 and f"pid {info['pid']} (access_denied)" in done.stderr
+        # exit 0, or 4 (partial) where other findings are incomplete (Wine: other unreadable
+        # processes hold sockets the tables list); either way stderr names the child
+        assert done.returncode in (0, 4) and f"pid {info['pid']} (access_denied)" in done.stderr
+        assert (done.returncode == 4) == done.stderr.startswith("ntinspect: partial results"), done.stderr
