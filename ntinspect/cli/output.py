@@ -41,8 +41,7 @@ EXIT_CODES_HELP = f"""exit status (every command):
   {EXIT_FAILURE}    failure (an OS call or the library failed)
   {EXIT_USAGE}    usage error (bad option or value)
   {EXIT_NOTHING}    nothing selected (no process, type or name matched)
-  {EXIT_PARTIAL}    partial results (some records timed out, vanished or failed; ports: some owners
-       could not be read)
+  {EXIT_PARTIAL}    partial results (records timed out, vanished or failed; ports: some owners unread)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C); {EXIT_PIPE}: the output pipe was closed (| head)"""
 
 

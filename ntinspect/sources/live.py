@@ -132,7 +132,7 @@ class LiveSource(AnswerFunctions):
 
     def process_details(self, pids: Iterable[int], users: bool = True, everything: bool = True,
                         created: Optional[Dict[int, int]] = None) -> Dict[int, Dict[str, Tuple[Any, str]]]:
-        """Per-process fields (:func:`ntinspect.backends.process_info.details`); ``created``:
+        """Per-process fields (``ntinspect.backends.process_info.details``); ``created``:
         ``{pid: CreateTime}`` the pids were recorded with (a process created at another time
         holds a reused pid: its fields are ``gone``)."""
         from ..backends.process_info import details
