@@ -71,9 +71,9 @@ def address_floor(workers: int):
                 local_address(owned.value)
 
     def call():
-        owners, values = file_handles()
+        owners, values, created = file_handles()
         with ExitStack() as stack:
-            processes, _ = open_processes(owners, stack)
+            processes, _ = open_processes(owners, stack, created)
             jobs = [(processes[pid].value, value) for pid, value in zip(owners, values) if pid in processes]
             run_bounded(job, jobs, 2.0, workers)
 

@@ -1,5 +1,6 @@
 """1,000,000 handles across several child processes: handles(), handles(names=True),
-ports(), their time and memory, against the bare NtQuerySystemInformation(64) call.
+ports() and a capture (ntinspect.capture(), checked to replay the same handle count),
+their time and memory, against the bare NtQuerySystemInformation(64) call.
 
 Run inside the Wine bench (or on Windows):
     python3 tools/winebench.py --python 3.13 setup
@@ -13,8 +14,10 @@ import gc
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 
 from benchmarks.bench_handles import CHILD_TEMPLATE as CHILD, bare_syscall
 from benchmarks.timing import best
@@ -68,6 +71,16 @@ def main() -> int:
         del named
         gc.collect()
         ports_seconds, found = timed(ntinspect.ports)
+        with tempfile.TemporaryDirectory(prefix="ntinspect-bench-scale-") as folder:
+            path = Path(folder) / "scale.ntcap"
+            capture_seconds, _ = timed(lambda: ntinspect.capture(path, names=True, name_timeout=NAME_TIMEOUT))
+            capture_bytes = path.stat().st_size
+            live_count = len(ntinspect.handles(pid=[child.pid for child in children]))
+            with ntinspect.open(path) as replay:
+                replayed = len(replay.handles(pid=[child.pid for child in children]))
+        if replayed != live_count:
+            print(f"FAILED: the capture replays {replayed} handles of the children, the live table has {live_count}")
+            return 1
         peak_after = peak_working_set()
 
         print(f"\n{'what':58} {'seconds':>9} {'x bare':>8}")
@@ -75,8 +88,11 @@ def main() -> int:
         print(f"{'ntinspect.handles() (types + process names)':58} {ours:9.4f} {ours / floor:8.2f}")
         print(f"{'ntinspect.handles(names=True), once':58} {names_seconds:9.2f} {names_seconds / floor:8.0f}")
         print(f"{'ntinspect.ports(), once':58} {ports_seconds:9.3f}")
+        print(f"{'ntinspect.capture() (names, ports), once':58} {capture_seconds:9.2f} {capture_seconds / floor:8.0f}")
         print(f"\nhandles(names=True): {named_rows} rows, statuses {dict(statuses)}")
         print(f"ports(): {len(found)} endpoints")
+        print(f"capture: {capture_bytes / 2**20:.1f} MiB; replays {replayed} handles of the children "
+              f"(live table: {live_count})")
         print(f"raw buffer: {raw} bytes ({raw / total:.0f} a handle)")
         print(f"handles(): peak traced allocations above the raw buffer {traced_peak} bytes, "
               f"{traced_peak / total:.1f} bytes a handle (goal <= 100)")

@@ -77,16 +77,18 @@ def _pid_list(pid: Any, names: Optional[Mapping[int, str]] = None) -> Optional[L
     return list(select_processes(pid, _live().process_names(_current()) if names is None else names).pids)
 
 
-def _per_process_columns(live, pids: Optional[List[int]], source: Any = None):
+def _per_process_columns(live, pids: Optional[List[int]], source: Any = None,
+                         created: Optional[Mapping[int, int]] = None):
     """Columns from the per-process query (class 51) for a few pids, or None where the
-    system-wide table is the way (no pids, many pids, or the OS refuses the class)."""
+    system-wide table is the way (no pids, many pids, the OS refuses the class, or a pid
+    now belongs to a process created after ``created`` recorded it)."""
     if not pids or len(pids) > PER_PROCESS_LIMIT:
         return None  # no pids: the system-wide table, filtered to nothing
     import numpy as np
 
     parts = []
     for one in pids:
-        part = live.process_handle_columns(one, source)
+        part = live.process_handle_columns(one, source, None if created is None else created.get(one, 0))
         if part is None:
             return None
         parts.append(part)
@@ -138,9 +140,11 @@ def handles(
 
     live = _live()
     source = _current()
-    process_names = live.process_names(source)
+    process_names, created = live.process_list(source)  # read before the table: see create_times_for
+    if not live.opens_processes(source):
+        created = None  # a recorded source opens nothing: no creation time to check
     pids = _pid_list(pid, process_names)
-    columns = _per_process_columns(live, pids, source)
+    columns = _per_process_columns(live, pids, source, created)
     system_wide = columns is None
     if system_wide:
         columns = live.system_handle_columns(source)
@@ -153,11 +157,14 @@ def handles(
 
     table = HandleTable(columns, {i: t.name for i, t in types.items()}, process_names,
                         access_namer=access_names, dos_namer=lambda path: source.drive_map().dos_path(path),
-                        identifier=source.object_keys)
+                        identifier=source.object_keys,
+                        create_times=None if created is None else
+                        live.create_times_for(np.unique(columns["pid"]).tolist(), created, source))
     if type is not None:
         table = table.filter(type=type)
     if users:
-        found = source.process_details(np.unique(table.columns["pid"]).tolist(), everything=False)
+        found = source.process_details(np.unique(table.columns["pid"]).tolist(), everything=False,
+                                       created=table.create_times)
         table.process_users = {pid: record["user"] for pid, record in found.items()}
     if names:
         table.names, table.name_status = source.handle_names(table, name_timeout, progress)

@@ -31,6 +31,7 @@ __all__ = [
     "SnapshotError",
     "ExportError",
     "ProcessNotFound",
+    "ProcessReused",
     "TypeNotFound",
     "InvalidSelector",
     "status_name",
@@ -349,6 +350,24 @@ class ProcessNotFound(NtInspectError, LookupError):
         parts = ([f"no running process has pid {', '.join(ids)}"] if ids else []) + \
                 ([f"no running process is named {', '.join(names)}"] if names else [])
         return "; ".join(parts)
+
+
+class ProcessReused(NtInspectError):
+    """The pid of a snapshot now belongs to another process: the process opened by ``pid``
+    was created at ``found`` (100 ns units since 1601-01-01 UTC, from ProcessTimes), not at
+    ``expected``, the creation time the snapshot's process list recorded (0: the snapshot
+    saw no process with that pid). Nothing of the new process may be attributed to the
+    snapshot's rows; callers report those rows ``gone`` (the process they belong to ended)."""
+
+    def __init__(self, pid: int, expected: int, found: int) -> None:
+        self.pid = pid
+        self.expected = expected
+        self.found = found
+        super().__init__(pid, expected, found)
+
+    def __str__(self) -> str:
+        return (f"pid {self.pid} was reused: the process now holding it was created at {self.found}, "
+                f"the snapshot's at {self.expected} (100 ns units since 1601)")
 
 
 class TypeNotFound(NtInspectError, LookupError):

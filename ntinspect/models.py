@@ -291,6 +291,7 @@ class HandleTable:
         dos_namer: Optional[Callable[[str], Optional[str]]] = None,
         identifier: Optional[Callable[["HandleTable"], List[Optional[int]]]] = None,
         process_users: Optional[Mapping[int, Tuple[Optional[str], str]]] = None,
+        create_times: Optional[Mapping[int, int]] = None,
     ) -> None:
         self.columns: Dict[str, np.ndarray] = {key: columns[key] for key in COLUMNS}
         # a source's own extra columns (a minidump's handle_count, pointer_count) follow rows
@@ -304,6 +305,10 @@ class HandleTable:
         self._identifier = identifier
         self.process_users = dict(process_users) if process_users is not None else None
         """``{pid: (DOMAIN\\user or None, ProcessStatus value)}`` when users were asked for."""
+        self.create_times = dict(create_times) if create_times is not None else None
+        """``{pid: CreateTime}`` (100 ns units since 1601) of the owners, recorded with a live
+        snapshot: a process opened later by one of these pids must have been created then,
+        else its pid was reused (its rows are ``gone``). None for recorded sources."""
 
     @property
     def names(self) -> np.ndarray:
@@ -499,7 +504,7 @@ class HandleTable:
             {k: v[key] for k, v in self.columns.items()}, self.type_names, self.process_names,
             None if self._names is None else self._names[key],
             None if self._name_status is None else self._name_status[key],
-            self._access_namer, self._dos_namer, self._identifier, self.process_users,
+            self._access_namer, self._dos_namer, self._identifier, self.process_users, self.create_times,
         )
 
     # --- columns and filters ------------------------------------------------------------

@@ -22,7 +22,8 @@ from .progress import ProgressCallback
 from .selection import process_selectors, select_processes
 from .sources.current import current, routed
 
-__all__ = ["ports", "crossview", "scan", "resolve_pids", "discrepancies", "Discrepancy", "CrossView", "PortScan", "PortsError", "REASONS", "KINDS"]
+__all__ = ["ports", "crossview", "scan", "resolve_pids", "discrepancies", "Discrepancy", "ScanResults", "CrossView",
+           "PortScan", "PortsError", "REASONS", "KINDS"]
 
 KINDS = tuple(endpoints.KINDS)
 PidFilter = Union[None, int, str, Sequence[Union[int, str]]]  # see ntinspect.selection
@@ -79,23 +80,57 @@ class PortScan(Record):
         return unreadable_processes(self.failures)
 
 
-class CrossView(RecordList):
-    """What :func:`crossview` returns: the findings (a :class:`~ntinspect.recordlist.RecordList`
-    of :class:`Discrepancy`), with what the whole comparison rests on, also when there is
-    no finding: ``unreadable_processes``, {pid: status} of the processes whose handles
-    could not be read (sockets they hold, and so endpoints a table hides from them, were
-    not compared), and ``tables_read``, the (proto, family) IP Helper tables read. An
-    empty ``unreadable_processes``: every process was looked at. (Each finding's own
-    ``unreadable`` field, the column ``view["unreadable"]``, says the same per finding.)"""
+class ScanResults(RecordList):
+    """What :func:`ports` returns, and the base of :class:`CrossView`: the records (a
+    :class:`~ntinspect.recordlist.RecordList`, of :class:`~ntinspect.models.Port` for
+    :func:`ports`) with how complete the socket scan behind them was, also when there is no
+    record:
 
-    def __init__(self, findings: Iterable[Discrepancy] = (), unreadable_processes: Optional[Dict[int, str]] = None,
-                 tables_read: Sequence[Tuple[str, int]] = ()) -> None:
-        super().__init__(findings, Discrepancy)
+    - ``unreadable_processes``: ``{pid: status}`` of the processes whose handles could not
+      be read (``access_denied``...; :attr:`PortScan.unreadable`): the sockets they hold
+      were not seen, so an endpoint without an owner may be theirs (its ``owner_status`` is
+      then ``access_denied``). Empty: every process was looked at.
+    - ``tables_read``: the (proto, family) IP Helper tables read.
+    - ``timeouts``: socket handles that did not answer within the scan's timeout.
+    - ``errors``: socket handles whose query failed otherwise.
+
+    ``ntinspect ports`` exits 4 (partial) when the results depend on what could not be read.
+    A list made without a scan (``ScanResults(records)``) claims nothing: empty and 0."""
+
+    def __init__(self, records: Iterable = (), unreadable_processes: Optional[Dict[int, str]] = None,
+                 tables_read: Sequence[Tuple[str, int]] = (), timeouts: int = 0, errors: int = 0,
+                 record_type: Optional[type] = None) -> None:
+        super().__init__(records, record_type)
         self.unreadable_processes: Dict[int, str] = dict(unreadable_processes or {})
         self.tables_read: Tuple[Tuple[str, int], ...] = tuple(tables_read)
+        self.timeouts = timeouts
+        self.errors = errors
 
-    def _like(self, records: Iterable[Discrepancy]) -> "CrossView":
-        return CrossView(records, self.unreadable_processes, self.tables_read)
+    @classmethod
+    def of(cls, records: Iterable, result: "PortScan", record_type: Optional[type] = None) -> "ScanResults":
+        """``records`` with the completeness of the scan ``result``."""
+        return cls(records, result.unreadable, result.tables, result.timeouts, result.errors, record_type)
+
+    def _like(self, records: Iterable) -> "ScanResults":
+        """A slice or filter of the results keeps what the scan rests on."""
+        return type(self)(records, self.unreadable_processes, self.tables_read, self.timeouts, self.errors,
+                          self.record_type)
+
+
+class CrossView(ScanResults):
+    """What :func:`crossview` returns: the findings (:class:`Discrepancy` records), a
+    :class:`ScanResults` with what the whole comparison rests on, also when there is no
+    finding: ``unreadable_processes``, {pid: status} of the processes whose handles could
+    not be read (sockets they hold, and so endpoints a table hides from them, were not
+    compared), ``tables_read``, the (proto, family) IP Helper tables read, and the scan's
+    ``timeouts`` and ``errors``. An empty ``unreadable_processes``: every process was
+    looked at. (Each finding's own ``unreadable`` field, the column ``view["unreadable"]``,
+    says the same per finding.)"""
+
+    def __init__(self, findings: Iterable[Discrepancy] = (), unreadable_processes: Optional[Dict[int, str]] = None,
+                 tables_read: Sequence[Tuple[str, int]] = (), timeouts: int = 0, errors: int = 0,
+                 record_type: Optional[type] = Discrepancy) -> None:
+        super().__init__(findings, unreadable_processes, tables_read, timeouts, errors, Discrepancy)
 
 
 def unreadable_processes(failures: Dict[int, str]) -> Dict[int, str]:
@@ -146,7 +181,7 @@ def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeou
             table += early[key].result() if key in early else iptables.read_table(source, *key)
     paths[TABLE] = "ok"
     handles.rows = _with_listening_states(source, handles.rows, table, {f for p, f, _ in needed if p == "tcp"},
-                                          timeout)
+                                          timeout, handles.created or None)
     paths[TDI], tdi_rows = source.tdi_scan()
     rows = {TABLE: table, HANDLE: handles.rows, TDI: tdi_rows}
     merged = select(merge(table + handles.rows + tdi_rows, names, blind), kind)
@@ -157,7 +192,7 @@ def scan(kind: str = "all", pid: PidFilter = None, *, full: bool = False, timeou
 
 
 def _with_listening_states(source, rows: List[Endpoint], table: List[Endpoint], tcp_read: set,
-                           timeout: float) -> List[Endpoint]:
+                           timeout: float, created: Optional[Dict[int, int]] = None) -> List[Endpoint]:
     """TCP socket rows without a peer that the TCP table (read for their family) does not
     list are asked whether they listen: a socket only bound is BOUND, not hidden."""
     listed = {row.key for row in table}
@@ -165,12 +200,12 @@ def _with_listening_states(source, rows: List[Endpoint], table: List[Endpoint], 
                 and row.state is None and row.family in tcp_read and row.key not in listed]
     if not unlisted:
         return rows
-    asked = dict(zip(unlisted, source.listening_states([rows[i] for i in unlisted], timeout)))
+    asked = dict(zip(unlisted, source.listening_states([rows[i] for i in unlisted], timeout, created)))
     return [asked.get(i, row) for i, row in enumerate(rows)]
 
 
 @routed
-def ports(kind: str = "all", pid: PidFilter = None, *, progress: Optional[ProgressCallback] = None) -> RecordList:
+def ports(kind: str = "all", pid: PidFilter = None, *, progress: Optional[ProgressCallback] = None) -> "ScanResults":
     """Every TCP/UDP endpoint of ``kind`` (all, tcp, udp, tcp4, tcp6, udp4, udp6, inet4,
     inet6) with its owner(s), optionally only those of ``pid`` (pids or image names, as
     :func:`ntinspect.handles` takes them; an
@@ -190,10 +225,13 @@ def ports(kind: str = "all", pid: PidFilter = None, *, progress: Optional[Progre
     endpoints are still listed), so the host's own sockets appear that way;
     :func:`crossview` reads every table and flags each such row.
 
-    Returns a :class:`~ntinspect.recordlist.RecordList` of Port (a list, with ``filter()``,
-    ``to_pandas()`` and a table display in IPython and Jupyter).
+    Returns a :class:`ScanResults` of Port: a :class:`~ntinspect.recordlist.RecordList` (a
+    list, with ``filter()``, ``to_pandas()`` and a table display in IPython and Jupyter)
+    that also says which processes could not be read (``unreadable_processes``) and how
+    many socket handles did not answer (``timeouts``).
     """
-    return scan(kind, pid, progress=progress).ports
+    result = scan(kind, pid, progress=progress)
+    return ScanResults.of(result.ports, result, Port)
 
 
 def discrepancies(table: Sequence[Endpoint], handles: Sequence[Endpoint], merged: Sequence[Port] = (),
@@ -221,13 +259,12 @@ def crossview(kind: str = "all", *, progress: Optional[ProgressCallback] = None)
     """Where the tables and the socket handles disagree, each with its reason and what it
     rests on (see :class:`Discrepancy`). Every table of ``kind``'s protocols is read, both
     families (a dual-stack socket is in both); the findings are those about ``kind``, as a
-    :class:`CrossView` (a :class:`~ntinspect.recordlist.RecordList` of Discrepancy) whose
+    :class:`CrossView` (a :class:`ScanResults` of Discrepancy) whose
     ``unreadable_processes`` names the processes that could not be looked at: no finding
     means no disagreement among the others."""
     protos, families = kind_filter(kind)
     result = scan(protos[0] if len(protos) == 1 else "all", full=True, progress=progress)
     findings = discrepancies(result.rows[TABLE], result.rows[HANDLE] + result.rows[TDI], result.ports,
                              result.unreadable, result.tables)
-    return CrossView(findings.filter(lambda d: any(r.proto in protos and (r.family in families or endpoints.identity(r)[1]
-                                                                           in families) for r in d.rows)),
-                     result.unreadable, result.tables)
+    return CrossView.of(findings.filter(lambda d: any(r.proto in protos and (r.family in families or endpoints.identity(r)[1]
+                                                                              in families) for r in d.rows)), result)

@@ -45,20 +45,20 @@ class FakeLive:
     def __init__(self, table):
         self.table = table
 
-    def process_handle_columns(self, pid, source=None):
+    def process_handle_columns(self, pid, source=None, created=None):
         keep = self.table.columns["pid"] == pid
         return {key: value[keep] for key, value in self.table.columns.items()}
 
 
 def test_per_process_path_does_not_duplicate_rows_for_a_repeated_pid():
     live = FakeLive(make_table())
-    columns = api._per_process_columns(live, api._pid_list([10, 10], {10: "a.exe", 20: "b.exe"}))
+    columns = api._per_process_columns(live, api._pid_list([10, 10], {10: "a.exe", 20: "b.exe"}), None, {})
     assert columns["value"].tolist() == [4, 8]
 
 
 def test_per_process_path_with_no_pids_is_not_an_index_error():
     live = FakeLive(make_table())
-    assert api._per_process_columns(live, api._pid_list([], {})) is None  # the system table, filtered to nothing
+    assert api._per_process_columns(live, api._pid_list([], {}), None, {}) is None  # the system table, filtered to nothing
     assert api._pid_list(set(), {}) == [] and api._pid_list(range(0), {}) == []
 
 

@@ -5,7 +5,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from ..errors import error_from_status
+from ..errors import ProcessReused, error_from_status
 from . import dlls, ffi
 from .owned import OwnedHandle, raw_handle
 
@@ -67,6 +67,42 @@ def open_process(pid: int, access: int) -> OwnedHandle:
     if status < 0:
         raise error_from_status(status, f"NtOpenProcess(pid={pid}, access={access:#x})")
     return OwnedHandle(handle[0], nt_close)
+
+
+ProcessTimes = 4
+
+
+def process_create_time(process: Any) -> int:
+    """The process's CreateTime from NtQueryInformationProcess(ProcessTimes, KERNEL_USER_TIMES):
+    100 ns units since 1601-01-01 UTC, the same clock value the process list (class 5)
+    reports as CreateTime (Windows: EPROCESS.CreateTime for both; Wine: the server's
+    start_time for both, checked by tests/api/test_pid_reuse_live.py). Needs
+    PROCESS_QUERY_LIMITED_INFORMATION (or PROCESS_QUERY_INFORMATION)."""
+    return int(query_process_struct(process, ProcessTimes, "struct KERNEL_USER_TIMES").CreateTime)
+
+
+def open_recorded_process(pid: int, access: int, created: Any) -> OwnedHandle:
+    """NtOpenProcess of a pid taken from an earlier snapshot, checked to be the same process.
+
+    ``created`` is the CreateTime the snapshot's process list recorded for ``pid`` (100 ns
+    units since 1601), or None when the caller's pid is not from a snapshot (no check). The
+    process is opened with ``access | PROCESS_QUERY_LIMITED_INFORMATION`` and its own
+    CreateTime (:func:`process_create_time`) must equal ``created``: else the pid now
+    belongs to another process and :class:`~ntinspect.errors.ProcessReused` is raised (the
+    handle closed first). A pid the snapshot did not list (``created`` 0) is always reused.
+    Raises the open's NtStatusError/AccessDenied as :func:`open_process` does."""
+    if created is None:
+        return open_process(pid, access)
+    process = open_process(pid, access | PROCESS_QUERY_LIMITED_INFORMATION)
+    try:
+        found = process_create_time(process)
+    except BaseException:
+        process.close()
+        raise
+    if found != int(created) or not created:
+        process.close()
+        raise ProcessReused(pid, int(created), found)
+    return process
 
 
 def try_duplicate(process: Any, value: int, access: int = 0, options: int = DUPLICATE_SAME_ACCESS):

@@ -57,7 +57,8 @@ def object_keys(table: HandleTable) -> List[Optional[int]]:
     representatives: Dict[Tuple[int, int], List[Tuple[Any, int]]] = {}  # (type, count) -> [(handle, key)]
     next_key = -1
     with ExitStack() as owned:
-        held = [(row, handle) for row, handle, _ in usable_handles(pids, table.columns["value"], owned, rows=hidden)
+        held = [(row, handle) for row, handle, _ in usable_handles(pids, table.columns["value"], owned, rows=hidden,
+                                                                  created=table.create_times)
                 if handle is not None]
         for row, handle in held:  # every duplicate is held now: counts are final
             count = handle_count(handle)

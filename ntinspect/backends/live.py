@@ -12,12 +12,12 @@ import struct
 import threading
 from contextlib import ExitStack
 from functools import lru_cache
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
 
 import numpy as np
 
 from .. import layouts as L
-from ..errors import LayoutError, NtStatusError
+from ..errors import LayoutError, NtStatusError, ProcessReused
 from ..models import ObjectType, Process
 from .typemap import CalibrationError, TypeRule, calibrate, candidates_for, lookup_rule
 
@@ -84,8 +84,13 @@ def process_entries(source: Any = None) -> Iterator[Dict[str, object]]:
     bounds-checked, the chain only moving forward (Wine packs entries unaligned), names
     read inside the buffer only."""
     source = _source(source)
-    data, base = source.process_list()
-    readers, entry_size = _process_readers(source.width)
+    return entries_of(source.process_list(), source.width)
+
+
+def entries_of(answer: Tuple[Any, int], width: int) -> Iterator[Dict[str, object]]:
+    """:func:`process_entries` of one class 5 answer ``(buffer, its address)`` at ``width``."""
+    data, base = answer
+    readers, entry_size = _process_readers(width)
     size = len(data)
     offset = 0
     while True:
@@ -121,7 +126,8 @@ def processes(details: bool = True, source: Any = None, pids: Optional[Set[int]]
     entries = [e for e in process_entries(source) if pids is None or e["UniqueProcessId"] in pids]
     held, counts = np.unique(system_handle_columns(source)["pid"], return_counts=True)
     rows = dict(zip(held.tolist(), counts.tolist()))
-    extra = source.process_details([e["UniqueProcessId"] for e in entries]) if details else {}
+    extra = source.process_details([e["UniqueProcessId"] for e in entries],
+                                   created={e["UniqueProcessId"]: e["CreateTime"] for e in entries}) if details else {}
     listed = []
     for e in entries:
         pid = e["UniqueProcessId"]
@@ -141,6 +147,56 @@ def processes(details: bool = True, source: Any = None, pids: Optional[Set[int]]
 def process_names(source: Any = None) -> Dict[int, str]:
     """``{pid: image name}``, what :func:`handles` needs."""
     return {e["UniqueProcessId"]: e["name"] for e in process_entries(source)}
+
+
+CreateTimes = Dict[int, int]
+"""``{pid: CreateTime}`` (100 ns units since 1601-01-01 UTC) of a process list: what a pid
+from a snapshot is checked against before its process is opened
+(:func:`ntinspect._native.process.open_recorded_process`)."""
+
+
+def opens_processes(source: Any) -> bool:
+    """Does ``source`` open the processes its answers name (the live system, also while a
+    capture records it)? Only such a source checks creation times; a replayed capture or
+    a file opens nothing, and its tables carry no ``create_times``."""
+    from ..sources.live import LiveSource
+
+    return isinstance(_source(source), LiveSource)
+
+
+def process_list(source: Any = None) -> Tuple[Dict[int, str], CreateTimes]:
+    """``({pid: image name}, {pid: CreateTime})`` from one process list (class 5) of ``source``."""
+    names, created = {}, {}
+    for e in process_entries(source):
+        names[e["UniqueProcessId"]] = e["name"]
+        created[e["UniqueProcessId"]] = e["CreateTime"]
+    return names, created
+
+
+def create_times_for(pids: Iterable[int], created: Optional[CreateTimes] = None,
+                     source: Any = None) -> CreateTimes:
+    """The CreateTime of each of ``pids`` (the owners in a handle table): from ``created``
+    (a process list read *before* the table), completed from a list read now for pids it
+    lacks (processes started between the two reads). A pid in neither list (started and
+    ended meanwhile) gets 0, which no process matches: its rows are ``gone``. The list read
+    now is the live system's (never a recorded one: a capture being recorded keeps its
+    first list, which lacks exactly those processes).
+
+    Why before: a process whose pid was reused between the list and the table, or between
+    the table and the open, was created later than the recorded time either way, so the
+    check at the open refuses it. The one window left is a process started between the
+    first list and the table whose pid is reused again before the second list (two pid
+    reuses within one table query)."""
+    wanted = set(int(p) for p in pids)
+    times = {pid: t for pid, t in (created or {}).items() if pid in wanted}
+    if wanted - set(times):
+        from ..sources.live import LiveSource
+
+        live = _source(source)
+        fresh = LiveSource.process_list(live) if isinstance(live, LiveSource) else live.process_list()
+        later = {e["UniqueProcessId"]: e["CreateTime"] for e in entries_of(fresh, live.width)}
+        times.update({pid: later.get(pid, 0) for pid in wanted - set(times)})
+    return times
 
 
 # --- object types and their handle-table numbers ---------------------------------------
@@ -242,7 +298,9 @@ def type_observations(columns: Columns, source: Any = None) -> Dict[int, str]:
     sample = [int(mine[own_first[i]]) if i in own_first else row for i, row in zip(indices.tolist(), first.tolist())]
     asked: Dict[Tuple[int, int], Tuple[int, str]] = {}
     with ExitStack() as owned:
-        for row, handle, _ in usable_handles(columns["pid"], columns["value"], owned, rows=sample):
+        # no creation-time check: an observation is a type index and its name, whoever
+        # holds the handle; the second snapshot below re-checks each one
+        for row, handle, _ in usable_handles(columns["pid"], columns["value"], owned, rows=sample, created=None):
             if handle is None:
                 continue  # its owner can't be opened: this index stays unobserved
             try:
@@ -318,26 +376,29 @@ def _without_held_duplicates(entries: np.ndarray, held: frozenset, own_pid: int)
 CLASS_REFUSED = frozenset({STATUS_INVALID_INFO_CLASS, STATUS_NOT_IMPLEMENTED})
 
 
-def process_handle_columns(pid: int, source: Any = None) -> Optional[Columns]:
+def process_handle_columns(pid: int, source: Any = None, created: Optional[int] = None) -> Optional[Columns]:
     """One process's handles through ProcessHandleInformation (class 51), or None where the
     source has no such answer (the OS refuses the class: Wine, Windows before 8; the
-    process can't be opened for it; a capture, which holds one system-wide table)."""
+    process can't be opened for it, or it was not created at ``created``, the CreateTime
+    the process list recorded for ``pid``: else the pid was reused; a capture, which holds
+    one system-wide table)."""
     source = _source(source)
-    data = source.process_handle_table(pid)
+    data = source.process_handle_table(pid, created)
     return None if data is None else process_snapshot_columns(data, pid, source.width)
 
 
-def process_handle_buffer(source: Any, pid: int) -> Optional[Any]:
-    """The live class 51 buffer of ``pid`` (the live source's answer), or None; a refusal of
-    the class itself is remembered on ``source``."""
+def process_handle_buffer(source: Any, pid: int, created: Optional[int] = None) -> Optional[Any]:
+    """The live class 51 buffer of ``pid`` (the live source's answer), or None (also when
+    the process now holding ``pid`` was not created at ``created``: a reused pid); a
+    refusal of the class itself is remembered on ``source``."""
     from .._native import calls
-    from .._native.process import PROCESS_DUP_HANDLE, open_process
+    from .._native.process import PROCESS_DUP_HANDLE, open_recorded_process
 
     if source.class51_refused:
         return None
     try:
-        process = open_process(pid, PROCESS_QUERY_INFORMATION | PROCESS_DUP_HANDLE)
-    except NtStatusError:
+        process = open_recorded_process(pid, PROCESS_QUERY_INFORMATION | PROCESS_DUP_HANDLE, created)
+    except (NtStatusError, ProcessReused):
         return None
     with process:
         try:

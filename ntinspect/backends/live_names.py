@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import os
 from contextlib import ExitStack
-from typing import Any, Dict, Iterable, Iterator, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
 
 from .._native import calls, dlls, ffi
 from .._native.owned import OwnedHandle
-from .._native.process import PROCESS_DUP_HANDLE, open_process, try_duplicate
+from .._native.process import PROCESS_DUP_HANDLE, open_recorded_process, try_duplicate
 from .._native.worker import TIMED_OUT, run_bounded
-from ..errors import NtStatusError
+from ..errors import NtStatusError, ProcessReused
 from .. import layouts as L
 from ..models import HandleTable, NameStatus
 from ..progress import ProgressCallback, Ticker
@@ -95,33 +95,46 @@ def is_socket(handle) -> bool:
     return status == 0
 
 
-def open_owners(pids: Iterable[int], owned: ExitStack) -> Tuple[Dict[int, OwnedHandle], Dict[int, int]]:
+def open_owners(pids: Iterable[int], owned: ExitStack, created: Optional[Mapping[int, int]],
+                word: Callable[[int], str] = None) -> Tuple[Dict[int, OwnedHandle], Dict[int, str]]:
     """Each pid opened once for duplication, closed when ``owned`` closes: ``({pid: process},
-    {pid: the status that refused it})``."""
+    {pid: why it was not opened})``, the why being ``word(status)`` (default
+    :func:`status_of`) for a refused open.
+
+    ``created``: ``{pid: CreateTime}`` recorded with the snapshot the pids come from
+    (:func:`ntinspect.backends.live.create_times_for`); each opened process must have that
+    creation time, else its pid was reused and it is ``gone``: nothing of the new process is
+    read (:func:`ntinspect._native.process.open_recorded_process`). None only where the pids
+    are not about one process's identity (type calibration re-checks its observations)."""
+    word = word or status_of
     opened: Dict[int, OwnedHandle] = {}
-    refused: Dict[int, int] = {}
+    refused: Dict[int, str] = {}
     for pid in sorted(set(pids)):
+        expected = None if created is None else created.get(pid, 0)
         try:
-            opened[pid] = owned.enter_context(open_process(pid, PROCESS_DUP_HANDLE))
+            opened[pid] = owned.enter_context(open_recorded_process(pid, PROCESS_DUP_HANDLE, expected))
+        except ProcessReused:
+            refused[pid] = NameStatus.GONE
         except NtStatusError as error:
-            refused[pid] = error.code
+            refused[pid] = word(error.code)
     return opened, refused
 
 
-def usable_handles(pids, values, owned: ExitStack, rows=None) -> Iterator[Tuple[int, Any, str]]:
+def usable_handles(pids, values, owned: ExitStack, rows=None, *,
+                   created: Optional[Mapping[int, int]]) -> Iterator[Tuple[int, Any, str]]:
     """``(row, handle, status)`` for each row: a handle valid in this process (ours as it
     is, another process's duplicated, registered on ``owned`` to be closed) and "ok", or
     None and the status that kept it out (access_denied, gone, unsupported). Each owner
-    process is opened once."""
+    process is opened once, checked against ``created`` as :func:`open_owners` does."""
     own_pid = os.getpid()
     rows = range(len(pids)) if rows is None else list(rows)
-    processes, refused = open_owners((int(pids[row]) for row in rows if int(pids[row]) != own_pid), owned)
+    processes, refused = open_owners((int(pids[row]) for row in rows if int(pids[row]) != own_pid), owned, created)
     for row in rows:
         pid, value = int(pids[row]), int(values[row])
         if pid == own_pid:
             yield row, ffi().cast("void *", value), NameStatus.OK
         elif pid in refused:
-            yield row, None, status_of(refused[pid])
+            yield row, None, refused[pid]
         else:
             code, duplicate = try_duplicate(processes[pid].value, value)
             if duplicate is None:
@@ -132,14 +145,16 @@ def usable_handles(pids, values, owned: ExitStack, rows=None) -> Iterator[Tuple[
 
 def resolve_names(table: HandleTable, timeout: float, progress: Optional[ProgressCallback] = None) -> None:
     """Fill ``table.names`` and ``table.name_status`` in place; ``progress(done, total)``
-    counts the rows handled (total: every row)."""
+    counts the rows handled (total: every row). Each owner is checked to be the process the
+    table saw (``table.create_times``; a reused pid's rows are ``gone``)."""
     ticker = Ticker(progress, len(table))
     names = np.full(len(table), None, dtype=object)
     status = np.full(len(table), NameStatus.SKIPPED, dtype=object)
     type_names = table.type
     file_jobs = []
     with ExitStack() as owned:
-        for row, handle, outcome in usable_handles(table.columns["pid"], table.columns["value"], owned):
+        for row, handle, outcome in usable_handles(table.columns["pid"], table.columns["value"], owned,
+                                                  created=table.create_times):
             if handle is None:
                 status[row] = outcome
                 ticker.tick()

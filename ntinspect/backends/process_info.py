@@ -30,10 +30,11 @@ from .. import layouts as L
 from .._native import calls, dlls, ffi
 from .._native.owned import OwnedHandle
 from .._native.process import (PROCESS_QUERY_INFORMATION, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_VM_READ,
-                               current_process, open_process, query_process_struct, read_memory, read_struct)
+                               current_process, open_recorded_process, process_create_time, query_process_struct,
+                               read_memory, read_struct)
 from .._native.token import lookup_account_sid, open_process_token, sid_string, token_user_sid
 from .._native.worker import TIMED_OUT, run_bounded
-from ..errors import AccessDenied, LayoutError, NtInspectError, NtStatusError, OsCallError
+from ..errors import AccessDenied, LayoutError, NtInspectError, NtStatusError, OsCallError, ProcessReused
 from ..models import ProcessStatus
 from .live import base_address
 from ..sources.live import host_width
@@ -68,6 +69,8 @@ def field_status(error: BaseException) -> str:
     ``error:<NAME>`` (the status or exception name)."""
     if isinstance(error, AccessDenied):
         return ProcessStatus.ACCESS_DENIED
+    if isinstance(error, ProcessReused):  # the process the snapshot listed ended; its pid is another's
+        return ProcessStatus.GONE
     if isinstance(error, OsCallError):
         if isinstance(error, NtStatusError) and error.code in GONE_STATUSES:
             return ProcessStatus.GONE
@@ -123,8 +126,9 @@ def image_paths(process: Any) -> Tuple[Field, Field]:
 _command_line_class_refused = False  # the OS refused class 60 itself: go to the PEB directly
 
 
-def command_line(process: Any, pid: int) -> Field:
-    """(command line, status): class 60 where the OS has it, else the PEB."""
+def command_line(process: Any, pid: int, created: Optional[int] = None) -> Field:
+    """(command line, status): class 60 where the OS has it, else the PEB (the pid opened
+    again, checked to have been created at ``created``)."""
     global _command_line_class_refused
     if not _command_line_class_refused:
         try:
@@ -134,18 +138,19 @@ def command_line(process: Any, pid: int) -> Field:
                 return None, field_status(error)
             _command_line_class_refused = True
     try:
-        return peb_command_line(pid), ProcessStatus.OK
+        return peb_command_line(pid, created), ProcessStatus.OK
     except (NtInspectError, ValueError) as error:
         return None, field_status(error)
 
 
-def peb_command_line(pid: int) -> str:
+def peb_command_line(pid: int, created: Optional[int] = None) -> str:
     """The command line from the process's PEB (ProcessParameters->CommandLine), read with
-    NtReadVirtualMemory. Raises the failing call's error; a 32-bit Python on 64-bit Windows
+    NtReadVirtualMemory. Raises the failing call's error (ProcessReused when the process
+    opened was not created at ``created``, when given); a 32-bit Python on 64-bit Windows
     cannot read 64-bit PEBs (``unsupported``)."""
     if _self_is_wow64():
         raise NtStatusError(0xC00000BB, "reading a 64-bit PEB from a 32-bit process")  # STATUS_NOT_SUPPORTED
-    with open_process(pid, PROCESS_QUERY_INFORMATION | PROCESS_VM_READ) as process:
+    with open_recorded_process(pid, PROCESS_QUERY_INFORMATION | PROCESS_VM_READ, created) as process:
         basic = query_process_struct(process, ProcessBasicInformation, "struct PROCESS_BASIC_INFORMATION")
         peb = int(ffi().cast("uintptr_t", basic.PebBaseAddress))
         if not peb:
@@ -222,18 +227,25 @@ def _not_opened(status: str) -> Dict[str, Field]:
     return {name: (None, status) for name in FIELDS}
 
 
-def details(pids: Iterable[int], users: bool = True, everything: bool = True) -> Dict[int, Dict[str, Field]]:
+def details(pids: Iterable[int], users: bool = True, everything: bool = True,
+            created: Optional[Dict[int, int]] = None) -> Dict[int, Dict[str, Field]]:
     """``{pid: {field: (value, status)}}`` for :data:`FIELDS`, each process opened once and
     closed at once. ``everything=False`` reads only the user (what ``handles -u`` needs);
     the others are then ``not_requested``. A process that cannot be opened gets the open's
-    status in every field; pid 0 (the idle process, no process object) gets ``unsupported``."""
+    status in every field; pid 0 (the idle process, no process object) gets ``unsupported``.
+
+    ``created``: ``{pid: CreateTime}`` from the process list or handle table the pids come
+    from; a process opened by one of them that was created at another time holds a reused
+    pid, and every field of that pid is ``gone`` (nothing of the new process is read). The
+    PEB read, which opens the pid a second time, is checked against the first open's time."""
     found: Dict[int, Dict[str, Field]] = {}
     for pid in dict.fromkeys(int(p) for p in pids):
         if pid == 0:
             found[pid] = _not_opened(ProcessStatus.UNSUPPORTED)
             continue
+        expected = None if created is None else created.get(pid, 0)
         try:
-            process: OwnedHandle = open_process(pid, PROCESS_QUERY_LIMITED_INFORMATION)
+            process: OwnedHandle = open_recorded_process(pid, PROCESS_QUERY_LIMITED_INFORMATION, expected)
         except NtInspectError as error:
             found[pid] = _not_opened(field_status(error))
             continue
@@ -244,11 +256,22 @@ def details(pids: Iterable[int], users: bool = True, everything: bool = True) ->
                 record["user_sid"] = user_sid(process)
             if everything:
                 record["image_path"], record["dos_image_path"] = image_paths(process)
-                record["command_line"] = command_line(process, pid)
+                record["command_line"] = command_line(process, pid, _reference_time(process, expected))
                 record["wow64"] = wow64(process)
         found[pid] = record
     _name_users(found)
     return found
+
+
+def _reference_time(process: Any, expected: Optional[int]) -> Optional[int]:
+    """The creation time a second open of this process must find: the recorded one, else
+    the first handle's own (None where even that cannot be read: no check)."""
+    if expected is not None:
+        return expected
+    try:
+        return process_create_time(process)
+    except NtInspectError:
+        return None
 
 
 def _name_users(found: Dict[int, Dict[str, Field]]) -> None:

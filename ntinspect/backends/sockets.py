@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
@@ -30,7 +30,7 @@ from ..progress import ProgressCallback, Ticker
 from ..system.dialect import live_dialect
 from . import afd_replies as afd
 from .endpoints import BOUND, HANDLE, LISTENING, Endpoint, peer
-from .live import _source, system_handle_columns
+from .live import _source, create_times_for, process_list, system_handle_columns
 from .live_names import AFD_DEVICE, object_name, open_owners, status_of
 
 SCAN_WORKERS = 2
@@ -50,6 +50,9 @@ class HandleScan:
     failures: Dict[int, str]
     timeouts: int = 0
     errors: int = 0  # handles whose probe raised (counted, the scan goes on)
+    created: Dict[int, int] = field(default_factory=dict)
+    """``{pid: CreateTime}`` of the owners as the snapshot saw them: a later open of one of
+    these pids (the listening-state question) is checked against it."""
 
 
 def status_word(status: int) -> str:
@@ -66,21 +69,25 @@ def file_type_index(columns, source=None) -> int:
     raise NtInspectError("the calibrated object types have no File type")
 
 
-def file_handles(pids: Optional[Iterable[int]] = None, source=None) -> Tuple[List[int], List[int]]:
+def file_handles(pids: Optional[Iterable[int]] = None, source=None) -> Tuple[List[int], List[int], Dict[int, int]]:
     """(pids, handle values) of every File handle in the source's handle table (a fresh
-    one, live), of ``pids`` if given."""
+    one, live), of ``pids`` if given, and ``{pid: CreateTime}`` of their owners from a
+    process list read just before the table (:func:`ntinspect.backends.live.create_times_for`)."""
+    created = process_list(source)[1]
     columns = system_handle_columns(source)
     keep = columns["type_index"] == file_type_index(columns, source)
     if pids is not None:
         keep &= np.isin(columns["pid"], np.fromiter(pids, dtype=np.uint64))
-    return columns["pid"][keep].tolist(), columns["value"][keep].tolist()
+    owners = columns["pid"][keep].tolist()
+    return owners, columns["value"][keep].tolist(), create_times_for(set(owners), created, source)
 
 
-def open_processes(pids: Iterable[int], stack: ExitStack) -> Tuple[Dict[int, object], Dict[int, str]]:
+def open_processes(pids: Iterable[int], stack: ExitStack,
+                   created: Optional[Dict[int, int]]) -> Tuple[Dict[int, object], Dict[int, str]]:
     """``({pid: process handle opened for duplication}, {pid: status word})``, one open per
-    pid; the handles are closed when ``stack`` closes."""
-    processes, refused = open_owners(pids, stack)
-    return processes, {pid: status_word(code) for pid, code in refused.items()}
+    pid, each checked to be the process ``created`` recorded (else ``gone``: a reused pid);
+    the handles are closed when ``stack`` closes."""
+    return open_owners(pids, stack, created, word=status_word)
 
 
 def probe_socket(process, pid: int, value: int, wine: bool, protos=("tcp", "udp")):
@@ -116,9 +123,9 @@ def live_handle_scan(pids: Optional[Iterable[int]] = None, protos=("tcp", "udp")
     probed by ``workers`` threads; ``progress(done, total)`` counts the File handles probed.
     ``source``: a live source (its handle table and type map; None: the process-wide one)."""
     wine = live_dialect().afd_wine_codes
-    owners, values = file_handles(pids, source)
+    owners, values, created = file_handles(pids, source)
     with ExitStack() as stack:
-        processes, failures = open_processes(owners, stack)
+        processes, failures = open_processes(owners, stack, created)
         jobs = [(pid, value) for pid, value in zip(owners, values) if pid in processes]
         ticker = Ticker(progress, len(jobs))
 
@@ -140,14 +147,16 @@ def live_handle_scan(pids: Optional[Iterable[int]] = None, protos=("tcp", "udp")
             errors += 1
         elif isinstance(result, str):
             failures.setdefault(pid, result)
-    return HandleScan(rows, failures, timeouts, errors)
+    return HandleScan(rows, failures, timeouts, errors, created)
 
 
-def listening_states(rows: List[Endpoint], timeout: float = 2.0, wine: Optional[bool] = None) -> List[Endpoint]:
+def listening_states(rows: List[Endpoint], timeout: float = 2.0, wine: Optional[bool] = None,
+                     created: Optional[Dict[int, int]] = None) -> List[Endpoint]:
     """``rows`` (TCP socket-handle rows without a peer that no table lists) with their state
     asked of the socket: LISTENING, or BOUND for a socket only bound. A row whose socket
-    cannot be asked (gone, Windows) is returned as it is. ``wine``: the AFD dialect (None:
-    this system's)."""
+    cannot be asked (gone, a reused pid: its owner not created at ``created``, the scan's
+    :attr:`HandleScan.created`; Windows) is returned as it is. ``wine``: the AFD dialect
+    (None: this system's)."""
     if wine is None:
         wine = live_dialect().afd_wine_codes
     if not rows or not wine:
@@ -163,7 +172,7 @@ def listening_states(rows: List[Endpoint], timeout: float = 2.0, wine: Optional[
             return afd.listening(owned.value, wine)[1]
 
     with ExitStack() as stack:
-        processes, _ = open_processes({row.pid for row in rows}, stack)
+        processes, _ = open_processes({row.pid for row in rows}, stack, created)
         answers = run_bounded(ask, rows, timeout, workers=SCAN_WORKERS)
     states = {True: LISTENING, False: BOUND}
     return [replace(row, state=states[answer]) if ok and answer in states else row

@@ -72,7 +72,7 @@ def live_tdi_scan(timeout: float = 2.0, source=None) -> Tuple[str, List[Endpoint
 
 def _tdi_rows(timeout: float, source=None) -> List[Endpoint]:
     devices = {path.lower(): proto for proto, path in tdi.DEVICES.items()}
-    owners, values = file_handles(source=source)
+    owners, values, created = file_handles(source=source)
 
     def probe(job):
         pid, value = job
@@ -93,6 +93,6 @@ def _tdi_rows(timeout: float, source=None) -> List[Endpoint]:
         return Endpoint(proto, address.family, address.addr, address.port, None, None, None, pid, TDI, value)
 
     with ExitStack() as stack:
-        processes, _ = open_processes(owners, stack)
+        processes, _ = open_processes(owners, stack, created)
         jobs = [(pid, value) for pid, value in zip(owners, values) if pid in processes]
         return [r for ok, r in run_bounded(probe, jobs, timeout) if ok and isinstance(r, Endpoint)]

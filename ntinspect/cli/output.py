@@ -26,8 +26,11 @@ EXIT_NOTHING = 3
 included); the empty result is still written in machine formats."""
 EXIT_PARTIAL = 4
 """Partial results: output was printed, but some records could not be completed in this run
-(a name query timed out, an object or process vanished, a query failed). Records denied by
-permissions carry ``access_denied`` and do not count: that answer is complete."""
+(a name query timed out, an object or process vanished, a query failed; ``ports``: an
+endpoint whose owner may be a process that could not be read, or a socket that did not
+answer). A handle whose name is denied by permissions carries ``access_denied`` and does
+not count: that answer is complete. An endpoint's owner is different: it is *unknown*
+while some process is unreadable, so ``ports`` counts it (and names the processes)."""
 EXIT_PIPE = 141
 """The reader closed the pipe (``| head``): 128 + SIGPIPE, what a Unix tool ends with."""
 EXIT_INTERRUPTED = 130
@@ -38,7 +41,7 @@ EXIT_CODES_HELP = f"""exit status (every command):
   {EXIT_FAILURE}    failure (an OS call or the library failed)
   {EXIT_USAGE}    usage error (bad option or value)
   {EXIT_NOTHING}    nothing selected (no process, type or name matched)
-  {EXIT_PARTIAL}    partial results (some records timed out, vanished or failed)
+  {EXIT_PARTIAL}    partial results (records timed out, vanished or failed; ports: some owners unread)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C); {EXIT_PIPE}: the output pipe was closed (| head)"""
 
 

@@ -12,7 +12,14 @@ SECONDS`` refreshes every SECONDS (``--count`` bounds the refreshes; Ctrl-C ends
 
 No owner (a closed connection, the host's sockets under Wine, an endpoint of a process
 that could not be read) is one convention: ``-`` in tables, an empty CSV cell, ``null``
-in JSON (``pid``), with ``owner_status`` saying why; never 0, the Idle process's pid."""
+in JSON (``pid``), with ``owner_status`` saying why; never 0, the Idle process's pid.
+
+Exit status 4 (partial results): some endpoint's owner could not be read (``owner_status``
+access_denied: it may belong to a process whose handles were refused; with ``-p``: a
+selected process could not be read), a cross-view finding is ``incomplete`` for the same
+reason, or socket handles did not answer in time; a note on stderr names the processes.
+An endpoint no Windows process owns (``unknown``: the host's own sockets under Wine,
+every process read) is a complete answer."""
 from __future__ import annotations
 
 import argparse
@@ -23,7 +30,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..models import Port
 from ..rows import record_row, row_columns
-from .output import EXIT_NOTHING, EXIT_OK, emit, emit_rows, note, pid_selector, select_pids
+from .output import EXIT_NOTHING, EXIT_OK, EXIT_PARTIAL, emit, emit_rows, note, pid_selector, select_pids
 from .render import add_format_option
 
 VIEW_COLUMNS = ["process", "pid", "proto", "local", "remote", "state"]
@@ -153,8 +160,37 @@ def _crossview_rows(found, netstat: bool) -> Tuple[List[Dict[str, Any]], List[st
     return rows, ["reason", "source"] + NETSTAT_COLUMNS
 
 
+def partial_note(found: Sequence[Any], pids: Optional[Sequence[int]] = None) -> Optional[str]:
+    """Why ``found`` (what ``ports()`` or ``crossview()`` returned: a
+    :class:`~ntinspect.portmap.ScanResults`, or a plain list, which claims nothing about
+    the scan) is partial, or None when it is complete. Partial: an endpoint whose owner
+    status is ``access_denied``, a finding whose reason is ``incomplete``, a selected pid
+    among the unreadable processes, or socket handles that timed out or failed."""
+    unreadable = dict(getattr(found, "unreadable_processes", {}) or {})
+    ownerless = sum(1 for r in found if getattr(r, "owner_status", None) == "access_denied")
+    incomplete = sum(1 for r in found if getattr(r, "reason", None) == "incomplete")
+    selected = sorted(set(pids or ()) & set(unreadable))
+    parts = []
+    if ownerless or incomplete or selected:
+        what = (f"{ownerless} endpoint(s) without a readable owner" if ownerless else
+                f"{incomplete} incomplete finding(s)" if incomplete else "selected processes not read")
+        who = ", ".join(f"pid {pid} ({status})" for pid, status in sorted(unreadable.items())) or "unknown pids"
+        parts.append(f"{what}: the handles of these processes could not be read: {who}")
+    timeouts, errors = getattr(found, "timeouts", 0), getattr(found, "errors", 0)
+    if timeouts or errors:
+        parts.append(f"{timeouts} socket handle(s) did not answer in time, {errors} failed")
+    return "partial results: " + "; ".join(parts) if parts else None
+
+
 def _snapshot(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], List[str]]:
     """One look at the system in the view ``args`` asks for: (rows, columns)."""
+    rows, columns, _ = _look(args)
+    return rows, columns
+
+
+def _look(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], List[str], Optional[str]]:
+    """One look at the system in the view ``args`` asks for: (rows, columns, why it is
+    partial or None: :func:`partial_note`)."""
     from .. import portmap as api
     from ..progress import terminal_bar
 
@@ -163,8 +199,9 @@ def _snapshot(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], List[str]
     progress = {"progress": bar} if bar is not None else {}
     if args.crossview:
         found = api.crossview(args.kind, **progress)
+        partial = partial_note(found, pids)
         unread = getattr(found, "unreadable_processes", None)
-        if unread:  # no finding about them is no claim about them
+        if unread and partial is None:  # no finding about them is no claim about them (a partial note names them)
             note("the handles of " + ", ".join(f"pid {pid} ({status})" for pid, status in sorted(unread.items()))
                  + " could not be read: sockets they hold were not compared")
         if pids is not None:
@@ -172,15 +209,16 @@ def _snapshot(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], List[str]
         rows, columns = _crossview_rows(found, args.netstat)
         if args.format == "csv" and not args.netstat:  # what each finding rests on, as JSON has it
             columns = columns + ["visible", "unreadable"]
-        return rows, columns
+        return rows, columns, partial
     found = api.ports(args.kind, pid=pids, **progress)
+    partial = partial_note(found, pids)
     if args.format in ("json", "jsonl"):
-        return [record_row(p) for p in found], RECORD_COLUMNS
+        return [record_row(p) for p in found], RECORD_COLUMNS, partial
     if args.netstat:
-        return netstat_rows(found, args.process), NETSTAT_COLUMNS + (["process"] if args.process else [])
+        return netstat_rows(found, args.process), NETSTAT_COLUMNS + (["process"] if args.process else []), partial
     if args.fport:
-        return fport_rows(found), FPORT_COLUMNS
-    return view_rows(found), VIEW_COLUMNS
+        return fport_rows(found), FPORT_COLUMNS, partial
+    return view_rows(found), VIEW_COLUMNS, partial
 
 
 def _key(row: Dict[str, Any]) -> Tuple:
@@ -237,8 +275,11 @@ def run(args: argparse.Namespace) -> int:
     args.pids = select_pids(args.pid)
     if args.watch is not None:
         return watch(args)
-    rows, columns = _snapshot(args)
+    rows, columns, partial = _look(args)
     emit_rows(args, _no_owner(rows, args.format), columns)
+    if partial:
+        note(partial)
+        return EXIT_PARTIAL
     if args.pids is not None and not rows and not args.crossview:  # no finding is not "nothing selected"
         note("no endpoint of the selected processes")
         return EXIT_NOTHING

@@ -69,13 +69,16 @@ class ElfCore(FileSource):
         super().__init__(path)
         segments: List[tuple] = []
         self.cpus: List[Dict[str, Any]] = []
+        at = 0  # where the part being parsed starts: the ELF header, then each program header
         try:
             elf = ELFFile(self._file)
             if elf.header["e_type"] != "ET_CORE":  # an executable's LOAD segments are not physical memory
                 raise MemoryImageError(self.path, E_TYPE_OFFSET, f"an ELF of type {elf.header['e_type']}, "
                                        "not a core (ET_CORE): not a memory image")
             machine = elf.header["e_machine"]
-            for index in range(elf.num_segments()):
+            count = self._segment_count(elf)
+            for index in range(count):
+                at = elf.header["e_phoff"] + index * elf.header["e_phentsize"]
                 segment = elf.get_segment(index)
                 kind = segment["p_type"]
                 if kind == "PT_LOAD":
@@ -90,18 +93,30 @@ class ElfCore(FileSource):
             raise
         except (ELFError, struct.error, ValueError, KeyError, OSError, EOFError) as error:
             self.close()
-            raise MemoryImageError(self.path, None, f"not a readable ELF core: {error}") from error
+            raise MemoryImageError(self.path, at, f"not a readable ELF core: {error}") from error
         except Exception as error:  # construct's parse errors are not all one class
             if type(error).__module__.split(".")[0] not in ("construct", "elftools"):
                 raise
             self.close()
-            raise MemoryImageError(self.path, None, f"not a readable ELF core: {error}") from error
+            raise MemoryImageError(self.path, at, f"not a readable ELF core: {error}") from error
         try:
             self._set_segments(segments)
         except MemoryImageError:
             self.close()
             raise
         self.cpu_state = dict(self.cpus[0]) if self.cpus else {}
+
+    def _segment_count(self, elf: Any) -> int:
+        """The number of program headers, checked against the file before any is read: each
+        needs ``e_phentsize`` bytes (at least the ELF class's own size) inside the file, so a
+        count of 2^32 (PN_XNUM's extended count) or an entry size of 0 is refused at once."""
+        header = elf.header
+        count, entry, table = elf.num_segments(), header["e_phentsize"], header["e_phoff"]
+        least = 56 if elf.elfclass == 64 else 32
+        if count and (entry < least or table + count * entry > self.file_size):
+            raise MemoryImageError(self.path, 0, f"{count} program headers of {entry} bytes at {table:#x} do not "
+                                   f"fit the file ({self.file_size:#x} bytes; an entry needs {least})")
+        return count
 
     def _read_notes(self, segment: Any, machine: str) -> None:
         for note in segment.iter_notes():

@@ -59,7 +59,7 @@ _READ_FAILURES = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError
 
 def _check_part_name(path: str, name: Any) -> str:
     if not isinstance(name, str) or not PART_NAME.fullmatch(name) or ".." in name.split("/"):
-        raise SnapshotError(path, str(name), "not a valid part name (letters, digits, _ . - and /; no '..', "
+        raise SnapshotError(path, str(name) or "''", "not a valid part name (letters, digits, _ . - and /; no '..', "
                                              "no absolute path)")
     return name
 
@@ -347,12 +347,17 @@ class Snapshot:
                 _check_part_name(self.path, name[len(PART_PREFIX):])
             else:
                 unsafe = name.startswith(("/", "\\")) or "\\" in name or ":" in name or ".." in name.split("/")
-                raise SnapshotError(self.path, name, "an unsafe member name (absolute, '..' or a drive)" if unsafe
+                # an empty name still names where it is: the member's header offset
+                raise SnapshotError(self.path, name or f"(a member with no name, header at {info.header_offset:#x})",
+                                    "an unsafe member name (absolute, '..' or a drive)" if unsafe
                                     else "a member outside the format (not the magic, manifest or parts/)")
             if name in members:
                 raise SnapshotError(self.path, name, "the member appears twice")
             if info.flag_bits & 0x1:
                 raise SnapshotError(self.path, name, "the member is encrypted")
+            if (info.external_attr >> 16) & 0o170000 == 0o120000:  # a Unix S_IFLNK entry (Info-ZIP's mode bits)
+                raise SnapshotError(self.path, name, "the member is a symbolic link (nothing is extracted, and a "
+                                                     "snapshot never holds one)")
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise SnapshotError(self.path, name, f"compression method {info.compress_type} (only stored and "
                                                      "deflate are used)")

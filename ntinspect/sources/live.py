@@ -107,12 +107,13 @@ class LiveSource(AnswerFunctions):
         data = calls.query_system_information(calls.SystemExtendedHandleInformation, initial=0x100000)
         return data, frozenset(held_duplicates())
 
-    def process_handle_table(self, pid: int) -> Optional[Any]:
+    def process_handle_table(self, pid: int, created: Optional[int] = None) -> Optional[Any]:
         """ProcessHandleInformation (class 51) buffer of ``pid``, or None where the OS
-        refuses the class (remembered) or the process cannot be opened for it."""
+        refuses the class (remembered), the process cannot be opened for it, or it was not
+        created at ``created`` (the CreateTime a process list recorded: else a reused pid)."""
         from ..backends.live import process_handle_buffer
 
-        return process_handle_buffer(self, pid)
+        return process_handle_buffer(self, pid, created)
 
     def object_types_buffer(self) -> Tuple[Any, int]:
         """(ObjectTypesInformation buffer, its address)."""
@@ -129,11 +130,14 @@ class LiveSource(AnswerFunctions):
 
         return type_observations(columns, self)
 
-    def process_details(self, pids: Iterable[int], users: bool = True,
-                        everything: bool = True) -> Dict[int, Dict[str, Tuple[Any, str]]]:
+    def process_details(self, pids: Iterable[int], users: bool = True, everything: bool = True,
+                        created: Optional[Dict[int, int]] = None) -> Dict[int, Dict[str, Tuple[Any, str]]]:
+        """Per-process fields (``ntinspect.backends.process_info.details``); ``created``:
+        ``{pid: CreateTime}`` the pids were recorded with (a process created at another time
+        holds a reused pid: its fields are ``gone``)."""
         from ..backends.process_info import details
 
-        return details(pids, users=users, everything=everything)
+        return details(pids, users=users, everything=everything, created=created)
 
     def handle_names(self, table: Any, timeout: float, progress: Any = None) -> Tuple[np.ndarray, np.ndarray]:
         """(names, name statuses) for every row of ``table``."""
@@ -160,10 +164,13 @@ class LiveSource(AnswerFunctions):
         read = calls.extended_tcp_table if proto == "tcp" else calls.extended_udp_table
         return read(calls.AF_INET if family == 4 else calls.AF_INET6, table_class)
 
-    def listening_states(self, rows: List[Any], timeout: float) -> List[Any]:
+    def listening_states(self, rows: List[Any], timeout: float,
+                         created: Optional[Dict[int, int]] = None) -> List[Any]:
+        """``rows`` with the state asked of each socket; ``created``: the scan's
+        ``{pid: CreateTime}`` (an owner created at another time holds a reused pid: not asked)."""
         from ..backends.sockets import listening_states
 
-        return listening_states(rows, timeout, wine=self.dialect().afd_wine_codes)
+        return listening_states(rows, timeout, wine=self.dialect().afd_wine_codes, created=created)
 
     def tdi_scan(self) -> Tuple[str, List[Any]]:
         from ..backends.tdi_scan import live_tdi_scan
@@ -240,7 +247,7 @@ class RecordingSource(LiveSource):
                 self._handle_table = (memoryview(data).toreadonly(), held)  # (a copy cost 1.5-3.4 ms under Wine)
             return self._handle_table
 
-    def process_handle_table(self, pid: int) -> Optional[Any]:
+    def process_handle_table(self, pid: int, created: Optional[int] = None) -> Optional[Any]:
         return None  # the capture's one system-wide table answers every pid
 
     def object_types_buffer(self) -> Tuple[Any, int]:
@@ -266,14 +273,14 @@ class RecordingSource(LiveSource):
             self.record["observations"].update(found)
         return found
 
-    def process_details(self, pids: Iterable[int], users: bool = True,
-                        everything: bool = True) -> Dict[int, Dict[str, Tuple[Any, str]]]:
+    def process_details(self, pids: Iterable[int], users: bool = True, everything: bool = True,
+                        created: Optional[Dict[int, int]] = None) -> Dict[int, Dict[str, Tuple[Any, str]]]:
         pids = [int(p) for p in pids]
         with self._lock:
             known = self.record["details"]
             missing = [p for p in dict.fromkeys(pids) if p not in known]
             if missing:  # always everything, so a later call of any kind is answered
-                known.update(super().process_details(missing, users=True, everything=True))
+                known.update(super().process_details(missing, users=True, everything=True, created=created))
             return {p: dict(known[p]) for p in dict.fromkeys(pids)}
 
     def handle_names(self, table: Any, timeout: float, progress: Any = None) -> Tuple[np.ndarray, np.ndarray]:
@@ -305,12 +312,13 @@ class RecordingSource(LiveSource):
                 self.record["tables"][key] = filled(super().ip_table(proto, family, table_class), *key)
             return self.record["tables"][key]
 
-    def listening_states(self, rows: List[Any], timeout: float) -> List[Any]:
+    def listening_states(self, rows: List[Any], timeout: float,
+                         created: Optional[Dict[int, int]] = None) -> List[Any]:
         with self._lock:
             known = self.record["listening"]
             missing = [row for row in rows if (row.pid, row.handle, row.key) not in known]
             if missing:
-                for row, answered in zip(missing, super().listening_states(missing, timeout)):
+                for row, answered in zip(missing, super().listening_states(missing, timeout, created)):
                     known[(row.pid, row.handle, row.key)] = answered.state
         from dataclasses import replace
 

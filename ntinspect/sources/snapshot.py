@@ -59,11 +59,9 @@ bytes a handle at each level: benchmarks/README.md, bench_capture)."""
 def scan_for(scan: Any, protos: Iterable[str]) -> Any:
     """A HandleScan keeping only the rows of ``protos`` (a scan of every protocol answers a
     narrower question)."""
-    from ..backends.sockets import HandleScan
-
     wanted = set(protos)
-    return HandleScan([row for row in scan.rows if row.proto in wanted], dict(scan.failures), scan.timeouts,
-                      scan.errors)
+    return replace(scan, rows=[row for row in scan.rows if row.proto in wanted], failures=dict(scan.failures),
+                   created=dict(scan.created))
 
 
 # --- the namespace, recorded and replayed ---------------------------------------------------
@@ -445,7 +443,7 @@ class SnapshotSource(AnswerFunctions):
         return self._parsed("handle_table.bin", lambda data: handle_table(data, self.width)), \
             frozenset(self._head["held"])
 
-    def process_handle_table(self, pid: int) -> Optional[Any]:
+    def process_handle_table(self, pid: int, created: Optional[int] = None) -> Optional[Any]:
         return None  # the system-wide table answers every pid
 
     def object_types_buffer(self) -> Tuple[Any, int]:
@@ -457,8 +455,9 @@ class SnapshotSource(AnswerFunctions):
     def type_observations(self, columns: Dict[str, np.ndarray]) -> Dict[int, str]:
         return dict(self._head["observations"])
 
-    def process_details(self, pids: Iterable[int], users: bool = True,
-                        everything: bool = True) -> Dict[int, Dict[str, Tuple[Any, str]]]:
+    def process_details(self, pids: Iterable[int], users: bool = True, everything: bool = True,
+                        created: Optional[Dict[int, int]] = None) -> Dict[int, Dict[str, Tuple[Any, str]]]:
+        # ``created`` (the live sources' pid-reuse check) has nothing to check: nothing is opened
         if "details" not in self._cache:
             self._cache["details"] = _checked_details(self.path, self._part("details.json", True))
         known = self._cache["details"]
@@ -516,7 +515,8 @@ class SnapshotSource(AnswerFunctions):
         self._parsed(name, lambda data: table_array(table_layout(proto, family, table_class), data))
         return self._part(name)
 
-    def listening_states(self, rows: List[Any], timeout: float) -> List[Any]:
+    def listening_states(self, rows: List[Any], timeout: float,
+                         created: Optional[Dict[int, int]] = None) -> List[Any]:
         known = self._ports()["listening"]
         return [replace(row, state=known.get((row.pid, row.handle, row.key), row.state)) for row in rows]
 

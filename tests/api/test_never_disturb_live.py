@@ -1,7 +1,8 @@
 """Live proof that scanning disturbs nothing: a child holds an event, a file, a registry key,
 a named pipe, a section and a connected socket pair (plus a listener). It is scanned with
-``handles(names=True)``, ``ports()``, ``crossview()`` and ``by_object()`` again and again
-(a few rounds in CI, 100 with ``NTINSPECT_PROFILE=full``). Afterwards every handle of the
+``handles(names=True)``, ``ports()``, ``crossview()``, ``by_object()`` and a capture
+(``ntinspect.capture()``, whose replay must list the child's handles as the live table
+does) again and again (a few rounds in CI, 100 with ``NTINSPECT_PROFILE=full``). Afterwards every handle of the
 child still has its value, type and granted access, seen both from the child's own view
 (NtQueryObject inside the child, through ctypes) and from the handle table, and the
 sockets still send and receive."""
@@ -82,7 +83,7 @@ def table_view(pid: int, values) -> dict:
     return {value: rows.get(value) for value in values}
 
 
-def test_repeated_scans_leave_every_child_handle_and_socket_as_it_was():
+def test_repeated_scans_leave_every_child_handle_and_socket_as_it_was(tmp_path):
     import ntinspect
 
     child = Child(HOLDER)
@@ -94,13 +95,19 @@ def test_repeated_scans_leave_every_child_handle_and_socket_as_it_was():
         table_before = table_view(child.pid, held.values())
         assert all(table_before.values()), table_before  # every held handle is in the table
         socket_ports = set()
-        for _ in range(ROUNDS):
+        for round_ in range(ROUNDS):
             named = ntinspect.handles(names=True)
             assert {h.value for h in named.filter(pid=child.pid)} >= set(held.values())
             socket_ports |= {p.local_port for p in ntinspect.ports("tcp4") if child.pid in (p.owners or ())}
             ntinspect.crossview("tcp4")
             groups = ntinspect.handles(pid=child.pid).by_object()
             assert len(groups) > 0
+            path = tmp_path / f"round-{round_}.ntcap"
+            ntinspect.capture(path, names=True, ports=True)
+            with ntinspect.open(path) as replay:  # the capture replays the child's handles as they are
+                recorded = {h.value: (h.type, h.access) for h in replay.handles(pid=child.pid)}
+            assert recorded == table_view(child.pid, recorded) and set(held.values()) <= set(recorded)
+            path.unlink()
         assert socket_ports, "ports() found the child's sockets"
         after = ask(child)
         assert after["view"] == before  # the child's own view: same types, same granted access

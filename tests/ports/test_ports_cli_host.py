@@ -174,3 +174,139 @@ def test_watch_in_json_lines_tags_each_row(cli, monkeypatch):
     records = [json.loads(line) for line in out.splitlines()]
     assert {r["change"] for r in records[:3]} == {""} and all(r["time"] for r in records)
     assert [(r["change"], r["local_port"]) for r in records[3:] if r["change"]] == [("-", 6000)]
+
+
+# --- exit status 4: partial results ---------------------------------------------------------
+
+def ownerless_port(port=9000):
+    """An endpoint only the table lists, while a process could not be read: access_denied."""
+    return b.merge([ep("tcp", "127.0.0.1", port, state="LISTENING")], NAMES, {700: "access_denied"})
+
+
+def fake_scan(monkeypatch, ports, unreadable=None, timeouts=0, errors=0, findings=None):
+    from ntinspect import portmap as api
+
+    def ports_of(kind="all", pid=None, progress=None):
+        return api.ScanResults(b.select(ports, kind), unreadable, timeouts=timeouts, errors=errors)
+
+    def crossview(kind="all", progress=None):
+        return api.CrossView(findings or [], unreadable, timeouts=timeouts, errors=errors)
+
+    monkeypatch.setattr(api, "ports", ports_of)
+    monkeypatch.setattr(api, "crossview", crossview)
+
+
+@pytest.mark.parametrize("view", [[], ["--fport"], ["--netstat"], ["--netstat", "-b"], ["--json"],
+                                  ["--format", "csv"]])
+def test_an_owner_that_could_not_be_read_is_partial_in_every_view(cli, monkeypatch, view):
+    merged = b.merge(ROWS, NAMES) + ownerless_port()
+    fake_scan(monkeypatch, merged, {700: "access_denied"})
+    code, out, err = cli(*view)
+    assert code == 4
+    assert "9000" in out and "5000" in out  # everything read is still printed
+    assert err.startswith("ntinspect: partial results") and "700 (access_denied)" in err
+    assert "1 endpoint(s) without a readable owner" in err
+
+
+def test_every_process_read_and_owners_unknown_is_complete(cli, monkeypatch):
+    """Under Wine the host's own sockets have no Windows owner: a complete answer, exit 0."""
+    host_socket = b.merge([ep("tcp", "127.0.0.1", 9000, state="LISTENING")], NAMES)
+    assert host_socket[0].owner_status == "unknown"
+    fake_scan(monkeypatch, b.merge(ROWS, NAMES) + host_socket)
+    code, out, err = cli()
+    assert (code, err) == (0, "") and "9000" in out
+
+
+def test_an_unreadable_process_whose_endpoints_all_have_owners_is_complete(cli, monkeypatch):
+    """Windows tables name every owner: a refused process hides nothing from ports."""
+    fake_scan(monkeypatch, b.merge(ROWS, NAMES), {700: "access_denied"})
+    code, _, err = cli()
+    assert (code, err) == (0, "")
+
+
+def test_sockets_that_did_not_answer_make_the_result_partial(cli, monkeypatch):
+    fake_scan(monkeypatch, b.merge(ROWS, NAMES), timeouts=2, errors=1)
+    code, out, err = cli("--fport")
+    assert code == 4 and out and "2 socket handle(s) did not answer in time, 1 failed" in err
+
+
+def test_a_selected_process_that_could_not_be_read_is_partial_not_nothing(cli, monkeypatch):
+    from ntinspect.cli import output
+
+    monkeypatch.setattr(output, "live_process_names", lambda: {**NAMES, 700: "locked.exe"})
+    fake_scan(monkeypatch, [], {700: "access_denied"})
+    code, out, err = cli("-p", "700")
+    assert code == 4 and "selected processes not read" in err and "700 (access_denied)" in err
+
+
+@pytest.mark.parametrize("view", [["--crossview"], ["--crossview", "--netstat"], ["--crossview", "--json"]])
+def test_an_incomplete_crossview_finding_is_partial(cli, monkeypatch, view):
+    from ntinspect import portmap as api
+
+    table = [ep("tcp", "0.0.0.0", 445, state="LISTENING", pid=700)]  # its owner's handles were refused
+    findings = api.discrepancies(table, [], b.merge(table), unreadable={700: "access_denied"})
+    assert [d.reason for d in findings] == ["incomplete"]
+    fake_scan(monkeypatch, [], {700: "access_denied"}, findings=findings)
+    code, out, err = cli(*view)
+    assert code == 4 and "445" in out and "1 incomplete finding(s)" in err and "700 (access_denied)" in err
+
+
+def test_a_consistent_crossview_is_complete(cli, monkeypatch):
+    fake_scan(monkeypatch, [], findings=[])
+    assert cli("--crossview")[:3:2] == (0, "")
+
+
+def test_exit_status_4_for_ports_is_in_the_help(capsys):
+    from ntinspect.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["ports", "--help"])
+    assert "ports: some owners" in capsys.readouterr().out
+
+
+# --- the progress bar of the socket scan -----------------------------------------------------
+
+class Terminal:
+    """A stderr that says it is a terminal (what a user at a console has)."""
+
+    def __init__(self):
+        import io
+
+        self.buffer = io.StringIO()
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        return self.buffer.write(text)
+
+    def flush(self):
+        pass
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_the_socket_scan_draws_a_bar_only_on_a_terminal(monkeypatch, capsys, terminal):
+    import sys
+
+    from ntinspect import portmap as api
+    from ntinspect.cli import main
+
+    pytest.importorskip("tqdm", reason="tqdm is the optional progress extra (tools/requirements-test.txt pins it)")
+    given = []
+
+    def ports_of(kind="all", pid=None, progress=None):
+        given.append(progress)
+        if progress is not None:
+            for done in range(6):
+                progress(done, 5)
+        return api.ScanResults(b.merge(ROWS, NAMES))
+
+    monkeypatch.setattr(api, "ports", ports_of)
+    stderr = Terminal()
+    if terminal:
+        monkeypatch.setattr(sys, "stderr", stderr)
+    assert main(["ports"]) == 0
+    if terminal:
+        assert callable(given[0]) and "sockets:" in stderr.buffer.getvalue() and "0/5" in stderr.buffer.getvalue()
+    else:
+        assert given == [None] and capsys.readouterr().err == ""

@@ -152,7 +152,7 @@ def test_crossview_is_quiet_about_consistent_sockets(children):
 
 @pytest.mark.parametrize("phase", ["open", "probe"])
 def test_process_exiting_during_enumeration_is_reported_gone(monkeypatch, children, phase):
-    from ntinspect.backends import live_names
+    from ntinspect._native import process as native_process
     from ntinspect.backends import sockets as backend
     from ntinspect import portmap as ports
 
@@ -164,14 +164,14 @@ def test_process_exiting_during_enumeration_is_reported_gone(monkeypatch, childr
                 doomed.process.wait(15)
 
         if phase == "open":
-            original = live_names.open_process  # where open_owners looks it up
+            original = native_process.open_process  # where open_owners's checked open looks it up
 
             def open_process(pid, access):
                 if pid == doomed.pid:
                     kill_once()
                 return original(pid, access)
 
-            monkeypatch.setattr(live_names, "open_process", open_process)
+            monkeypatch.setattr(native_process, "open_process", open_process)
         else:
             original = backend.probe_socket
 

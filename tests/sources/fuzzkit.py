@@ -1,17 +1,24 @@
-"""Hypothesis settings shared by the file fuzzers.
+"""Hypothesis settings and helpers shared by the file fuzzers.
 
-CI runs a bounded profile (``NTINSPECT_FUZZ_EXAMPLES``, default 300 per test); a local
-run asks for more, e.g. ``NTINSPECT_FUZZ_EXAMPLES=10000`` (the issue's bar, per fuzzer).
+How many cases run comes from the profile (tests/profiles.py): bounded and derandomized in
+CI, 5,000 a test with ``NTINSPECT_PROFILE=full``. ``FUZZ`` only adds what these tests need
+(no deadline, function-scoped fixtures allowed) and leaves the count to the profile.
 """
-import os
+import tracemalloc
+from contextlib import contextmanager
 
+import pytest
 from hypothesis import HealthCheck, settings
 
-EXAMPLES = int(os.environ.get("NTINSPECT_FUZZ_EXAMPLES", "300"))
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                      HealthCheck.function_scoped_fixture])
 
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """A folder for one fuzz module's files (pytest's temporary tree, not a folder of its
+    own under /tmp that nothing removes); a module uses it with ``from fuzzkit import work``."""
+    return tmp_path_factory.mktemp("fuzz")
 
 
 def overwrite(draw, st, data, hot, values):
@@ -22,3 +29,26 @@ def overwrite(draw, st, data, hot, values):
         width = draw(st.sampled_from([1, 2, 4]))
         value = draw(st.one_of(st.sampled_from(values), st.integers(0, 0xFFFFFFFF)))
         data[where:where + width] = (value & ((1 << 8 * width) - 1)).to_bytes(width, "little")[:len(data) - where]
+
+
+@contextmanager
+def allocation_bound(limit: int):
+    """Fail if the block allocates more than ``limit`` bytes at its peak (tracemalloc): a
+    count field of 2^32 must not allocate 2^32 of anything."""
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    try:
+        yield
+    finally:
+        peak = tracemalloc.get_traced_memory()[1] - before
+        if started:
+            tracemalloc.stop()
+    assert peak <= limit, f"{peak} bytes allocated at the peak, over the bound of {limit}"
+
+
+def located(error) -> bool:
+    """Does a library error say where the input is bad (an offset, address, part or stream)?"""
+    return any(getattr(error, field, None) is not None for field in ("offset", "address", "part", "stream"))

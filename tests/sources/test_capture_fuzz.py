@@ -5,8 +5,8 @@ SourceUnsupported...), never a raw exception, a hang or a huge allocation.
 
 Seed: a crafted 64-bit capture with names, ports and a namespace (capturekit). Each
 example picks a part and either overwrites its bytes (binary parts, and JSON as bytes) or
-replaces one node of its JSON with another value. ``NTINSPECT_FUZZ_EXAMPLES=10000`` runs
-the issue's bar; CI runs the default (fuzzkit).
+replaces one node of its JSON with another value. The case count is the hypothesis
+profile's (tests/profiles.py: bounded in CI, 5,000 a test with ``NTINSPECT_PROFILE=full``).
 """
 import json
 import tempfile
@@ -20,9 +20,8 @@ from ntinspect.snapshot import SnapshotWriter, open_snapshot
 from ntinspect.sources.snapshot import write_capture
 
 from capturekit import PROCS, ROWS_10, TYPES_10, WIN10, CraftedRecorder, answers
-from fuzzkit import FUZZ, overwrite
+from fuzzkit import FUZZ, overwrite, work  # noqa: F401 (work: a fixture)
 
-WORK = Path(tempfile.mkdtemp(prefix="ntinspect-capture-fuzz-"))
 NAMES = {(612, 4): ("\\BaseNamedObjects\\ev", "ok"), (612, 8): (None, "timeout"), (700, 4): ("\\REGISTRY", "ok"),
          (700, 8): ("svchost.exe(612)", "ok")}
 NAMESPACE = {"list": {"\\": {"answer": [["GLOBAL??", "Directory"], ["BaseNamedObjects", "Directory"],
@@ -36,20 +35,29 @@ NAMESPACE = {"list": {"\\": {"answer": [["GLOBAL??", "Directory"], ["BaseNamedOb
              "link": {"\\global??\\c:": {"answer": "\\Device\\HarddiskVolume1", "path": "\\GLOBAL??\\C:"},
                       "\\??\\c:": {"answer": "\\Device\\HarddiskVolume1", "path": "\\??\\C:"}},
              "lookup": {}}
-write_capture(CraftedRecorder(8, PROCS, ROWS_10, TYPES_10, {16: "Event", 37: "File", 44: "Key", 7: "Process"}, 700,
-                              WIN10, names=NAMES, namespace=NAMESPACE, ports=True),
-              WORK / "seed.ntcap", {"names": True, "ports": True, "namespace": True})
-with open_snapshot(WORK / "seed.ntcap") as _seed:
-    SEED_PARTS = {name: _seed.read(name) for name in _seed.names()}
-    SEED_META = dict(_seed.meta)
+
+
+def _seed():
+    """The seed capture: (its bytes, {part: bytes}, its meta), written in a folder removed at once."""
+    with tempfile.TemporaryDirectory(prefix="ntinspect-capture-fuzz-") as folder:
+        path = Path(folder) / "seed.ntcap"
+        write_capture(CraftedRecorder(8, PROCS, ROWS_10, TYPES_10, {16: "Event", 37: "File", 44: "Key", 7: "Process"},
+                                      700, WIN10, names=NAMES, namespace=NAMESPACE, ports=True),
+                      path, {"names": True, "ports": True, "namespace": True})
+        with open_snapshot(path) as seed:
+            return path.read_bytes(), {name: seed.read(name) for name in seed.names()}, dict(seed.meta)
+
+
+SEED, SEED_PARTS, SEED_META = _seed()
 PART_NAMES = sorted(SEED_PARTS)
 JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) | st.text(max_size=8),
                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
                                                                                       max_size=4), max_leaves=8)
 
 
-def test_the_seed_replays():
-    with ntinspect.open(WORK / "seed.ntcap") as source:
+def test_the_seed_replays(tmp_path):
+    (tmp_path / "seed.ntcap").write_bytes(SEED)
+    with ntinspect.open(tmp_path / "seed.ntcap") as source:
         found = answers(source, [612, 700], 612)
     assert [key for key, value in found.items() if "error" in value] == ["namespace(no such)"]
     assert found["dos_path"]["result"] == "C:\\Windows\\x.txt"
@@ -88,9 +96,9 @@ def damaged_parts(draw):
 
 
 @FUZZ
-@given(damaged_parts())
-def test_damaged_capture_parts_raise_only_library_errors(parts):
-    path = WORK / "damaged.ntcap"
+@given(parts=damaged_parts())
+def test_damaged_capture_parts_raise_only_library_errors(work, parts):
+    path = work / "damaged.ntcap"
     with SnapshotWriter(path, SEED_META) as writer:
         for name, data in parts.items():
             writer.add(name, data)

@@ -174,6 +174,20 @@ def test_unsafe_or_foreign_member_names(tmp_path, member):
     assert caught.value.part in (member, member[len("parts/"):])
 
 
+def test_a_symbolic_link_member_is_refused(tmp_path):
+    """A zip entry marked as a Unix symlink (mode S_IFLNK in external_attr, as Info-ZIP
+    writes it) pointing outside: refused at open, nothing followed or extracted."""
+    data = b"x"
+    path = tmp_path / "link.nts"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("ntinspect-snapshot", MAGIC, compress_type=zipfile.ZIP_STORED)
+        link = zipfile.ZipInfo("parts/a")
+        link.external_attr = (0o120777 << 16)
+        archive.writestr(link, data)
+        archive.writestr("manifest.json", json.dumps(describe({"a": data})))
+    fails(path, "parts/a", "symbolic link")
+
+
 def _set_sizes(path, member, size):
     """Patch a member's uncompressed size in its local and central headers (what a bomb lies about)."""
     data = bytearray(path.read_bytes())
