@@ -72,6 +72,8 @@ class ProcessStatus(NameStatus):
       (the idle process: no process object, no creation time)
     - ``timeout``: the account lookup did not answer in time
     - ``not_requested``: the field was not asked for
+    - ``not_recorded``: a recorded source holds no such field (a minidump records no user,
+      image path, command line, creation time or WoW64 state of its process)
     - ``error:<NAME>``: any other failure, ``<NAME>`` being the NTSTATUS, Win32 error or
       exception name (``error:ERROR_NONE_MAPPED``: no account has the SID)
     """

@@ -305,7 +305,8 @@ class MinidumpSource(RecordedSource):
     def processes(self, details: bool = True, pid: Any = None) -> RecordList:
         """The dumped process, as a :class:`~ntinspect.recordlist.RecordList` of one
         :class:`~ntinspect.models.Process` (arguments as :func:`ntinspect.processes` takes
-        them: ``details`` changes nothing, a minidump records none of them either way; a
+        them: ``details`` changes nothing, a minidump records none of them either way: their
+        statuses are ``not_recorded``; a
         ``pid`` selector that does not match the dumped process raises ProcessNotFound)."""
         from ..selection import select_processes
 
@@ -314,9 +315,12 @@ class MinidumpSource(RecordedSource):
             return RecordList([], Process)
         descriptors = self._dump.handle_descriptors()
         threads = self._dump.thread_count()
+        unrecorded = {f"{field}_status": NameStatus.NOT_RECORDED
+                      for field in ("create_time", "user", "image_path", "command_line", "wow64")}
         return RecordList([Process(pid=self._pid(), ppid=0, name=self._image(),
                                    handle_count=0 if descriptors is None else len(descriptors),
-                                   thread_count=0 if threads is None else threads, session_id=0)], Process)
+                                   thread_count=0 if threads is None else threads, session_id=0, **unrecorded)],
+                          Process)
 
     def handles(self, pid: Any = None, type: Any = None, names: bool = False, name_timeout: float = 1.0,
                 debug_privilege: bool = False, users: bool = False, progress: Any = None) -> HandleTable:

@@ -154,6 +154,9 @@ def test_processes_take_the_pid_selector_as_live_processes_do():
         assert [p.pid for p in source.processes(pid=only.pid)] == [only.pid]
         assert [p.pid for p in source.processes(pid=only.name)] == [only.pid]  # by image name
         assert list(source.processes(pid=[])) == []  # an empty collection selects nothing
+        # what a minidump does not record says so (not 'not_requested': it was asked for)
+        assert {getattr(only, f"{field}_status") for field in ("create_time", "user", "image_path", "command_line",
+                                                               "wow64")} == {"not_recorded"}
         with pytest.raises(ntinspect.ProcessNotFound):
             source.processes(pid=only.pid + 4)
         with pytest.raises(TypeError):
