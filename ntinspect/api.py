@@ -159,11 +159,11 @@ def handles(
                         access_namer=access_names, dos_namer=lambda path: source.drive_map().dos_path(path),
                         identifier=source.object_keys,
                         create_times=None if created is None else
-                        live.create_times_for(np.unique(columns["pid"]).tolist(), created, source))
+                        live.create_times_for(live.distinct_pids(columns["pid"]), created, source))
     if type is not None:
         table = table.filter(type=type)
     if users:
-        found = source.process_details(np.unique(table.columns["pid"]).tolist(), everything=False,
+        found = source.process_details(live.distinct_pids(table.columns["pid"]), everything=False,
                                        created=table.create_times)
         table.process_users = {pid: record["user"] for pid, record in found.items()}
     if names:

@@ -173,6 +173,17 @@ def process_list(source: Any = None) -> Tuple[Dict[int, str], CreateTimes]:
     return names, created
 
 
+def distinct_pids(column: np.ndarray) -> List[int]:
+    """The distinct values of a handle table's pid column, in increasing order. The table
+    lists each process's handles together, so the heads of equal runs are few; they are
+    then sorted (``np.unique`` of a million-row column alone costs a sort of every row)."""
+    column = np.asarray(column)
+    if len(column) == 0:
+        return []
+    heads = column[np.flatnonzero(np.concatenate(([True], column[1:] != column[:-1])))]
+    return np.unique(heads).tolist()
+
+
 def create_times_for(pids: Iterable[int], created: Optional[CreateTimes] = None,
                      source: Any = None) -> CreateTimes:
     """The CreateTime of each of ``pids`` (the owners in a handle table): from ``created``

@@ -20,3 +20,15 @@ def test_snapshot_columns(width):
     assert columns["access"].tolist() == [0x1F0003 + i for i in range(5)]
     assert columns["attributes"].tolist() == [0, 1, 2, 0, 1]
     assert not np.any(columns["object"])  # class 51 gives no kernel addresses
+
+
+@pytest.mark.parametrize("column", [[], [7], [4, 4, 4, 8, 8, 612], [612, 4, 612, 4, 8, 8, 4],  # grouped, interleaved
+                                    list(np.random.default_rng(5).integers(0, 50, 1000))])
+def test_distinct_pids_are_np_unique_of_the_column(column):
+    """The owners of a table's rows, from the heads of its runs: the same as sorting every
+    row, however the table interleaves its processes."""
+    from ntinspect.backends.live import distinct_pids
+
+    array = np.asarray(column, dtype=np.uint64)
+    assert distinct_pids(array) == np.unique(array).tolist()
+    assert all(isinstance(pid, int) for pid in distinct_pids(array))
