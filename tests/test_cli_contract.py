@@ -308,3 +308,24 @@ def test_processes_takes_the_same_p_as_handles_and_ports(monkeypatch, capsys):
         main(["processes", "-p", "-5"])
     assert exited.value.code == 2
     assert main(["processes"]) == 0 and calls[-1] is None
+
+
+MINIDUMP = __import__("pathlib").Path(__file__).parent / "data" / "minidumps" / "breakpad__tiny-exe-with-cet-xsave.dmp"
+
+
+@pytest.mark.parametrize("argv", [
+    ["--source", "{f}", "handles", "-o", "{f}"],
+    ["--source", "{f}", "processes", "--format", "csv", "--output", "{f}"],
+    ["diff", "{f}", "{f}", "-o", "{f}"],
+    ["info", "{f}", "-o", "{f}"],
+    ["mem", "maps", "{f}", "--dtb", "0", "--mode", "x64", "-o", "{f}"],
+])
+def test_output_file_that_is_an_input_is_refused_before_it_is_truncated(tmp_path, capsys, argv):
+    """-o FILE naming the very file the command reads (a minidump, a capture: evidence) used
+    to truncate it before it was read, leaving an empty file and 'not a minidump or snapshot'."""
+    evidence = tmp_path / "evidence.dmp"
+    evidence.write_bytes(MINIDUMP.read_bytes())
+    code = main([part.format(f=evidence) for part in argv])
+    assert code == 2
+    assert "is also an input" in capsys.readouterr().err
+    assert evidence.read_bytes() == MINIDUMP.read_bytes()

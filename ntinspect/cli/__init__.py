@@ -27,6 +27,7 @@ from .output import (
     nonempty,
     note,
     open_output,
+    output_clobbers_input,
     pid_selector,
     quiet_stdout,
     select_pids,
@@ -392,6 +393,10 @@ def _run(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "name", None) or getattr(args, "dos", False):
         args.names = True
+    clobbered = output_clobbers_input(args) if getattr(args, "shared_output", False) else None
+    if clobbered is not None:
+        note(f"-o {args.output} is also an input of this command ({clobbered}): writing it would destroy it")
+        return EXIT_USAGE
     try:  # -o FILE of the shared output options (a command with its own -o keeps it)
         args.stream = open_output(args) if getattr(args, "shared_output", False) else None
     except OSError as error:
