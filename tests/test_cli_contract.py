@@ -170,6 +170,9 @@ def test_nothing_selected(cli, argv, code, message):
     (["handles", "--name", ""], "non-empty"),
     (["summary", "--top", "-1"], "whole number >= 0"),
     (["handles", "--timeout", "0"], "timeout"),
+    (["handles", "--timeout", "3601"], "at most 3600"),  # the API's bound: was a ValueError traceback
+    (["handles", "--timeout", "1e308"], "at most 3600"),
+    (["bench", "--timeout", "7200"], "at most 3600"),
 ])
 def test_usage_errors(cli, capsys, argv, message):
     with pytest.raises(SystemExit) as stop:

@@ -44,13 +44,14 @@ UNNAMED_TYPE_NOTE = ("a type shown as #N is handle-table index N for which the O
 
 
 def _seconds(value: str) -> float:
-    """A positive, finite number of seconds (argparse type)."""
+    """A name-query timeout: seconds, more than 0 and at most 3600, the bound
+    ``api.check_name_timeout`` enforces (argparse type)."""
     try:
         seconds = float(value)
     except ValueError:
         seconds = float("nan")
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"timeout must be a positive number of seconds, not {value!r}")
+    if not 0 < seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"timeout must be a positive number of seconds, at most 3600, not {value!r}")
     return seconds
 
 
