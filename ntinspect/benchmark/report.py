@@ -90,7 +90,7 @@ MAX_REPORT_BYTES = 64 << 20
 
 def load(path: Union[str, Path]) -> Dict[str, Any]:
     """Read and :func:`validate` the report at ``path``; :class:`ReportError` (with the line
-    and column for bad JSON) when it is unreadable, over :data:`MAX_REPORT_BYTES`, nested
+    and column for bad JSON) when it is unreadable, over ``MAX_REPORT_BYTES`` (64 MiB), nested
     too deep for the JSON parser, or invalid."""
     source = str(path)
     try:
