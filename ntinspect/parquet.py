@@ -241,12 +241,19 @@ def export(sources: Iterable[Any], to: Any, kinds: Optional[Iterable[str]] = Non
 
 def read_metadata(path: Any) -> Optional[Dict[str, Any]]:
     """The ``ntinspect.export`` metadata of a Parquet file (JSON as a dict), or None when
-    the file was not written by :func:`export`."""
+    the file was not written by :func:`export` (no such key, or a value that is not a JSON
+    object: a file in the way is never taken for ours)."""
     _, parquet = _pyarrow()
     try:
         metadata = parquet.read_schema(os.fspath(path)).metadata or {}
     except (OSError, ValueError):  # not Parquet (pyarrow's ArrowInvalid is a ValueError), unreadable
         return None
     raw = metadata.get(METADATA_KEY)
-    return None if raw is None else json.loads(raw)
+    if raw is None:
+        return None
+    try:
+        found = json.loads(raw)
+    except (ValueError, RecursionError):  # not JSON (JSONDecodeError, bad UTF-8), or nested too deep
+        return None
+    return found if isinstance(found, dict) else None
 

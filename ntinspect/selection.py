@@ -31,6 +31,9 @@ Selector = Union[int, str]
 PidSelector = Union[None, int, str, Any]  # one selector or an iterable of them
 TypeSelector = Union[None, int, str, Any]
 EXE = ".exe"
+# The largest pid or type index taken: the tables filter through int64 arrays (np.isin), and
+# no Windows pid (a ULONG_PTR the OS keeps far lower) or type index (a USHORT) comes near it.
+MAX_INDEX = 2 ** 63 - 1
 
 
 def is_decimal(text: str) -> bool:
@@ -64,9 +67,13 @@ def _one(item: Any, what: str) -> Selector:
             raise InvalidSelector(item, f"{what} takes {_WHAT[what]}, not an empty string")
         if text.startswith("-") and is_decimal(text[1:]):
             raise InvalidSelector(item, f"{what} must not be negative: {item}")
-        return int(text) if is_decimal(text) else text
+        if not is_decimal(text):
+            return text
+        item = int(text)
     if int(item) < 0:
         raise InvalidSelector(item, f"{what} must not be negative: {int(item)}")
+    if int(item) > MAX_INDEX:
+        raise InvalidSelector(item, f"{what} out of range: {int(item)} (at most 2**63 - 1)")
     return int(item)
 
 

@@ -170,6 +170,9 @@ def test_nothing_selected(cli, argv, code, message):
     (["handles", "--name", ""], "non-empty"),
     (["summary", "--top", "-1"], "whole number >= 0"),
     (["handles", "--timeout", "0"], "timeout"),
+    (["handles", "--timeout", "3601"], "at most 3600"),  # the API's bound: was a ValueError traceback
+    (["handles", "--timeout", "1e308"], "at most 3600"),
+    (["bench", "--timeout", "7200"], "at most 3600"),
 ])
 def test_usage_errors(cli, capsys, argv, message):
     with pytest.raises(SystemExit) as stop:
@@ -308,3 +311,24 @@ def test_processes_takes_the_same_p_as_handles_and_ports(monkeypatch, capsys):
         main(["processes", "-p", "-5"])
     assert exited.value.code == 2
     assert main(["processes"]) == 0 and calls[-1] is None
+
+
+MINIDUMP = __import__("pathlib").Path(__file__).parent / "data" / "minidumps" / "breakpad__tiny-exe-with-cet-xsave.dmp"
+
+
+@pytest.mark.parametrize("argv", [
+    ["--source", "{f}", "handles", "-o", "{f}"],
+    ["--source", "{f}", "processes", "--format", "csv", "--output", "{f}"],
+    ["diff", "{f}", "{f}", "-o", "{f}"],
+    ["info", "{f}", "-o", "{f}"],
+    ["mem", "maps", "{f}", "--dtb", "0", "--mode", "x64", "-o", "{f}"],
+])
+def test_output_file_that_is_an_input_is_refused_before_it_is_truncated(tmp_path, capsys, argv):
+    """-o FILE naming the very file the command reads (a minidump, a capture: evidence) used
+    to truncate it before it was read, leaving an empty file and 'not a minidump or snapshot'."""
+    evidence = tmp_path / "evidence.dmp"
+    evidence.write_bytes(MINIDUMP.read_bytes())
+    code = main([part.format(f=evidence) for part in argv])
+    assert code == 2
+    assert "is also an input" in capsys.readouterr().err
+    assert evidence.read_bytes() == MINIDUMP.read_bytes()

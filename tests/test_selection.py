@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from ntinspect.models import HandleTable
 from ntinspect.errors import InvalidSelector, NtInspectError, ProcessNotFound, TypeNotFound
 from ntinspect.selection import process_selectors, select_processes, type_indices, type_selectors
 
@@ -45,6 +46,7 @@ def test_unknown_processes_are_one_lookup_error(selector, missing):
     (-5, "must not be negative: -5"), ("-5", "must not be negative: -5"), (np.int64(-1), "negative"),
     ("", "not an empty string"), ("  ", "not an empty string"), ([4, None], "not None"),
     ({4: "x"}, "collection"), (object(), "pid takes"),
+    (2 ** 64, "out of range"), ("18446744073709551616", "out of range"),
 ])
 def test_selectors_that_are_no_selector(selector, reason):
     with pytest.raises(InvalidSelector, match=reason) as caught:
@@ -84,7 +86,19 @@ def test_unknown_type_names_raise():
     assert str(caught.value) == "no object type is named Nosuch, #x (see: ntinspect types)"
 
 
-@pytest.mark.parametrize("selector", [True, 2.0, b"File", "", -1, "-1", [None]])
+@pytest.mark.parametrize("selector", [True, 2.0, b"File", "", -1, "-1", [None], 2 ** 64, "#18446744073709551616"])
 def test_type_selectors_that_are_no_selector(selector):
     with pytest.raises(InvalidSelector):
         type_selectors(selector)
+
+
+@pytest.mark.parametrize("keyword", ["pid", "type"])
+def test_an_index_past_int64_is_a_selector_error_not_an_overflow(keyword):
+    """A pid or type of 2**64 (typed at the CLI's -t) used to reach np.fromiter(int64) in
+    HandleTable.filter and escape as a raw OverflowError (a traceback from the CLI)."""
+    table = HandleTable({"pid": np.array([4], dtype=np.uint64), "value": np.array([4], dtype=np.uint64),
+                         "type_index": np.array([7], dtype=np.uint16), "access": np.array([1], dtype=np.uint32),
+                         "object": np.array([0], dtype=np.uint64), "attributes": np.array([0], dtype=np.uint32)},
+                        {7: "Event"}, {4: "a.exe"})
+    with pytest.raises(InvalidSelector, match="out of range"):
+        table.filter(**{keyword: 2 ** 64})

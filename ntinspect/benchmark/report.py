@@ -83,18 +83,30 @@ def _need(value: Any, kind, source: str, where: str) -> None:
         raise ReportError(source, where, f"expected {names}, found {type(value).__name__} {value!r:.60}")
 
 
+# The most bytes a report is read up to: a report is some kilobytes (tests/benchmark/data);
+# anything larger (or endless, like /dev/zero) is refused rather than read whole.
+MAX_REPORT_BYTES = 64 << 20
+
+
 def load(path: Union[str, Path]) -> Dict[str, Any]:
     """Read and :func:`validate` the report at ``path``; :class:`ReportError` (with the line
-    and column for bad JSON) when it is unreadable or invalid."""
+    and column for bad JSON) when it is unreadable, over ``MAX_REPORT_BYTES`` (64 MiB), nested
+    too deep for the JSON parser, or invalid."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            data = f.read(MAX_REPORT_BYTES + 1)
+        if len(data) > MAX_REPORT_BYTES:
+            raise ReportError(source, "", f"over the limit of {MAX_REPORT_BYTES} bytes: not a benchmark report")
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ReportError(source, "", f"cannot read it: {error}") from None
     try:
         report = json.loads(text)
     except json.JSONDecodeError as error:
         raise ReportError(source, "", f"not JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    except RecursionError:
+        raise ReportError(source, "", "not JSON this reader takes: nested too deep") from None
     return validate(report, source)
 
 

@@ -27,6 +27,7 @@ from .output import (
     nonempty,
     note,
     open_output,
+    output_clobbers_input,
     pid_selector,
     quiet_stdout,
     select_pids,
@@ -43,13 +44,14 @@ UNNAMED_TYPE_NOTE = ("a type shown as #N is handle-table index N for which the O
 
 
 def _seconds(value: str) -> float:
-    """A positive, finite number of seconds (argparse type)."""
+    """A name-query timeout: seconds, more than 0 and at most 3600, the bound
+    ``api.check_name_timeout`` enforces (argparse type)."""
     try:
         seconds = float(value)
     except ValueError:
         seconds = float("nan")
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"timeout must be a positive number of seconds, not {value!r}")
+    if not 0 < seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"timeout must be a positive number of seconds, at most 3600, not {value!r}")
     return seconds
 
 
@@ -392,6 +394,10 @@ def _run(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "name", None) or getattr(args, "dos", False):
         args.names = True
+    clobbered = output_clobbers_input(args) if getattr(args, "shared_output", False) else None
+    if clobbered is not None:
+        note(f"-o {args.output} is also an input of this command ({clobbered}): writing it would destroy it")
+        return EXIT_USAGE
     try:  # -o FILE of the shared output options (a command with its own -o keeps it)
         args.stream = open_output(args) if getattr(args, "shared_output", False) else None
     except OSError as error:

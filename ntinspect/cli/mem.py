@@ -15,7 +15,7 @@ import argparse
 import json
 from typing import Any, Dict, List
 
-from ..errors import InvalidAddress
+from ..errors import InvalidAddress, NtInspectError
 from .render import add_format_option, hex_fields, render
 
 MAP_COLUMNS = ["virtual", "end", "physical", "size", "page_size", "flags", "writable", "user", "nx", "in_image",
@@ -109,8 +109,15 @@ def _entry_rows(translation) -> List[Dict[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     """Open the image and run the ``mem`` subcommand."""
     from .. import memory
+    from . import CliError
 
-    with memory.open(args.image, dtb=args.dtb, mode=args.mode) as space:
+    try:
+        space = memory.open(args.image, dtb=args.dtb, mode=args.mode)
+    except ValueError as error:  # a dtb the mode cannot hold; a bad image stays a failure
+        if isinstance(error, NtInspectError):
+            raise
+        raise CliError(str(error)) from None
+    with space:
         return COMMANDS[args.mem_command](space, args)
 
 

@@ -172,6 +172,30 @@ def emit(args: argparse.Namespace, text: str) -> None:
         raise
 
 
+# The arguments that name files a command reads (or, for capture, writes itself).
+INPUT_ARGUMENTS = ("source_spec", "source", "a", "b", "sources", "image", "file")
+
+
+def output_clobbers_input(args: argparse.Namespace) -> Optional[str]:
+    """The input file ``-o FILE`` names too (``--source``, diff's A or B, export's sources,
+    mem's IMAGE, info's FILE, capture's FILE), or None. Opening FILE for writing would
+    truncate that input before the command reads it."""
+    path = getattr(args, "output", None)
+    if not path or not os.path.exists(path):
+        return None
+    for name in INPUT_ARGUMENTS:
+        values = getattr(args, name, None)
+        for value in values if isinstance(values, list) else [values]:
+            if not isinstance(value, str) or not os.path.exists(value):
+                continue
+            try:
+                if os.path.samefile(value, path):
+                    return value
+            except OSError:
+                continue
+    return None
+
+
 def open_output(args: argparse.Namespace):
     """The stream ``-o FILE`` names (opened for writing, UTF-8), or None for stdout."""
     path = getattr(args, "output", None)

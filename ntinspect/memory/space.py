@@ -49,6 +49,10 @@ class AddressSpace:
         self.mode: PagingMode = get_mode(mode)
         if not isinstance(dtb, int) or dtb < 0:
             raise ValueError(f"dtb must be a non-negative int (a CR3 value), not {dtb!r}")
+        cr3_bits = 32 if self.mode.virtual_bits == 32 else 64  # x86 and PAE: a 32-bit CR3
+        if dtb >> cr3_bits:
+            raise ValueError(f"dtb {dtb:#x} does not fit the {cr3_bits}-bit CR3 of {self.mode.name} paging "
+                             "(masking it would walk another table)")
         self.dtb = dtb
         self.table = dtb & self.mode.dtb_mask
         m = self.mode

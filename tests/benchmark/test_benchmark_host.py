@@ -13,6 +13,7 @@ import pytest
 
 from ntinspect.benchmark import FORMAT, ReportError, compare_rows, load, measure, schema, select, validate
 from ntinspect.benchmark import timing as timing_module
+from ntinspect.benchmark.report import MAX_REPORT_BYTES
 from ntinspect.cli import main
 
 RECORDED = Path(__file__).with_name("data") / "wine_report.json"
@@ -140,6 +141,19 @@ def test_not_json_gives_line_and_column(tmp_path):
     path = write(tmp_path, "bad.json", '{"format": "ntinspect-bench/1",\n  "results": [,]}')
     with pytest.raises(ReportError, match=r"not JSON: .* at line 2, column 15"):
         load(path)
+
+
+def test_hostile_reports_are_report_errors(tmp_path):
+    """A report nested 100,000 deep used to escape as a RecursionError traceback; one larger
+    than any report was read whole (bench --compare /dev/zero never returned)."""
+    deep = write(tmp_path, "deep.json", "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ReportError, match="not JSON"):
+        load(deep)
+    huge = tmp_path / "huge.json"
+    with open(huge, "wb") as f:
+        f.truncate(MAX_REPORT_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(ReportError, match="over the limit"):
+        load(huge)
 
 
 def test_cli_compare_of_a_bad_report_is_one_line_and_status_1(tmp_path, capsys, report):

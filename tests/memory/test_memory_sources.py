@@ -248,3 +248,20 @@ def test_x86_core_honours_cr4_pse(tmp_path, cr4, large):
         else:  # PS ignored without CR4.PSE: the PDE names a page table (at 0, all zeros)
             with pytest.raises(PageNotPresent):
                 space.translate(0xC0001234)
+
+
+@pytest.mark.parametrize("mode, dtb", [("x64", 1 << 64), ("la57", 1 << 64), ("x86", 1 << 32), ("pae", 1 << 32)])
+def test_a_dtb_wider_than_the_modes_cr3_is_refused_not_masked(tmp_path, capsys, mode, dtb):
+    """A CR3 the mode's register cannot hold (2**64; over 32 bits for x86 and PAE) used to be
+    masked down silently: --dtb 0x10000000000000000 walked the table at 0 and said 'ok'."""
+    path = write(tmp_path, "r.raw", bytes(0x2000))
+    with pytest.raises(ValueError, match="does not fit"):
+        mem.open(path, dtb=dtb, mode=mode)
+    with pytest.raises(ValueError, match="does not fit"):
+        mem.open(path, dtb=dtb | 0x1000, mode=mode)
+    with mem.open(path, dtb=dtb - 0x1000, mode=mode) as space:  # the widest value still opens
+        assert space.dtb == dtb - 0x1000
+    from ntinspect.cli import main
+
+    assert main(["mem", "translate", path, "--dtb", hex(dtb), "--mode", mode, "0"]) == 2
+    assert "does not fit" in capsys.readouterr().err

@@ -153,6 +153,12 @@ def test_a_file_in_the_way_is_never_replaced(tmp_path):
     with pytest.raises(ExportError, match="not replaced"):
         ntinspect.export([REAL], out)
     assert foreign.read_text() == "notes"
+    for marker in (b"{not json", b"[" * 100_000, b'"a string"'):  # the marker key, but no ntinspect metadata
+        pq.write_table(pyarrow.table({"mine": [1]}).replace_schema_metadata({METADATA_KEY: marker}), foreign)
+        data = foreign.read_bytes()
+        with pytest.raises(ExportError, match="not replaced"):  # was a JSONDecodeError / RecursionError, or replaced
+            ntinspect.export([REAL], out)
+        assert foreign.read_bytes() == data
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
     with pytest.raises(ExportError, match="is not a folder"):
