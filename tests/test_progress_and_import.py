@@ -8,6 +8,8 @@ import pytest
 
 from ntinspect.progress import Ticker, terminal_bar
 
+from terminal import Terminal
+
 
 def test_ticker_reports_start_each_step_and_the_end_once():
     seen = []
@@ -39,10 +41,6 @@ def test_ticker_counts_steps_from_many_threads_one_report_at_a_time():
 
 def test_no_bar_unless_stderr_is_a_terminal():
     assert terminal_bar("names", io.StringIO()) is None
-
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
 
     pytest.importorskip("tqdm", reason="tqdm is the optional progress extra (tools/requirements-test.txt pins it)")
     stream = Terminal()

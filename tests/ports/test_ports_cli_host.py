@@ -8,6 +8,8 @@ import pytest
 
 from ntinspect.backends import endpoints as b
 
+from terminal import Terminal
+
 
 def ep(proto, local, lport, remote=None, rport=None, state=None, pid=None):
     return b.Endpoint(proto, 6 if ":" in local else 4, local, lport, remote, rport, state, pid, b.TABLE)
@@ -266,24 +268,6 @@ def test_exit_status_4_for_ports_is_in_the_help(capsys):
 
 # --- the progress bar of the socket scan -----------------------------------------------------
 
-class Terminal:
-    """A stderr that says it is a terminal (what a user at a console has)."""
-
-    def __init__(self):
-        import io
-
-        self.buffer = io.StringIO()
-
-    def isatty(self):
-        return True
-
-    def write(self, text):
-        return self.buffer.write(text)
-
-    def flush(self):
-        pass
-
-
 @pytest.mark.parametrize("terminal", [True, False])
 def test_the_socket_scan_draws_a_bar_only_on_a_terminal(monkeypatch, capsys, terminal):
     import sys
@@ -307,6 +291,6 @@ def test_the_socket_scan_draws_a_bar_only_on_a_terminal(monkeypatch, capsys, ter
         monkeypatch.setattr(sys, "stderr", stderr)
     assert main(["ports"]) == 0
     if terminal:
-        assert callable(given[0]) and "sockets:" in stderr.buffer.getvalue() and "0/5" in stderr.buffer.getvalue()
+        assert callable(given[0]) and "sockets:" in stderr.getvalue() and "0/5" in stderr.getvalue()
     else:
         assert given == [None] and capsys.readouterr().err == ""

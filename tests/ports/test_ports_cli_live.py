@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from childproc import Child
+from terminal import Terminal
 
 pytestmark = pytest.mark.windows
 
@@ -67,24 +68,6 @@ def test_watch_bounded_by_count_ends_by_itself(server):
     assert len(second) == 3 and all(row[0] == "python.exe" for row in second)  # nothing appeared or closed
 
 
-class Terminal:
-    """A stderr that says it is a terminal (a user at a console)."""
-
-    def __init__(self):
-        import io
-
-        self.buffer = io.StringIO()
-
-    def isatty(self):
-        return True
-
-    def write(self, text):
-        return self.buffer.write(text)
-
-    def flush(self):
-        pass
-
-
 def test_the_socket_scan_shows_a_bar_on_a_terminal_and_nothing_otherwise(server, monkeypatch, capsys):
     """The real scan drives the bar (issue 11, section 5): drawn on a terminal stderr; a
     piped stderr (the subprocess runs above) gets nothing but notes."""
@@ -94,7 +77,7 @@ def test_the_socket_scan_shows_a_bar_on_a_terminal_and_nothing_otherwise(server,
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     assert main(["ports", "tcp4", "-p", str(server.pid)]) == 0
-    drawn = terminal.buffer.getvalue()
+    drawn = terminal.getvalue()
     assert "sockets:" in drawn and "handle" in drawn  # tqdm's description and unit
     assert str(server.info["port"]) in capsys.readouterr().out
     code, rows, err = cli("tcp4", "-p", str(server.pid))
