@@ -14,16 +14,13 @@ A child that exits between the table and the open is `gone` as well
 (tests/api/test_handles_live.py::test_rows_of_an_exited_process_are_gone_not_an_error).
 """
 import gc
-import json
 import os
-import subprocess
-import sys
 import threading
 import uuid
 
 import pytest
 
-from childproc import PRELUDE
+from childproc import PRELUDE, Child
 
 pytestmark = pytest.mark.windows
 
@@ -37,24 +34,16 @@ ready(events=events, port=listener.getsockname()[1], tag=tag)
 ''' % EVENTS
 
 
-class Holder:
+class Holder(Child):
     """A child holding EVENTS named events (``<tag>-<i>``) and a TCP listener."""
 
     def __init__(self) -> None:
         self.tag = f"ntinspect-reuse-{uuid.uuid4().hex[:8]}"
-        self.process = subprocess.Popen([sys.executable, "-c", PRELUDE + BODY, self.tag], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
-        self.info = json.loads(self.process.stdout.readline())
-        self.pid = self.process.pid
+        super().__init__(PRELUDE + BODY, self.tag)
 
     def end(self) -> None:
         """Stop the child and close every handle this process holds to it (so its id is free)."""
-        if self.process.poll() is None:
-            try:
-                self.process.communicate("\n", timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.communicate()
+        self.stop()
         self.process._handle.Close()  # Popen keeps the process handle open until collected
         gc.collect()
 
