@@ -2,6 +2,7 @@
 the live Windows API (natively or under Wine) unless a recorded source was chosen."""
 from __future__ import annotations
 
+import numbers
 from typing import TYPE_CHECKING, Any, List, Mapping, Optional
 
 from .progress import ProgressCallback
@@ -64,8 +65,10 @@ def object_types() -> "RecordList":
 
 
 def check_name_timeout(name_timeout: Any) -> None:
-    """``name_timeout`` must be seconds, more than 0 and at most 3600 (else ValueError)."""
-    if not isinstance(name_timeout, (int, float)) or not 0 < name_timeout <= 3600:
+    """``name_timeout`` must be seconds (a real number, numpy's included; not a bool), more
+    than 0 and at most 3600 (else ValueError)."""
+    if isinstance(name_timeout, bool) or not isinstance(name_timeout, numbers.Real) \
+            or not 0 < name_timeout <= 3600:
         raise ValueError(f"name_timeout is seconds, more than 0 and at most 3600, not {name_timeout!r}")
 
 

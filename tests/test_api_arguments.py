@@ -18,6 +18,8 @@ from ntinspect.errors import InvalidSelector
     (dict(name_timeout=0), ValueError, "name_timeout is seconds"),
     (dict(name_timeout=-1.0), ValueError, "name_timeout is seconds"),
     (dict(name_timeout="1"), ValueError, "name_timeout is seconds"),
+    (dict(name_timeout=True), ValueError, "name_timeout is seconds"),  # a bool is no number of seconds
+    (dict(name_timeout=float("nan")), ValueError, "name_timeout is seconds"),
     (dict(progress="bar"), TypeError, "progress takes a callable"),
 ])
 def test_bad_arguments(kwargs, error, text):
@@ -35,3 +37,15 @@ def test_ports_and_handles_reject_the_same_selectors_the_same_way(pid):
         ntinspect.processes(pid=pid)
     assert str(from_handles.value) == str(from_ports.value) == str(from_processes.value)
     assert isinstance(from_handles.value, ntinspect.NtInspectError)
+
+
+def test_name_timeout_takes_any_real_number_of_seconds():
+    import numpy as np
+
+    from ntinspect.api import check_name_timeout
+
+    for seconds in (1, 0.5, np.int64(2), np.float32(0.25), 3600):
+        check_name_timeout(seconds)  # no error
+    for bad in (True, np.bool_(True), 3600.5, float("inf"), None, 1j):
+        with pytest.raises(ValueError, match="name_timeout is seconds"):
+            check_name_timeout(bad)
