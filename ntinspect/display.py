@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Se
 
 from .rows import record_row
 
-__all__ = ["Record", "DISPLAY_ROWS", "TOP_GROUPS", "plural", "table_text", "table_html", "counts_text"]
+__all__ = ["Record", "Table", "DISPLAY_ROWS", "TOP_GROUPS", "plural", "table_text", "table_html", "counts_text"]
 
 DISPLAY_ROWS = 20
 """A table shows this many rows in IPython and Jupyter (slice it to see others)."""
@@ -310,6 +310,33 @@ class Record:
 
 
 # --- tables ----------------------------------------------------------------------------------
+
+class Table:
+    """What every table object shares (HandleTable, RecordList): a one-line ``repr()`` of
+    ``self._header()``; IPython and Jupyter show its first rows as the CLI prints them,
+    then the totals, from ``self._display()`` (header, row dicts, columns, totals) and
+    ``len(self)``. ``__repr__`` is defined here, beside ``_repr_pretty_``: IPython takes the
+    first of the two it meets along the class's MRO."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self._header()}>"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """IPython: the first rows, then the totals (the short repr inside a cycle)."""
+        if cycle:
+            p.text(repr(self))
+            return
+        header, rows, columns, totals = self._display()
+        p.text(table_text(header, rows, columns, len(self), totals, getattr(p, "max_width", None)))
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the same as an HTML table (every value escaped: names come from the
+        inspected system)."""
+        header, rows, columns, totals = self._display()
+        return table_html(header, rows, columns, len(self), totals)
+
 
 def counts_text(counts: Sequence[Tuple[Any, int]], top: int = TOP_GROUPS) -> str:
     """``a 3, b 2, 4 others 5``: the largest ``top`` groups, then the rest together."""

@@ -12,7 +12,7 @@ from typing import Any, Callable, Collection, Dict, Iterator, List, Mapping, Opt
 
 import numpy as np
 
-from .display import Record
+from .display import Record, Table
 from .rows import row_columns
 from .selection import is_decimal
 
@@ -273,7 +273,7 @@ def _ints(value: Any, what: str, bits: int = 64) -> np.ndarray:
     return np.asarray([int(i) for i in items], dtype=np.uint64)
 
 
-class HandleTable:
+class HandleTable(Table):
     """Every handle of one snapshot, as columns.
 
     ``columns`` holds numpy arrays (``pid``, ``value``, ``type_index``, ``access``,
@@ -364,9 +364,6 @@ class HandleTable:
         return (f"{plural(len(self), 'handle')} in {plural(processes, 'process', 'processes')}, "
                 f"{plural(types, 'type')}")
 
-    def __repr__(self) -> str:
-        return f"<HandleTable: {self._header()}>"
-
     def _display(self):
         from .display import DISPLAY_ROWS, kind_of
 
@@ -374,24 +371,6 @@ class HandleTable:
         by_process = [(f"{pid} {self.process_names.get(pid, '')}".rstrip(), n)
                       for pid, n in self.count_by("pid").items()]
         return self._header(), rows, columns, [("type", list(self.count_by("type").items())), ("process", by_process)]
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        """IPython: the first rows as ``ntinspect handles`` prints them (hex values, access
-        symbolically where short), then the totals by type and by process."""
-        from .display import table_text
-
-        if cycle:
-            p.text(repr(self))
-            return
-        header, rows, columns, totals = self._display()
-        p.text(table_text(header, rows, columns, len(self), totals, getattr(p, "max_width", None)))
-
-    def _repr_html_(self) -> str:
-        """Jupyter: the same as HTML (every value escaped: names come from the inspected system)."""
-        from .display import table_html
-
-        header, rows, columns, totals = self._display()
-        return table_html(header, rows, columns, len(self), totals)
 
     def __dir__(self) -> List[str]:
         return sorted(set(object.__dir__(self)) | set(HANDLE_FIELDS) | set(self.columns))

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, List, Optional, SupportsIndex, Tuple, Union, overload
 
-from .display import DISPLAY_ROWS, kind_of, most_common, plural, table_html, table_text
+from .display import DISPLAY_ROWS, Table, kind_of, most_common, plural
 from .rows import record_row, row_columns
 
 __all__ = ["RecordList"]
 
 
-class RecordList(list):
+class RecordList(Table, list):
     """A list of records of one type (:class:`~ntinspect.models.Port`,
     :class:`~ntinspect.models.Process`, :class:`~ntinspect.models.ObjectType`,
     :class:`~ntinspect.portmap.Discrepancy`, :class:`~ntinspect.models.NamespaceEntry`), with:
@@ -167,22 +167,6 @@ class RecordList(list):
         rows, columns = kind.table(shown)
         totals = [(g, most_common(self.column(g))) for g in kind.groups if g in self.columns]
         return self._header(), rows, columns, totals
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}: {self._header()}>"
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        """IPython: the first rows as the ``ntinspect`` table prints them, and the totals."""
-        if cycle:
-            p.text(repr(self))
-            return
-        header, rows, columns, totals = self._display()
-        p.text(table_text(header, rows, columns, len(self), totals, getattr(p, "max_width", None)))
-
-    def _repr_html_(self) -> str:
-        """Jupyter: the same as an HTML table (every value escaped)."""
-        header, rows, columns, totals = self._display()
-        return table_html(header, rows, columns, len(self), totals)
 
 
 def _matcher(value: Any) -> Callable[[Any], bool]:
