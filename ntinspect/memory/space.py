@@ -249,19 +249,20 @@ class AddressSpace:
         """
         import numpy as np
 
+        def integer(a: Any) -> bool:
+            return isinstance(a, (int, np.integer)) and not isinstance(a, bool)
+
         if not isinstance(addresses, np.ndarray):
             # a list mixing kernel addresses (>= 2**63) and small ones would become float64
             # in np.asarray: check the Python values first, then convert exactly
             addresses = list(addresses)
-            if not all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in addresses):
-                kinds = sorted({type(a).__name__ for a in addresses if not isinstance(a, (int, np.integer))
-                                or isinstance(a, (bool, np.bool_))})
+            kinds = sorted({type(a).__name__ for a in addresses if not integer(a)})
+            if kinds:
                 raise TypeError(f"addresses are integers, as in translate(), not {', '.join(kinds)} values")
             addresses = [int(a) for a in addresses]
-        else:
-            if addresses.dtype.kind in "fcb" or (addresses.dtype.kind == "O" and not all(
-                    isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in addresses.ravel().tolist())):
-                raise TypeError(f"addresses are integers, as in translate(), not {addresses.dtype} values")
+        elif addresses.dtype.kind in "fcb" or (addresses.dtype.kind == "O" and not all(
+                integer(a) for a in addresses.ravel().tolist())):
+            raise TypeError(f"addresses are integers, as in translate(), not {addresses.dtype} values")
         try:
             va = np.asarray(addresses, dtype=np.uint64).ravel()
         except (OverflowError, TypeError, ValueError) as error:
