@@ -24,16 +24,20 @@ from datetime import datetime, timezone
 from typing import Any, BinaryIO, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ..errors import SnapshotError
-from .transform import COLUMNS_DELTA, checked_transform, columns_delta_pieces, undo_columns_delta_from
+from .runs import runs_pieces, undo_runs
+from .transform import COLUMNS_RUNS, Transform, checked_transform, undo_columns_delta, \
+    undo_columns_delta_from
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MAGIC_NAME", "MAGIC", "MANIFEST_NAME", "PART_PREFIX", "MAX_PART_BYTES",
            "MAX_MANIFEST_BYTES", "MAX_RATIO", "MAX_MEMBERS", "SnapshotWriter", "Snapshot", "write_snapshot",
            "open_snapshot"]
 
 FORMAT = "ntinspect-snapshot"
-FORMAT_VERSION = 2
-"""The container version this code writes and the newest it reads (it reads 1 too: version 2
-added the parts' optional ``transform``, docs/snapshot-format.md)."""
+FORMAT_VERSION = 3
+"""The container version this code writes and the newest it reads (it reads 1 and 2 too:
+version 2 added the parts' optional ``transform``; version 3 the ``columns-runs`` transform,
+whose stored form is shorter than the part, and SHA-256s of the stored form;
+docs/snapshot-format.md)."""
 MAGIC_NAME = "ntinspect-snapshot"
 MAGIC = b"ntinspect-snapshot\n"
 """The first member, stored uncompressed: the file's bytes 30.. spell its name (as ODF's mimetype)."""
@@ -45,6 +49,11 @@ MAX_PART_BYTES = 4 << 30
 MAX_MANIFEST_BYTES = 16 << 20
 MAX_RATIO = 1100
 """Largest uncompressed/compressed size ratio accepted (deflate's own limit is about 1032:1)."""
+RESTORE_FLOOR = 64 << 20
+"""A ``columns-runs`` part may restore to at most this many bytes (64 MiB: a 1.6-million-entry
+handle table), or :data:`MAX_RATIO` times its stored form where that is more: runs of one
+value stand for any number of records, so a few stored bytes could otherwise ask for a
+4 GiB buffer. Checked before anything is read."""
 MAX_MEMBERS = 10_000
 LOCAL_HEADER = struct.Struct("<4s2xH18xHH")
 """A zip local file header's signature, flags, name length and extra length (APPNOTE 4.3.7)."""
@@ -79,10 +88,10 @@ class SnapshotWriter:
     block) writes the manifest. The file appears complete or not at all: it is written
     beside the target and renamed at close; an exception in the block removes it.
 
-    Parts are deflated, CRC-checked and hashed on two worker threads (zlib and hashlib
-    release the GIL), so the caller goes on reading what it records next while the bytes
-    it added are written; parts go into the file in the order they were added, and
-    ``close()`` waits for them. ``data`` is copied unless it cannot change (``bytes``, or
+    Parts are transformed, deflated, CRC-checked and hashed on two worker threads (numpy,
+    zlib and hashlib release the GIL), so the caller goes on reading what it records next
+    while the bytes it added are written; parts go into the file in the order they were
+    added, and ``close()`` waits for them. ``data`` is copied unless it cannot change (``bytes``, or
     a memoryview of ``bytes``).
 
     ``meta`` is free JSON (capture time, tool version, OS identity...), stored in the
@@ -95,7 +104,7 @@ class SnapshotWriter:
         self.path = os.fspath(path)
         self.meta = json.loads(json.dumps(dict(meta or {})))  # TypeError now, not at close
         self._parts: Dict[str, Dict[str, Any]] = {}
-        self._pending: List[Tuple[str, Future, Future]] = []
+        self._pending: List[Tuple[str, Future, Optional[Future]]] = []
         self._partial = f"{self.path}.partial"
         self._file: Optional[BinaryIO] = open(self._partial, "wb")  # OSError now, not after the recording
         # the archive is built in memory and written in one piece at close (each small write
@@ -111,9 +120,9 @@ class SnapshotWriter:
     def add(self, name: str, data: Any, media_type: str = "application/octet-stream", level: int = 6,
             columns: Optional[Tuple[int, List[int]]] = None, copy: bool = True) -> None:
         """Add one part (compressed with deflate at ``level``, 1 fastest to 9 smallest) and
-        record its size and SHA-256 (computed on the worker threads). ``columns``
-        ``(header, field widths)``: store the part with the ``columns-delta`` transform
-        (:mod:`ntinspect.snapshot.transform`; for buffers of fixed-size records), which
+        record its size and the SHA-256 of its stored form (computed on the worker threads).
+        ``columns`` ``(header, field widths)``: store the part with the ``columns-runs``
+        transform (:mod:`ntinspect.snapshot.runs`; for buffers of fixed-size records), which
         the reader undoes: :meth:`Snapshot.read` gives ``data`` back byte for byte.
         ``copy=False``: the caller guarantees that ``data`` does not change until
         :meth:`close` (a buffer nothing else writes, such as a recorded OS answer), and it is
@@ -127,30 +136,36 @@ class SnapshotWriter:
         if len(data) > MAX_PART_BYTES:
             raise SnapshotError(self.path, name, f"{len(data)} bytes is over the {MAX_PART_BYTES}-byte limit")
         entry: Dict[str, Any] = {"size": len(data), "media_type": str(media_type)}
+        transform = None
         if columns is not None:
-            header, fields = checked_transform({"name": COLUMNS_DELTA, "header": columns[0],
-                                                "fields": list(columns[1])})
-            entry["transform"] = {"name": COLUMNS_DELTA, "header": header, "fields": list(fields)}
+            transform = checked_transform({"name": COLUMNS_RUNS, "header": columns[0], "fields": list(columns[1])})
+            entry["transform"] = {"name": transform.name, "header": transform.header, "fields": list(transform.fields)}
         self._parts[name] = entry
-        self._pending.append((name, self._writer.submit(self._write, name, data, level, entry.get("transform")),
-                              self._hasher.submit(_sha256, data)))
+        # a transformed part's stored form exists only on the writing thread: hashed there
+        self._pending.append((name, self._writer.submit(self._write, name, data, level, transform),
+                              None if transform else self._hasher.submit(_sha256, data)))
 
-    def _write(self, name: str, data: Any, level: int, transform: Optional[Dict[str, Any]]) -> None:
+    def _write(self, name: str, data: Any, level: int, transform: Optional[Transform]) -> Optional[Tuple[int, str]]:
+        """Write one member; for a transformed part, (stored size, SHA-256 of the stored form)."""
         info = zipfile.ZipInfo(PART_PREFIX + name, date_time=(1980, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_DEFLATED
         assert self._zip is not None
         if transform is None:
             self._zip.writestr(info, data, compresslevel=level)
-            return
-        # the stored form streamed into the member piece by piece: no second buffer of the part's size
-        info.file_size = len(data)
+            return None
+        # the stored form streamed into the member piece by piece, hashed as it goes
+        info.file_size = len(data) + len(transform.fields)  # at most this (zipfile decides on zip64 from it)
         if hasattr(info, "compress_level"):  # Python 3.13+
             info.compress_level = level
         else:
             info._compresslevel = level
-        with self._zip.open(info, "w", force_zip64=len(data) >= 1 << 31) as member:
-            for piece in columns_delta_pieces(data, transform["header"], transform["fields"]):
+        digest, size = hashlib.sha256(), 0
+        with self._zip.open(info, "w", force_zip64=info.file_size >= 1 << 31) as member:
+            for piece in runs_pieces(data, transform.header, transform.fields):
                 member.write(piece)
+                digest.update(piece)
+                size += memoryview(piece).nbytes
+        return size, digest.hexdigest()
 
     def add_json(self, name: str, value: Any) -> None:
         """Add a JSON part (UTF-8)."""
@@ -160,8 +175,11 @@ class SnapshotWriter:
         """Wait for every part; the first worker error is raised."""
         pending, self._pending = self._pending, []
         for name, written, hashed in pending:
-            written.result()
-            self._parts[name]["sha256"] = hashed.result()
+            stored = written.result()
+            if hashed is not None:
+                self._parts[name]["sha256"] = hashed.result()
+            else:
+                self._parts[name]["stored_size"], self._parts[name]["sha256"] = stored
 
     def close(self) -> None:
         """Wait for the parts, write the manifest and put the file in place."""
@@ -195,7 +213,7 @@ class SnapshotWriter:
 
     def _stop_workers(self) -> None:
         """Cancel this writer's parts not yet started and wait for those under way."""
-        futures = [f for _, written, hashed in self._pending for f in (written, hashed)]
+        futures = [f for _, written, hashed in self._pending for f in (written, hashed) if f is not None]
         for future in futures:
             future.cancel()
         wait(futures)
@@ -319,7 +337,7 @@ class Snapshot:
         self.path = os.fspath(path)
         self._file = open(self.path, "rb")
         self._lock = threading.Lock()  # one seek-and-read at a time on the shared file
-        self._transforms: Dict[str, Tuple[int, Tuple[int, ...]]] = {}
+        self._transforms: Dict[str, Transform] = {}
         try:
             self._size = self._file.seek(0, os.SEEK_END)  # (fstat costs a server call under Wine)
             with _reading(self.path, "container", "not a readable zip archive (truncated, or another kind of file)"):
@@ -364,12 +382,10 @@ class Snapshot:
             members[name] = info
         return members
 
-    def _bounded(self, name: str, part: str, limit: int,
-                 transform: Optional[Tuple[int, Tuple[int, ...]]] = None) -> Any:
+    def _bounded(self, name: str, part: str, limit: int, transform: Optional[Transform] = None) -> Any:
         """A member's bytes, its declared size and ratio checked before reading, the inflate
-        itself stopped at the declared size, the zip CRC-32 checked; with ``transform``
-        (header, fields), the ``columns-delta`` stored form undone while it is inflated
-        (a uint8 array).
+        itself stopped at the declared size, the zip CRC-32 checked; with a ``columns-delta``
+        ``transform`` (version 2), the stored form undone while it is inflated (a uint8 array).
 
         The member is read in one piece (its compressed bytes, then bounded inflates) rather
         than through ``zipfile``'s 4 KiB stream, which cost as much as the inflate itself on
@@ -386,7 +402,7 @@ class Snapshot:
             if transform is None:
                 data: Any = stream.take(info.file_size)
             else:
-                data = undo_columns_delta_from(stream.take, info.file_size, *transform)
+                data = undo_columns_delta_from(stream.take, info.file_size, transform.header, transform.fields)
             stream.finish()
         return data
 
@@ -456,21 +472,38 @@ class Snapshot:
             member = self._members.get(PART_PREFIX + name)
             if member is None:
                 raise SnapshotError(self.path, name, "missing: the manifest lists it, the file does not hold it")
-            if member.file_size != size:
-                raise SnapshotError(self.path, name, f"the file holds {member.file_size} bytes, the manifest "
-                                                     f"says {size}")
             if "transform" in entry:
                 if version < 2:
                     raise SnapshotError(self.path, name, "a transform in a version 1 file (version 2 added them)")
                 try:
-                    self._transforms[name] = checked_transform(entry["transform"])
+                    self._transforms[name] = checked_transform(entry["transform"], version)
                 except ValueError as error:
                     raise SnapshotError(self.path, name, str(error)) from None
+            stored = self._stored_size(name, entry) if name in self._transforms else size
+            if member.file_size != stored:
+                raise SnapshotError(self.path, name, f"the file holds {member.file_size} bytes, the manifest "
+                                                     f"says {stored}")
         for member in self._members:
             if member.startswith(PART_PREFIX) and member[len(PART_PREFIX):] not in parts:
                 raise SnapshotError(self.path, member[len(PART_PREFIX):], "not listed in the manifest")
         manifest.setdefault("meta", meta)
         return manifest
+
+    def _stored_size(self, name: str, entry: Dict[str, Any]) -> int:
+        """The size of a transformed part's stored form, from the manifest: its ``stored_size``
+        (``columns-runs``, checked against the restored size's bound), else the part's size
+        (``columns-delta`` keeps the length)."""
+        size = entry["size"]
+        if self._transforms[name].name != COLUMNS_RUNS:
+            return size
+        stored = entry.get("stored_size")
+        if not isinstance(stored, int) or isinstance(stored, bool) or not 0 <= stored <= MAX_PART_BYTES + 1024:
+            raise SnapshotError(self.path, name, f"manifest stored_size {stored!r} is not a byte count up to "
+                                                 f"{MAX_PART_BYTES + 1024}")
+        if size > max(RESTORE_FLOOR, MAX_RATIO * stored):
+            raise SnapshotError(self.path, name, f"declares {size} bytes restored from a {stored}-byte stored form: "
+                                                 f"over {MAX_RATIO} times and over {RESTORE_FLOOR} bytes")
+        return stored
 
     # --- reading --------------------------------------------------------------------------
     def names(self) -> List[str]:
@@ -487,8 +520,9 @@ class Snapshot:
         return entry
 
     def read(self, name: str) -> bytes:
-        """A part's bytes, checked against the manifest's size and SHA-256 (a transformed
-        part restored first: the SHA-256 is the restored bytes')."""
+        """A part's bytes, checked against the manifest's size and SHA-256 (version 3: of the
+        stored form, checked before a transform is undone; versions 1 and 2: of the part's
+        bytes, a transformed part restored first)."""
         data = self.read_view(name)
         return data if isinstance(data, bytes) else data.tobytes()
 
@@ -498,12 +532,31 @@ class Snapshot:
         entry = self._entry(name)
         if self._zip is None:
             raise SnapshotError(self.path, name, "the snapshot is closed")
-        data: Any = self._bounded(PART_PREFIX + name, name, MAX_PART_BYTES, self._transforms.get(name))
-        if not isinstance(data, bytes):
-            data = memoryview(data).toreadonly()
+        transform = self._transforms.get(name)
+        if self.format_version < 3:
+            data: Any = self._bounded(PART_PREFIX + name, name, MAX_PART_BYTES, transform)
+            self._check_digest(name, data, entry)
+        else:
+            data = self._bounded(PART_PREFIX + name, name, MAX_PART_BYTES + 1024)
+            self._check_digest(name, data, entry)
+            if transform is not None:
+                data = self._undo(name, data, entry["size"], transform)
+        return data if isinstance(data, bytes) else memoryview(data).toreadonly()
+
+    def _check_digest(self, name: str, data: Any, entry: Dict[str, Any]) -> None:
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise SnapshotError(self.path, name, "checksum mismatch: its SHA-256 is not the manifest's")
-        return data
+
+    def _undo(self, name: str, stored: bytes, size: int, transform: Transform) -> Any:
+        """The part's bytes from its checked stored form (version 3)."""
+        try:
+            if transform.name == COLUMNS_RUNS:
+                return undo_runs(stored, size, transform.header, transform.fields)
+            if len(stored) != size:
+                raise ValueError(f"holds {len(stored)} bytes, the manifest says {size}")
+            return undo_columns_delta(stored, transform.header, transform.fields)
+        except ValueError as error:
+            raise SnapshotError(self.path, name, f"its {transform.name} stored form is damaged: {error}") from None
 
     def read_json(self, name: str) -> Any:
         """A JSON part, decoded (JSON only: nothing is unpickled)."""

@@ -25,27 +25,42 @@ byte for byte. The transform is described in the part's manifest entry
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, List, Sequence, Tuple
+from typing import Any, Callable, Iterable, Iterator, List, NamedTuple, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["COLUMNS_DELTA", "columns_delta", "undo_columns_delta", "undo_columns_delta_from", "columns_delta_pieces", "checked_transform", "record_fields"]
+__all__ = ["COLUMNS_DELTA", "COLUMNS_RUNS", "TRANSFORMS", "Transform", "columns_delta", "undo_columns_delta", "undo_columns_delta_from", "checked_transform", "record_fields"]
 
 COLUMNS_DELTA = "columns-delta"
+COLUMNS_RUNS = "columns-runs"
+TRANSFORMS = {COLUMNS_DELTA: 2, COLUMNS_RUNS: 3}
+"""Each transform's name and the container version that added it (docs/snapshot-format.md):
+``columns-delta`` here, ``columns-runs`` in :mod:`ntinspect.snapshot.runs`."""
 FIELD_WIDTHS = (1, 2, 4, 8)
 MAX_FIELDS = 256
 MAX_HEADER = 1 << 20
 
 
-def checked_transform(value: Any) -> Tuple[int, Tuple[int, ...]]:
-    """``(header, fields)`` of a manifest's transform entry; ValueError saying what is wrong
-    with it (the reader raises it as a SnapshotError naming the part)."""
+class Transform(NamedTuple):
+    """A part's transform, as its manifest entry describes it."""
+
+    name: str
+    header: int
+    fields: Tuple[int, ...]
+
+
+def checked_transform(value: Any, version: int = max(TRANSFORMS.values())) -> Transform:
+    """The :class:`Transform` a manifest's transform entry describes, in a file of container
+    ``version``; ValueError saying what is wrong with it (the reader raises it as a
+    SnapshotError naming the part)."""
     if not isinstance(value, dict):
         raise ValueError(f"transform {value!r} is not an object with a name")
     name = value.get("name")
-    if name != COLUMNS_DELTA:
-        raise ValueError(f"transform {name!r} is not one this ntinspect knows ({COLUMNS_DELTA!r}): "
-                         f"upgrade ntinspect")
+    if name not in TRANSFORMS:
+        raise ValueError(f"transform {name!r} is not one this ntinspect knows "
+                         f"({', '.join(map(repr, TRANSFORMS))}): upgrade ntinspect")
+    if TRANSFORMS[name] > version:
+        raise ValueError(f"transform {name!r} in a version {version} file (version {TRANSFORMS[name]} added it)")
     header, fields = value.get("header"), value.get("fields")
     if not isinstance(header, int) or isinstance(header, bool) or not 0 <= header <= MAX_HEADER:
         raise ValueError(f"transform header {header!r} is not a byte count up to {MAX_HEADER}")
@@ -53,7 +68,7 @@ def checked_transform(value: Any) -> Tuple[int, Tuple[int, ...]]:
             isinstance(w, int) and not isinstance(w, bool) and w in FIELD_WIDTHS for w in fields):
         raise ValueError(f"transform fields {fields!r} are not 1 to {MAX_FIELDS} widths of "
                          f"{', '.join(map(str, FIELD_WIDTHS))} bytes")
-    return header, tuple(fields)
+    return Transform(name, header, tuple(fields))
 
 
 def record_fields(dtype: np.dtype) -> List[int]:
@@ -71,11 +86,12 @@ def record_fields(dtype: np.dtype) -> List[int]:
     return widths
 
 
-def _count(length: int, header: int, fields: Sequence[int]) -> int:
+def record_count(length: int, header: int, fields: Sequence[int]) -> int:
+    """Records of ``sum(fields)`` bytes in a part of ``length`` bytes after ``header`` bytes."""
     return (length - header) // sum(fields) if length > header else 0
 
 
-def _column(buffer: Any, header: int, at: int, width: int, count: int, stride: int) -> np.ndarray:
+def column_view(buffer: Any, header: int, at: int, width: int, count: int, stride: int) -> np.ndarray:
     """Field ``at`` of every record as a strided little-endian view into ``buffer``."""
     return np.ndarray((count,), dtype=f"<u{width}", buffer=buffer, offset=header + at, strides=(stride,))
 
@@ -84,7 +100,7 @@ def columns_delta(data: Any, header: int, fields: Sequence[int]) -> np.ndarray:
     """The stored form of ``data`` (bytes-like): a new uint8 array of the same length."""
     raw = np.frombuffer(data, np.uint8)
     length, stride = len(raw), sum(fields)
-    count = _count(length, header, fields)
+    count = record_count(length, header, fields)
     if not count:
         return raw.copy()
     out = np.empty(length, np.uint8)
@@ -92,7 +108,7 @@ def columns_delta(data: Any, header: int, fields: Sequence[int]) -> np.ndarray:
     out[:head] = raw[:head]
     at, pos = 0, head
     for width in fields:
-        column = _column(raw, head, at, width, count, stride)
+        column = column_view(raw, head, at, width, count, stride)
         delta = out[pos:pos + count * width].view(f"<u{width}")
         delta[0] = column[0]
         np.subtract(column[1:], column[:-1], out=delta[1:])
@@ -105,7 +121,7 @@ def undo_columns_delta(stored: Any, header: int, fields: Sequence[int]) -> np.nd
     """The part's bytes from its stored form: a new uint8 array of the same length."""
     kept = np.frombuffer(stored, np.uint8)
     length, stride = len(kept), sum(fields)
-    count = _count(length, header, fields)
+    count = record_count(length, header, fields)
     if not count:
         return kept.copy()
     out = np.empty(length, np.uint8)
@@ -114,16 +130,39 @@ def undo_columns_delta(stored: Any, header: int, fields: Sequence[int]) -> np.nd
     at, pos = 0, head
     for width in fields:
         delta = kept[pos:pos + count * width].view(f"<u{width}")
-        np.cumsum(delta, dtype=delta.dtype, out=_column(out, head, at, width, count, stride))
+        np.cumsum(delta, dtype=delta.dtype, out=column_view(out, head, at, width, count, stride))
         at, pos = at + width, pos + count * width
     out[pos:] = kept[pos:]
     return out
 
 
-PIECE_BYTES = 1 << 17
+PIECE_BYTES = 1 << 16
 """Bytes of a column undone at once by :func:`undo_columns_delta_from`: small enough that each
 piece's buffer is reused by the allocator (under Wine, every fresh 4 MB buffer cost 1.5-2 ms
 of first-touch page faults, measured), large enough that the per-piece Python is noise."""
+
+
+def piece_steps(count: int, width: int) -> Iterator[Tuple[int, int]]:
+    """(first record, records) of each piece of a column: at most PIECE_BYTES at once, so
+    every temporary array is small enough for the allocator to reuse (under Wine each fresh
+    large buffer costs first-touch page faults: 1.5-3.4 ms for 4 MB, measured)."""
+    per = max(PIECE_BYTES // width, 1)
+    return ((done, min(per, count - done)) for done in range(0, count, per))
+
+
+def prefix_sums_into(target: np.ndarray, pieces: Iterable[np.ndarray]) -> None:
+    """Write the running sums (modulo 2**(8 * itemsize), as unsigned integers wrap) of the
+    consecutive ``pieces`` (arrays of ``target``'s dtype whose lengths add up to
+    ``len(target)``) into ``target``, piece by piece."""
+    kind, done, carry = target.dtype, 0, 0
+    for piece in pieces:
+        step = len(piece)
+        part = target[done:done + step]
+        np.cumsum(piece, dtype=kind, out=part)
+        if carry:
+            np.add(part, kind.type(carry), out=part)
+        carry = int(part[-1]) if step else carry
+        done += step
 
 
 def undo_columns_delta_from(take: Callable[[int], bytes], length: int, header: int,
@@ -132,7 +171,7 @@ def undo_columns_delta_from(take: Callable[[int], bytes], length: int, header: i
     next ``k`` stored bytes (exactly ``k``: it raises where the stream ends first), so the
     stored form is never held whole (one ``length``-byte buffer in all, the result)."""
     stride = sum(fields)
-    count = _count(length, header, fields)
+    count = record_count(length, header, fields)
     out = np.empty(length, np.uint8)
     if not count:
         out[:] = np.frombuffer(take(length), np.uint8)
@@ -141,48 +180,9 @@ def undo_columns_delta_from(take: Callable[[int], bytes], length: int, header: i
     at = 0
     for width in fields:
         kind = np.dtype(f"<u{width}")
-        column = _column(out, header, at, width, count, stride)
-        per, done, carry = max(PIECE_BYTES // width, 1), 0, 0
-        while done < count:
-            step = min(per, count - done)
-            target = column[done:done + step]
-            np.cumsum(np.frombuffer(take(step * width), kind), dtype=kind, out=target)
-            if carry:
-                np.add(target, kind.type(carry), out=target)  # wraps modulo 2**(8 * width), as the sums do
-            carry = int(target[-1])
-            done += step
+        prefix_sums_into(column_view(out, header, at, width, count, stride),
+                         (np.frombuffer(take(step * width), kind) for _, step in piece_steps(count, width)))
         at += width
     tail = header + count * stride
     out[tail:] = np.frombuffer(take(length - tail), np.uint8)
     return out
-
-
-def columns_delta_pieces(data: Any, header: int, fields: Sequence[int]) -> Iterator[Any]:
-    """:func:`columns_delta` of ``data`` as consecutive pieces (each at most
-    :data:`PIECE_BYTES` of a column), computed into one reused buffer: each piece is valid
-    until the next is asked for (a consumer that compresses and checksums it at once, as a
-    zip member's writer does, never holds the whole stored form)."""
-    raw = np.frombuffer(data, np.uint8)
-    length, stride = len(raw), sum(fields)
-    count = _count(length, header, fields)
-    if not count:
-        yield raw
-        return
-    yield raw[:header]
-    scratch = np.empty(PIECE_BYTES, np.uint8)
-    at = 0
-    for width in fields:
-        column = _column(raw, header, at, width, count, stride)
-        per, done = max(PIECE_BYTES // width, 1), 0
-        while done < count:
-            step = min(per, count - done)
-            delta = scratch[:step * width].view(f"<u{width}")
-            if done:
-                np.subtract(column[done:done + step], column[done - 1:done + step - 1], out=delta)
-            else:
-                delta[0] = column[0]
-                np.subtract(column[1:step], column[:step - 1], out=delta[1:])
-            yield delta
-            done += step
-        at += width
-    yield raw[header + count * stride:]

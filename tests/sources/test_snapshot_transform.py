@@ -1,7 +1,9 @@
-"""Format version 2's ``columns-delta`` part transform: lossless for any bytes (the stored
-form undone whole and piece by piece), written and read back through the container byte
-for byte, described in the manifest, and every bad description a SnapshotError naming the
-part; version 1 files still read."""
+"""Part transforms in the container: format version 2's ``columns-delta`` (lossless for any
+bytes, the stored form undone whole and piece by piece; version 2 files still read), the
+``columns-runs`` transform the writer uses since version 3 (written and read back byte for
+byte, described in the manifest, hashed as stored), and every bad description a
+SnapshotError naming the part; version 1 files still read. The ``columns-runs`` form
+itself: tests/sources/test_snapshot_runs.py."""
 import hashlib
 import json
 import zipfile
@@ -12,8 +14,8 @@ import pytest
 from ntinspect.errors import SnapshotError
 from ntinspect.snapshot import open_snapshot
 from ntinspect.snapshot.container import MAGIC, SnapshotWriter
-from ntinspect.snapshot.transform import (PIECE_BYTES, columns_delta, columns_delta_pieces, record_fields,
-                                          undo_columns_delta,
+from ntinspect.snapshot.runs import stored_runs
+from ntinspect.snapshot.transform import (PIECE_BYTES, columns_delta, record_fields, undo_columns_delta,
                                           undo_columns_delta_from)
 
 HANDLE_X64 = (16, [8, 8, 8, 4, 2, 2, 4, 4])
@@ -75,22 +77,28 @@ def test_written_transformed_and_read_back_byte_for_byte(tmp_path):
         smaller = archive.getinfo("parts/handle_table.bin").compress_size
         plain = archive.getinfo("parts/plain.bin").compress_size
     entry = manifest["parts"]["handle_table.bin"]
-    assert manifest["format_version"] == 2 and "transform" not in manifest["parts"]["plain.bin"]
-    assert entry["transform"] == {"name": "columns-delta", "header": 16, "fields": HANDLE_X64[1]}
-    assert entry["sha256"] == hashlib.sha256(table).hexdigest() and entry["size"] == len(table)
-    assert stored == columns_delta(table, *HANDLE_X64).tobytes() != table  # the member holds the stored form
+    assert manifest["format_version"] == 3 and "transform" not in manifest["parts"]["plain.bin"]
+    assert entry["transform"] == {"name": "columns-runs", "header": 16, "fields": HANDLE_X64[1]}
+    assert stored == stored_runs(table, *HANDLE_X64) != table  # the member holds the stored form
+    # version 3: the SHA-256 is of the stored form (what the member holds), the size the part's
+    assert entry["sha256"] == hashlib.sha256(stored).hexdigest() and entry["size"] == len(table)
+    assert entry["stored_size"] == len(stored) < len(table) // 20
+    assert manifest["parts"]["plain.bin"]["sha256"] == hashlib.sha256(table).hexdigest()
     assert smaller * 3 < plain
     with open_snapshot(path) as snapshot:
         assert snapshot.read("handle_table.bin") == table == snapshot.read("plain.bin")
         assert bytes(snapshot.read_view("handle_table.bin")) == table
 
 
-def craft(tmp_path, transform, version=2, data=b"\x01" * 100, stored=None):
+def craft(tmp_path, transform, version=2, data=b"\x01" * 100, stored=None, **more):
+    """A snapshot with one part ``a`` (SHA-256 of ``data`` before version 3, of what is stored after)."""
     path = tmp_path / "bad.nts"
-    part = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "transform": transform}
+    kept = data if stored is None else stored
+    part = {"size": len(data), "sha256": hashlib.sha256(data if version < 3 else kept).hexdigest(),
+            "transform": transform, **more}
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("ntinspect-snapshot", MAGIC, compress_type=zipfile.ZIP_STORED)
-        archive.writestr("parts/a", data if stored is None else stored, compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr("parts/a", kept, compress_type=zipfile.ZIP_DEFLATED)
         archive.writestr("manifest.json", json.dumps({"format": "ntinspect-snapshot", "format_version": version,
                                                       "meta": {}, "parts": {"a": part}}))
     return path
@@ -106,6 +114,8 @@ def craft(tmp_path, transform, version=2, data=b"\x01" * 100, stored=None):
     ({"name": "columns-delta", "header": 0, "fields": [1] * 257}, 2, "fields"),
     ({"name": "columns-delta", "header": 0, "fields": "8"}, 2, "fields"),
     ({"name": "columns-delta", "header": 0, "fields": [1]}, 1, "version 1"),
+    ({"name": "columns-runs", "header": 0, "fields": [1]}, 2, "version 3 added it"),
+    ({"name": "columns-runs", "header": 0, "fields": [1]}, 3, "stored_size None"),
 ])
 def test_a_bad_transform_names_the_part(tmp_path, transform, version, words):
     with pytest.raises(SnapshotError) as caught:
@@ -139,9 +149,39 @@ def test_a_version_1_file_still_reads(tmp_path):
         assert snapshot.format_version == 1 and snapshot.read("handle_table.bin") == data
 
 
-@pytest.mark.parametrize("length", [0, 15, 16, 57, 4003, 16 + 40 * (PIECE_BYTES // 8 + 3) + 7])
-@pytest.mark.parametrize("header, fields", LAYOUTS)
-def test_the_pieces_the_writer_streams_are_the_stored_form(length, header, fields):
-    data = np.random.default_rng(length + 1).integers(0, 256, length, dtype=np.uint8).tobytes()
-    streamed = b"".join(bytes(piece) for piece in columns_delta_pieces(data, header, fields))
-    assert streamed == columns_delta(data, header, fields).tobytes()
+def test_a_version_3_file_reads_columns_delta_and_checks_the_stored_form(tmp_path):
+    data = handle_table(100)
+    stored = columns_delta(data, *HANDLE_X64).tobytes()
+    transform = {"name": "columns-delta", "header": 16, "fields": HANDLE_X64[1]}
+    with open_snapshot(craft(tmp_path, transform, 3, data=data, stored=stored)) as snapshot:
+        assert snapshot.read("a") == data
+    path = craft(tmp_path, transform, 3, data=data, stored=stored[:-1] + bytes([stored[-1] ^ 1]),
+                 sha256=hashlib.sha256(stored).hexdigest())  # the manifest's digest is the undamaged form's
+    with open_snapshot(path) as snapshot, pytest.raises(SnapshotError, match="checksum mismatch"):
+        snapshot.read("a")
+
+
+@pytest.mark.parametrize("stored_size, words", [(-1, "stored_size -1"), (True, "stored_size True"),
+                                                (20, "the file holds"), (3, "over 1100 times")])
+def test_a_bad_stored_size_names_the_part(tmp_path, monkeypatch, stored_size, words):
+    from ntinspect.snapshot import container
+
+    monkeypatch.setattr(container, "RESTORE_FLOOR", 1000)  # a small part stands for a big one
+    data = handle_table(200)
+    stored = stored_runs(data, *HANDLE_X64)
+    transform = {"name": "columns-runs", "header": 16, "fields": HANDLE_X64[1]}
+    with pytest.raises(SnapshotError) as caught:
+        open_snapshot(craft(tmp_path, transform, 3, data=data, stored=stored, stored_size=stored_size))
+    assert caught.value.part == "a" and words in caught.value.problem
+
+
+def test_a_damaged_runs_form_with_a_matching_checksum_names_the_part(tmp_path):
+    data = handle_table(100)
+    stored = stored_runs(data, *HANDLE_X64)
+    transform = {"name": "columns-runs", "header": 16, "fields": HANDLE_X64[1]}
+    damaged = stored[:16] + b"\x07" + stored[17:]  # the first column's tag
+    path = craft(tmp_path, transform, 3, data=data, stored=damaged, stored_size=len(damaged))
+    with open_snapshot(path) as snapshot, pytest.raises(SnapshotError) as caught:
+        snapshot.read("a")
+    assert caught.value.part == "a" and "columns-runs stored form is damaged" in caught.value.problem
+    assert "tag 7 at offset 16" in caught.value.problem
