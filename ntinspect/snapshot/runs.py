@@ -87,6 +87,30 @@ def _take(stored: memoryview, pos: int, size: int, what: str) -> Tuple[memoryvie
     return stored[pos:pos + size], pos + size
 
 
+FEW_RUNS = 64
+"""Columns of at most this many runs are undone run by run (a fill, and for a run of a
+non-zero difference a running sum in place: no temporary array); more runs are expanded
+piece by piece (:func:`_expanded`)."""
+
+
+def _undo_few(target: np.ndarray, values: List[int], lengths: List[int]) -> None:
+    """The column ``target`` from its runs (``values[k]`` repeated ``lengths[k]`` times are
+    its differences): the value before a run plus 1, 2, 3... times its difference."""
+    kind = target.dtype.type
+    done, last = 0, 0
+    for value, length in zip(values, lengths):
+        segment = target[done:done + length]
+        if value:
+            segment.fill(kind(value))
+            np.cumsum(segment, dtype=target.dtype, out=segment)
+            if last:
+                np.add(segment, kind(last), out=segment)
+            last = int(segment[-1])
+        else:
+            segment.fill(kind(last))
+        done += length
+
+
 def _expanded(values: np.ndarray, lengths: np.ndarray, count: int, width: int) -> Iterator[np.ndarray]:
     """The differences the runs stand for (each value repeated its length), piece by piece.
     Each piece is ``values`` taken at the run number of each position (the running count
@@ -143,7 +167,10 @@ def undo_runs(stored: Any, length: int, header: int, fields: Sequence[int]) -> n
             if lengths.min() < 1 or lengths.max() > count or int(lengths.sum()) != count:
                 raise ValueError(f"column {number}'s run lengths at offset {pos - len(piece)} are not {runs} "
                                  f"lengths of at least 1 summing to {count}")
-            prefix_sums_into(target, _expanded(np.frombuffer(values, kind), lengths, count, width))
+            if runs <= FEW_RUNS:
+                _undo_few(target, np.frombuffer(values, kind).tolist(), lengths.tolist())
+            else:
+                prefix_sums_into(target, _expanded(np.frombuffer(values, kind), lengths, count, width))
         else:
             raise ValueError(f"column {number}'s tag {tag[0]} at offset {pos - 1} is not {PLAIN} (plain) "
                              f"or {RUNS} (runs)")
