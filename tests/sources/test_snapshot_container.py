@@ -245,3 +245,36 @@ def test_open_refuses_a_container_that_holds_no_capture(tmp_path):
     with pytest.raises(ntinspect.SnapshotError, match="capture.json") as caught:
         ntinspect.open(good(tmp_path))
     assert caught.value.part == "capture.json"
+
+
+def test_an_unwritable_path_raises_and_leaves_nothing(tmp_path):
+    """The partial file is created on the writing thread: its OSError comes from opened()
+    (or the next add() or close()), the writer is closed, and a file that happens to carry
+    the partial name is not ours to remove."""
+    missing = tmp_path / "no such folder" / "x.nts"
+    writer = SnapshotWriter(missing)
+    with pytest.raises(OSError):
+        writer.opened()
+    with pytest.raises(SnapshotError, match="closed"):
+        writer.add("a", b"1")
+    writer.close()  # nothing to do
+    with pytest.raises(OSError):
+        with SnapshotWriter(missing) as late:
+            late.add("a", b"1")
+    folder = tmp_path / "taken"
+    (tmp_path / "taken.partial").mkdir()  # the partial name is a folder: the open fails
+    with pytest.raises(OSError):
+        with SnapshotWriter(folder) as writer:
+            writer.add("a", b"1")
+    assert (tmp_path / "taken.partial").is_dir() and not folder.exists()
+
+
+def test_an_error_inside_the_block_removes_the_partial_file(tmp_path):
+    path = tmp_path / "x.nts"
+    with pytest.raises(RuntimeError):
+        with SnapshotWriter(path) as writer:
+            writer.add("a", b"1" * 1000)
+            writer.opened()
+            assert (tmp_path / "x.nts.partial").exists()
+            raise RuntimeError("the recording failed")
+    assert list(tmp_path.iterdir()) == []
