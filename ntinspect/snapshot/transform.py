@@ -56,7 +56,7 @@ def checked_transform(value: Any, version: int = max(TRANSFORMS.values())) -> Tr
     if not isinstance(value, dict):
         raise ValueError(f"transform {value!r} is not an object with a name")
     name = value.get("name")
-    if name not in TRANSFORMS:
+    if not isinstance(name, str) or name not in TRANSFORMS:  # (a JSON list or object is unhashable)
         raise ValueError(f"transform {name!r} is not one this ntinspect knows "
                          f"({', '.join(map(repr, TRANSFORMS))}): upgrade ntinspect")
     if TRANSFORMS[name] > version:

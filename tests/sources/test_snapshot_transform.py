@@ -116,6 +116,10 @@ def craft(tmp_path, transform, version=2, data=b"\x01" * 100, stored=None, **mor
     ({"name": "columns-delta", "header": 0, "fields": [1]}, 1, "version 1"),
     ({"name": "columns-runs", "header": 0, "fields": [1]}, 2, "version 3 added it"),
     ({"name": "columns-runs", "header": 0, "fields": [1]}, 3, "stored_size None"),
+    # a name that is not a string (JSON lists and objects are unhashable: no TypeError)
+    ({"name": ["columns-runs"], "header": 0, "fields": [1]}, 3, "upgrade ntinspect"),
+    ({"name": {"columns-runs": 3}, "header": 0, "fields": [1]}, 3, "upgrade ntinspect"),
+    ({"name": 3, "header": 0, "fields": [1]}, 3, "upgrade ntinspect"),
 ])
 def test_a_bad_transform_names_the_part(tmp_path, transform, version, words):
     with pytest.raises(SnapshotError) as caught:
