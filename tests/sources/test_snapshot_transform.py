@@ -258,3 +258,37 @@ def test_the_restored_size_bound_is_exact(tmp_path, monkeypatch, floor):
             with pytest.raises(SnapshotError, match=f"declares {size} bytes restored from a 18-byte") as caught:
                 open_snapshot(path)
             assert caught.value.part == "a"
+
+
+@pytest.mark.parametrize("key, value", [("fields", [8] * 100_000), ("header", "x" * 100_000),
+                                        ("name", ["columns-runs"] * 100_000), ("stored_size", "9" * 100_000),
+                                        ("size", [1] * 100_000), ("sha256", "f" * 100_000)])
+def test_a_huge_bad_value_gives_a_short_error(tmp_path, key, value):
+    """A manifest value of megabytes is named in a short message (the CLI prints it as its
+    one line on stderr), not repeated whole."""
+    from clirun import run
+
+    transform = {"name": "columns-runs", "header": 16, "fields": HANDLE_X64[1]}
+    more = {"stored_size": 100}
+    if key in transform:
+        transform[key] = value
+    else:
+        more[key] = value
+    path = craft(tmp_path, transform, 3, **more)
+    with pytest.raises(SnapshotError) as caught:
+        open_snapshot(path)
+    said = "transform" if key == "name" else key  # ("transform [...] is not one this ntinspect knows")
+    assert caught.value.part == "a" and said in caught.value.problem and len(caught.value.problem) < 200
+    code, out, err = run("--source", path, "handles")
+    assert code == 1 and out == "" and err.count("\n") == 1 and len(err) < 400 and "Traceback" not in err
+
+
+def test_a_huge_bad_part_name_gives_a_short_error(tmp_path):
+    path = tmp_path / "name.nts"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("ntinspect-snapshot", MAGIC, compress_type=zipfile.ZIP_STORED)
+        archive.writestr("manifest.json", json.dumps({"format": "ntinspect-snapshot", "format_version": 3, "meta": {},
+                                                      "parts": {"../" * 100_000: {}}}))
+    with pytest.raises(SnapshotError, match="not a valid part name") as caught:
+        open_snapshot(path)
+    assert caught.value.part.startswith("'../../") and len(str(caught.value)) < 300
