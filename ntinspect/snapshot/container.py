@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ..errors import SnapshotError
 from .runs import runs_pieces, undo_runs
-from .transform import COLUMNS_RUNS, Transform, checked_transform, undo_columns_delta, \
+from .transform import COLUMNS_RUNS, SHOWN, Transform, checked_transform, shown, undo_columns_delta, \
     undo_columns_delta_from
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MAGIC_NAME", "MAGIC", "MANIFEST_NAME", "PART_PREFIX", "MAX_PART_BYTES",
@@ -68,8 +68,9 @@ _READ_FAILURES = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError
 
 def _check_part_name(path: str, name: Any) -> str:
     if not isinstance(name, str) or not PART_NAME.fullmatch(name) or ".." in name.split("/"):
-        raise SnapshotError(path, str(name) or "''", "not a valid part name (letters, digits, _ . - and /; no '..', "
-                                             "no absolute path)")
+        label = str(name) or "''"  # (cut where a hostile manifest's name is megabytes long)
+        raise SnapshotError(path, label if len(label) <= SHOWN else shown(label),
+                            "not a valid part name (letters, digits, _ . - and /; no '..', no absolute path)")
     return name
 
 
@@ -486,7 +487,7 @@ class Snapshot:
             raise SnapshotError(self.path, MANIFEST_NAME, f"not a {FORMAT} manifest")
         version = manifest.get("format_version")
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise SnapshotError(self.path, MANIFEST_NAME, f"format_version {version!r} is not a version number")
+            raise SnapshotError(self.path, MANIFEST_NAME, f"format_version {shown(version)} is not a version number")
         if version > FORMAT_VERSION:
             raise SnapshotError(self.path, MANIFEST_NAME, f"format version {version} is newer than this ntinspect "
                                                           f"reads ({FORMAT_VERSION}): upgrade ntinspect")
@@ -499,11 +500,11 @@ class Snapshot:
                 raise SnapshotError(self.path, name, "its manifest entry is not an object")
             size, digest = entry.get("size"), entry.get("sha256")
             if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size:
-                raise SnapshotError(self.path, name, f"manifest size {size!r} is not a byte count")
+                raise SnapshotError(self.path, name, f"manifest size {shown(size)} is not a byte count")
             if size > MAX_PART_BYTES:
                 raise SnapshotError(self.path, name, f"manifest size {size} is over the limit of {MAX_PART_BYTES}")
             if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
-                raise SnapshotError(self.path, name, f"manifest sha256 {digest!r} is not 64 hex digits")
+                raise SnapshotError(self.path, name, f"manifest sha256 {shown(digest)} is not 64 hex digits")
             member = self._members.get(PART_PREFIX + name)
             if member is None:
                 raise SnapshotError(self.path, name, "missing: the manifest lists it, the file does not hold it")
@@ -533,7 +534,7 @@ class Snapshot:
             return size
         stored = entry.get("stored_size")
         if not isinstance(stored, int) or isinstance(stored, bool) or not 0 <= stored <= MAX_PART_BYTES + 1024:
-            raise SnapshotError(self.path, name, f"manifest stored_size {stored!r} is not a byte count up to "
+            raise SnapshotError(self.path, name, f"manifest stored_size {shown(stored)} is not a byte count up to "
                                                  f"{MAX_PART_BYTES + 1024}")
         if size > max(RESTORE_FLOOR, MAX_RATIO * stored):
             raise SnapshotError(self.path, name, f"declares {size} bytes restored from a {stored}-byte stored form: "

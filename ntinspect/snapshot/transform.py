@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, List, NamedTuple, Sequence
 
 import numpy as np
 
-__all__ = ["COLUMNS_DELTA", "COLUMNS_RUNS", "TRANSFORMS", "Transform", "columns_delta", "undo_columns_delta", "undo_columns_delta_from", "checked_transform", "record_fields"]
+__all__ = ["COLUMNS_DELTA", "COLUMNS_RUNS", "TRANSFORMS", "Transform", "columns_delta", "undo_columns_delta", "undo_columns_delta_from", "checked_transform", "record_fields", "shown"]
 
 COLUMNS_DELTA = "columns-delta"
 COLUMNS_RUNS = "columns-runs"
@@ -39,6 +39,18 @@ TRANSFORMS = {COLUMNS_DELTA: 2, COLUMNS_RUNS: 3}
 FIELD_WIDTHS = (1, 2, 4, 8)
 MAX_FIELDS = 256
 MAX_HEADER = 1 << 20
+
+
+SHOWN = 60
+"""Characters of a manifest value quoted in an error message (:func:`shown`)."""
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` for an error message, cut to :data:`SHOWN` characters: a hostile
+    manifest's value can be megabytes long (a list of 100,000 widths), and the message stays
+    one short line (the CLI prints it as its one line on stderr)."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else f"{text[:SHOWN - 3]}... ({len(text)} characters)"
 
 
 class Transform(NamedTuple):
@@ -54,19 +66,19 @@ def checked_transform(value: Any, version: int = max(TRANSFORMS.values())) -> Tr
     ``version``; ValueError saying what is wrong with it (the reader raises it as a
     SnapshotError naming the part)."""
     if not isinstance(value, dict):
-        raise ValueError(f"transform {value!r} is not an object with a name")
+        raise ValueError(f"transform {shown(value)} is not an object with a name")
     name = value.get("name")
-    if name not in TRANSFORMS:
-        raise ValueError(f"transform {name!r} is not one this ntinspect knows "
+    if not isinstance(name, str) or name not in TRANSFORMS:  # (a JSON list or object is unhashable)
+        raise ValueError(f"transform {shown(name)} is not one this ntinspect knows "
                          f"({', '.join(map(repr, TRANSFORMS))}): upgrade ntinspect")
     if TRANSFORMS[name] > version:
         raise ValueError(f"transform {name!r} in a version {version} file (version {TRANSFORMS[name]} added it)")
     header, fields = value.get("header"), value.get("fields")
     if not isinstance(header, int) or isinstance(header, bool) or not 0 <= header <= MAX_HEADER:
-        raise ValueError(f"transform header {header!r} is not a byte count up to {MAX_HEADER}")
+        raise ValueError(f"transform header {shown(header)} is not a byte count up to {MAX_HEADER}")
     if not isinstance(fields, list) or not 1 <= len(fields) <= MAX_FIELDS or not all(
             isinstance(w, int) and not isinstance(w, bool) and w in FIELD_WIDTHS for w in fields):
-        raise ValueError(f"transform fields {fields!r} are not 1 to {MAX_FIELDS} widths of "
+        raise ValueError(f"transform fields {shown(fields)} are not 1 to {MAX_FIELDS} widths of "
                          f"{', '.join(map(str, FIELD_WIDTHS))} bytes")
     return Transform(name, header, tuple(fields))
 

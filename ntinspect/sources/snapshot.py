@@ -254,7 +254,7 @@ def capture(path: Any, names: bool = DEFAULT_OPTIONS["names"], ports: bool = DEF
 
 def handle_table_columns(width: int) -> Tuple[int, List[int]]:
     """(header bytes, entry field widths) of a class 64 buffer at pointer ``width``: how the
-    capture stores it column by column (the ``columns-delta`` transform, format version 2;
+    capture stores it column by column (the ``columns-runs`` transform, format version 3;
     from the layout's numpy plan, so the two never disagree)."""
     from ..layouts.bulk import HANDLE_TABLES, table_plan
     from ..layouts.factory import layouts

@@ -127,3 +127,27 @@ def test_damaged_forms_raise_only_value_errors(data):
         except ValueError:
             return
     assert len(restored) == length
+
+
+@pytest.mark.parametrize("width", [1, 2, 4, 8])
+@pytest.mark.parametrize("starts", ["at piece edges", "beside piece edges", "64 runs", "65 runs", "every 16th"])
+def test_runs_across_pieces_read_back(width, starts):
+    """A column of several 64 KiB pieces whose runs start at, just before and just after the
+    pieces' edges, in at most 64 runs (undone run by run) and more (expanded piece by piece)."""
+    per = PIECE_BYTES // width
+    count = 3 * per + 5
+    first = {"at piece edges": [per, 2 * per, 3 * per] + list(range(1, 70)),
+             "beside piece edges": [e + d for e in (per, 2 * per, 3 * per) for d in (-1, 1)] + list(range(1, 70)),
+             "64 runs": [count * k // 64 for k in range(1, 64)], "65 runs": [count * k // 65 for k in range(1, 65)],
+             "every 16th": list(range(16, count, 16))}[starts]
+    bounds = [0] + sorted(set(first)) + [count]
+    # each run's difference an odd multiple of a large odd number: neighbours never equal, top bits set
+    delta = np.concatenate([np.full(end - start, ((2 * k + 1) * 0x9E3779B97F4A7C15) % (1 << 8 * width), f"<u{width}")
+                            for k, (start, end) in enumerate(zip(bounds, bounds[1:]))])
+    part = bytearray(np.random.default_rng(width).integers(0, 256, 3 + count * (width + 1) + width,
+                                                          dtype=np.uint8).tobytes())
+    np.cumsum(delta, dtype=delta.dtype, out=np.ndarray((count,), f"<u{width}", buffer=part, offset=3,
+                                                       strides=(width + 1,)))
+    stored = stored_runs(bytes(part), 3, [width, 1])
+    assert stored[3] == RUNS and struct.unpack_from("<Q", stored, 4) == (len(bounds) - 1,)
+    assert undo_runs(stored, len(part), 3, [width, 1]).tobytes() == bytes(part)

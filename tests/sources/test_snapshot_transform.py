@@ -10,6 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 from ntinspect.errors import SnapshotError
 from ntinspect.snapshot import open_snapshot
@@ -17,6 +18,8 @@ from ntinspect.snapshot.container import MAGIC, SnapshotWriter
 from ntinspect.snapshot.runs import stored_runs
 from ntinspect.snapshot.transform import (PIECE_BYTES, columns_delta, record_fields, undo_columns_delta,
                                           undo_columns_delta_from)
+
+from fuzzkit import FUZZ, work  # noqa: F401 (work: a fixture)
 
 HANDLE_X64 = (16, [8, 8, 8, 4, 2, 2, 4, 4])
 LAYOUTS = [HANDLE_X64, (8, [4, 4, 4, 4, 2, 2, 4, 4]), (0, [1]), (3, [2, 1, 8]), (100, [4])]
@@ -116,6 +119,10 @@ def craft(tmp_path, transform, version=2, data=b"\x01" * 100, stored=None, **mor
     ({"name": "columns-delta", "header": 0, "fields": [1]}, 1, "version 1"),
     ({"name": "columns-runs", "header": 0, "fields": [1]}, 2, "version 3 added it"),
     ({"name": "columns-runs", "header": 0, "fields": [1]}, 3, "stored_size None"),
+    # a name that is not a string (JSON lists and objects are unhashable: no TypeError)
+    ({"name": ["columns-runs"], "header": 0, "fields": [1]}, 3, "upgrade ntinspect"),
+    ({"name": {"columns-runs": 3}, "header": 0, "fields": [1]}, 3, "upgrade ntinspect"),
+    ({"name": 3, "header": 0, "fields": [1]}, 3, "upgrade ntinspect"),
 ])
 def test_a_bad_transform_names_the_part(tmp_path, transform, version, words):
     with pytest.raises(SnapshotError) as caught:
@@ -185,3 +192,103 @@ def test_a_damaged_runs_form_with_a_matching_checksum_names_the_part(tmp_path):
         snapshot.read("a")
     assert caught.value.part == "a" and "columns-runs stored form is damaged" in caught.value.problem
     assert "tag 7 at offset 16" in caught.value.problem
+
+
+@st.composite
+def records(draw):
+    """(header, fields, part bytes): a handle-table layout (64- or 32-bit) or any other,
+    0 to 300 records (none, one, a part shorter than its header), a tail, and each column
+    random or in runs of one difference (1 to every record: the plain and both runs paths)."""
+    from ntinspect.sources.snapshot import handle_table_columns
+
+    header, fields = draw(st.one_of(st.sampled_from([handle_table_columns(8), handle_table_columns(4)]),
+                                    st.tuples(st.integers(0, 40), st.lists(st.sampled_from([1, 2, 4, 8]),
+                                                                           min_size=1, max_size=9))))
+    stride = sum(fields)
+    count = draw(st.sampled_from([0, 1, 2, 63, 64, 65, 66, 300]))
+    length = draw(st.sampled_from([header + count * stride + draw(st.integers(0, stride - 1)),
+                                   draw(st.integers(0, header))]))  # or no record at all
+    part = bytearray(draw(st.binary(min_size=length, max_size=length)))
+    count = (length - header) // stride if length > header else 0
+    at = 0
+    for width in fields if count else []:
+        if draw(st.booleans()):  # runs of one difference, starting anywhere
+            starts = sorted(draw(st.sets(st.integers(1, count - 1), max_size=count - 1))) if count > 1 else []
+            bounds = [0] + starts + [count]
+            delta = np.zeros(count, f"<u{width}")
+            for first, end in zip(bounds, bounds[1:]):
+                delta[first:end] = draw(st.integers(0, (1 << 8 * width) - 1))
+            column = np.ndarray((count,), f"<u{width}", buffer=part, offset=header + at, strides=(stride,))
+            np.cumsum(delta, dtype=delta.dtype, out=column)
+        at += width
+    return header, fields, bytes(part)
+
+
+@given(layout=records(), level=st.integers(1, 9), copy=st.booleans())
+@FUZZ
+def test_any_bytes_and_layout_round_trip_through_the_writer(work, layout, level, copy):
+    header, fields, part = layout
+    path = work / "round.nts"
+    with SnapshotWriter(path) as writer:
+        writer.add("t.bin", bytearray(part) if copy else part, level=level, columns=(header, fields), copy=copy)
+    with open_snapshot(path) as snapshot:
+        assert snapshot.read("t.bin") == part == bytes(snapshot.read_view("t.bin"))
+        entry = snapshot.manifest["parts"]["t.bin"]
+    with zipfile.ZipFile(path) as archive:
+        stored = archive.read("parts/t.bin")  # what 'unzip -p' gives: the stored form, hashed
+    assert stored == stored_runs(part, header, fields)
+    assert entry["sha256"] == hashlib.sha256(stored).hexdigest() and entry["stored_size"] == len(stored)
+    assert entry["size"] == len(part) and len(stored) <= len(part) + len(fields)
+
+
+@pytest.mark.parametrize("floor", [1000, 100_000])
+def test_the_restored_size_bound_is_exact(tmp_path, monkeypatch, floor):
+    from ntinspect.snapshot import container
+
+    monkeypatch.setattr(container, "RESTORE_FLOOR", floor)
+    transform = {"name": "columns-runs", "header": 0, "fields": [1]}
+    # one run of difference 1 over every 1-byte record: 18 stored bytes stand for any size
+    for size, fits in ((max(floor, 1100 * 18), True), (max(floor, 1100 * 18) + 1, False)):
+        stored = bytes([1]) + (1).to_bytes(8, "little") + b"\x01" + size.to_bytes(8, "little")
+        path = craft(tmp_path, transform, 3, data=bytes(size), stored=stored, stored_size=len(stored))
+        if fits:
+            with open_snapshot(path) as snapshot:
+                assert snapshot.read("a") == (np.arange(1, size + 1) % 256).astype(np.uint8).tobytes()
+        else:
+            with pytest.raises(SnapshotError, match=f"declares {size} bytes restored from a 18-byte") as caught:
+                open_snapshot(path)
+            assert caught.value.part == "a"
+
+
+@pytest.mark.parametrize("key, value", [("fields", [8] * 100_000), ("header", "x" * 100_000),
+                                        ("name", ["columns-runs"] * 100_000), ("stored_size", "9" * 100_000),
+                                        ("size", [1] * 100_000), ("sha256", "f" * 100_000)])
+def test_a_huge_bad_value_gives_a_short_error(tmp_path, key, value):
+    """A manifest value of megabytes is named in a short message (the CLI prints it as its
+    one line on stderr), not repeated whole."""
+    from clirun import run
+
+    transform = {"name": "columns-runs", "header": 16, "fields": HANDLE_X64[1]}
+    more = {"stored_size": 100}
+    if key in transform:
+        transform[key] = value
+    else:
+        more[key] = value
+    path = craft(tmp_path, transform, 3, **more)
+    with pytest.raises(SnapshotError) as caught:
+        open_snapshot(path)
+    said = "transform" if key == "name" else key  # ("transform [...] is not one this ntinspect knows")
+    assert caught.value.part == "a" and said in caught.value.problem and len(caught.value.problem) < 200
+    code, out, err = run("--source", path, "handles")
+    assert code == 1 and out == "" and err.count("\n") == 1 and len(err) < 400 and "Traceback" not in err
+
+
+def test_a_huge_bad_part_name_gives_a_short_error(tmp_path):
+    path = tmp_path / "name.nts"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("ntinspect-snapshot", MAGIC, compress_type=zipfile.ZIP_STORED)
+        archive.writestr("manifest.json", json.dumps({"format": "ntinspect-snapshot", "format_version": 3, "meta": {},
+                                                      "parts": {"../" * 100_000: {}}}))
+    with pytest.raises(SnapshotError, match="not a valid part name") as caught:
+        open_snapshot(path)
+    assert caught.value.part.startswith("'../../") and len(str(caught.value)) < 300
