@@ -233,14 +233,22 @@ def capture(path: Any, names: bool = DEFAULT_OPTIONS["names"], ports: bool = DEF
     complete. Needs the Windows API (natively or under Wine): UnsupportedPlatform
     elsewhere; OSError where ``path`` cannot be written.
     """
+    from ..backends import live
     from .live import RecordingSource
 
     recorder = RecordingSource()
+    options = {"names": bool(names), "ports": bool(ports), "namespace": bool(namespace)}
+    created = live.process_list(recorder)[1]  # recorded: the list the capture holds
+    # the listed processes' details, read on their threads while the handle table is
+    listed = recorder.start_details(list(created), created)
 
     def record() -> None:  # runs while the buffers are deflated and hashed on the writer's threads
-        recorder.processes(details=True)
-        recorder.handles(names=names, name_timeout=name_timeout, users=True)
-        recorder.object_types()
+        columns = live.system_handle_columns(recorder)
+        recorder.record_types(columns)
+        listed()
+        _record_owner_details(recorder, columns, created)
+        if names:
+            recorder.handles(names=True, name_timeout=name_timeout)
         recorder.drive_map()
         if ports:
             recorder.scan("all", full=True)
@@ -248,8 +256,18 @@ def capture(path: Any, names: bool = DEFAULT_OPTIONS["names"], ports: bool = DEF
         if namespace:
             recorder.namespace("\\", recursive=True)
 
-    return write_capture(recorder, path, {"names": bool(names), "ports": bool(ports),
-                                          "namespace": bool(namespace)}, record)
+    return write_capture(recorder, path, options, record)
+
+
+def _record_owner_details(recorder: Any, columns: Dict[str, np.ndarray], created: Dict[int, int]) -> None:
+    """Record the details of the handle table's owners the process list lacks (started
+    between the two reads), as ``handles(users=True)`` asks them: each checked against
+    the creation time :func:`~ntinspect.backends.live.create_times_for` gives it."""
+    from ..backends import live
+
+    extra = [pid for pid in live.distinct_pids(columns["pid"]) if pid not in created]
+    if extra:
+        recorder.process_details(extra, created=live.create_times_for(extra, created, recorder))
 
 
 def handle_table_columns(width: int) -> Tuple[int, List[int]]:

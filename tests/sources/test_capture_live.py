@@ -146,3 +146,30 @@ def test_the_capture_command(children, tmp_path):
         assert replay.options == {"names": True, "ports": False, "namespace": False}
         assert any(h.pid == children[0]["pid"] for h in replay.handles(names=True))
     assert main(["--source", str(target), "capture", str(tmp_path / "again.ntcap")]) == 2
+
+
+def _stable(found, pids):
+    """The children's records of a ``processes()`` or ``handles()`` answer (the children
+    are idle: their rows do not change between two calls)."""
+    return [record for record in canonical(list(found)) if record["pid"] in pids]
+
+
+def test_capture_records_what_each_call_needs(children, tmp_path):
+    """capture() asks the raw answers without building the tables the package functions
+    build: its replay still gives what the live calls give, for the quiet children."""
+    objects, sockets = children
+    pids = [objects["pid"], sockets["pid"]]
+    live = {"processes": _stable(ntinspect.processes(), pids),
+            "handles": records(ntinspect.handles(pid=pids, users=True)),
+            "types": [(t.index, t.name) for t in ntinspect.object_types()]}
+    ntinspect.capture(tmp_path / "quick.ntcap", names=False, ports=False)
+    with ntinspect.open(tmp_path / "quick.ntcap") as replay:
+        assert _stable(replay.processes(), pids) == live["processes"]
+        assert records(replay.handles(pid=pids, users=True)) == live["handles"]
+        assert [(t.index, t.name) for t in replay.object_types()] == live["types"]
+        everyone = replay.handles(users=True)  # every owner in the table has its details
+        assert {h.user_status for h in everyone} <= {"ok", "access_denied", "gone"}
+        assert {p.command_line_status for p in replay.processes()} <= {"ok", "access_denied", "gone",
+                                                                        "unsupported"}
+    assert len(live["handles"]) > 10 and {r["user_status"] for r in live["handles"]} == {"ok"}
+
