@@ -309,7 +309,7 @@ class RecordingSource(LiveSource):
     def start_details(self, pids: Iterable[int], created: Optional[Dict[int, int]] = None) -> Callable[[], None]:
         """Start reading the details of ``pids`` (every field; ``created`` as
         :meth:`process_details` takes it) on the details threads
-        (:func:`ntinspect.backends.process_info.start_details`); the function returned
+        (``ntinspect.backends.process_info.start_details``); the function returned
         waits for them and records them. A capture starts them once it has the process list,
         so they are read while it reads the handle table."""
         from ..backends.process_info import start_details
