@@ -10,6 +10,9 @@ Rows (interleaved rounds, best of REPEATS, so every row sees the same drift of t
 - ``capture(names=False, ports=False)``: the live answers recorded and written (process
   list, handle table, object types and calibration, process details, drive map, OS
   identity), compressed, SHA-256 per part. Goal: at most 1.5x ``handles()``.
+- ``capture(names=False, ports=False, details=False)``: the same without the process
+  details (no process opened, the types being calibrated by the warm-up call: the
+  system-wide answers only), what the details cost.
 - ``open(capture).handles()``: the file opened, checked and parsed into the same
   HandleTable. Goal: at most 1.5x ``handles()``.
 - bytes per handle in the file.
@@ -56,11 +59,14 @@ def live() -> int:
         recorder = RecordingSource()  # the live table of the capture's instant, to compare the replay with
         at_capture = recorder.handles()
         recorder.processes(details=True)
-        write_capture(recorder, path, {"names": False, "ports": False, "namespace": False})
+        write_capture(recorder, path, {"names": False, "ports": False, "namespace": False, "details": True})
         counter = iter(range(1_000_000))
 
         def capture():
             ntinspect.capture(work / f"c{next(counter)}.ntcap", names=False, ports=False)
+
+        def capture_without_details():
+            ntinspect.capture(work / f"c{next(counter)}.ntcap", names=False, ports=False, details=False)
 
         def replay():
             with ntinspect.open(path) as source:
@@ -68,6 +74,7 @@ def live() -> int:
 
         ntinspect.handles()  # warm: imports, the type calibration of the live source
         rows = best_interleaved({"handles()": ntinspect.handles, "capture(names=False, ports=False)": capture,
+                                 "capture(names=False, ports=False, details=False)": capture_without_details,
                                  "open(capture).handles()": replay}, REPEATS)
         recorded = replay()
         total = len(recorded)
@@ -93,9 +100,9 @@ def live() -> int:
 
 
 def report(rows, base: str) -> None:
-    print(f"\n{'what':45} {'seconds':>9} {'x ' + base:>12}")
+    print(f"\n{'what':50} {'seconds':>9} {'x ' + base:>12}")
     for what, seconds in rows.items():
-        print(f"{what:45} {seconds:9.4f} {seconds / rows[base]:12.2f}")
+        print(f"{what:50} {seconds:9.4f} {seconds / rows[base]:12.2f}")
 
 
 def host() -> int:

@@ -70,10 +70,11 @@ class ProcessStatus(NameStatus):
     - ``gone``: the process ended between the process list and the query
     - ``unsupported``: the OS does not implement the query, or the process has no such thing
       (the idle process: no process object, no creation time)
-    - ``timeout``: the account lookup did not answer in time
+    - ``timeout``: the account lookup, or the process's queries, did not answer in time
     - ``not_requested``: the field was not asked for
     - ``not_recorded``: a recorded source holds no such field (a minidump records no user,
-      image path, command line, creation time or WoW64 state of its process)
+      image path, command line, creation time or WoW64 state of its process; a capture
+      taken with ``details=False`` none of those but the creation time)
     - ``error:<NAME>``: any other failure, ``<NAME>`` being the NTSTATUS, Win32 error or
       exception name (``error:ERROR_NONE_MAPPED``: no account has the SID)
     """

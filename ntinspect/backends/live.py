@@ -229,6 +229,12 @@ def object_type_name(handle) -> str:
     return L.read_unicode_string(data, info.TypeName, base_address(data), "OBJECT_TYPE_INFORMATION")
 
 
+def type_indices(column: np.ndarray) -> Set[int]:
+    """The distinct type indices of a handle table's ``type_index`` column: a count per
+    index (the indices are small), not a sort of every row as ``np.unique`` does."""
+    return set(np.flatnonzero(np.bincount(column.astype(np.intp))).tolist()) if len(column) else set()
+
+
 class TypeResolver:
     """The calibrated ``{table index: ObjectType}`` map of one source, computed once and
     refreshed when a snapshot shows an index it does not know (a driver registered a new
@@ -246,8 +252,7 @@ class TypeResolver:
         """The map, calibrated against ``columns`` (a snapshot holding handles of ours)
         the first time, and again when the snapshot has indices the map lacks."""
         with self._lock:
-            seen = set(np.flatnonzero(np.bincount(columns["type_index"].astype(np.intp))).tolist()) \
-                if len(columns["type_index"]) else set()
+            seen = type_indices(columns["type_index"])
             if self.rule is None or not seen <= self.considered:
                 source = _source(self.source)
                 if not np.any(columns["pid"] == source.own_pid):

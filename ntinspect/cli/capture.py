@@ -3,6 +3,7 @@ r"""``ntinspect capture FILE``: record this system into one file, to read anywhe
     ntinspect capture host1.ntcap                    handles, names, processes, ports (the default)
     ntinspect capture host1.ntcap --no-names --no-ports   the quickest: handle table and processes
     ntinspect capture host1.ntcap --namespace        also the whole object namespace
+    ntinspect capture host1.ntcap --no-details --no-names --no-ports   the least footprint: system-wide answers
     ntinspect --source host1.ntcap handles -p svchost     later, on any OS
 """
 from __future__ import annotations
@@ -14,7 +15,8 @@ import os
 from ..sources.snapshot import DEFAULT_OPTIONS
 from .output import add_output_options, emit, emit_rows
 
-COLUMNS = ["file", "bytes", "captured", "pointer_width", "names", "ports", "namespace", "host", "tool_version"]
+COLUMNS = ["file", "bytes", "captured", "pointer_width", "names", "ports", "namespace", "details", "host",
+           "tool_version"]
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -24,12 +26,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Record this system's raw answers (process list, handle table, object types, process "
                     "details, drive map, OS identity; names, ports and the namespace as chosen) into one "
                     "compressed snapshot file with a SHA-256 per part. Read it later anywhere with "
-                    "'ntinspect --source FILE COMMAND' or ntinspect.open(FILE). Default: names and ports "
-                    "on, the namespace tree off.")
+                    "'ntinspect --source FILE COMMAND' or ntinspect.open(FILE). Default: names, ports and "
+                    "process details on, the namespace tree off. With --no-details --no-names --no-ports only the "
+                    "system-wide answers are recorded: no process is opened but to observe one handle of each "
+                    "type index ntinspect itself holds none of (the type calibration, once).")
     parser.add_argument("file", metavar="FILE", help="the snapshot file to write (replaced if it exists)")
     for option, text in (("names", "every handle's object name"), ("ports", "the socket probes and IP Helper "
                                                                             "tables (ports, crossview)"),
-                         ("namespace", "the whole object manager namespace")):
+                         ("namespace", "the whole object manager namespace"),
+                         ("details", "each process's user, image path, command line and WoW64 (opens every "
+                                     "process; without them, replay gives those fields not_recorded)")):
         default = DEFAULT_OPTIONS[option]
         parser.add_argument(f"--{option}", action=argparse.BooleanOptionalAction, default=default,
                             help=f"record {text} (default: {'on' if default else 'off'})")
@@ -51,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--timeout is seconds, more than 0 and at most 3600, not {args.timeout}")
     try:
         meta = capture(args.file, names=args.names, ports=args.ports, namespace=args.namespace,
-                       name_timeout=args.timeout)
+                       name_timeout=args.timeout, details=args.details)
     except OSError as error:
         raise CliError(f"cannot write {args.file!r}: {error.strerror or error}") from None
     size = os.path.getsize(args.file)

@@ -16,7 +16,8 @@ docs/snapshot-format.md, "Capture parts"):
   (:class:`~ntinspect.system.SystemInfo` fields).
 - ``process_list.bin`` (class 5), ``handle_table.bin`` (class 64), ``object_types.bin``
   (ObjectTypesInformation): the OS's buffers as it filled them.
-- ``details.json``: per process, each detail field's (value, status).
+- ``details.json``: per process, each detail field's (value, status) (empty with
+  ``details=False``: the options say so, and replay gives the fields ``not_recorded``).
 - ``names.json`` (``names=True``): each handle's (pid, value, name, status).
 - ``ports/scan.json``, ``ports/tables/<proto>-<family>-<class>.bin`` (``ports=True``):
   the socket probes' endpoints and failures, the listening answers, TDI, the tables.
@@ -41,10 +42,13 @@ __all__ = ["capture", "SnapshotSource", "RecordingNamespace", "RecordedNamespace
 CAPTURE_KIND = "ntinspect-capture"
 CAPTURE_VERSION = 1
 """The layout of the capture parts (the same in container format versions 1 and 2)."""
-DEFAULT_OPTIONS = {"names": True, "ports": True, "namespace": False}
-"""What :func:`capture` records unless told: names and ports (what triage asks first:
-which files, keys and pipes a process holds, who owns which port), not the namespace
-tree (the drive map is always recorded)."""
+DEFAULT_OPTIONS = {"names": True, "ports": True, "namespace": False, "details": True}
+"""What :func:`capture` records unless told: names, ports and process details (what triage
+asks first: which files, keys and pipes a process holds, who owns which port, who runs
+what), not the namespace tree (the drive map is always recorded)."""
+OPTIONAL_OPTIONS = {"details": True}
+"""Options a capture's ``options`` may lack (captures written before the option existed),
+with what such a capture did: every capture recorded the details before ``details``."""
 STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
 STATUS_OBJECT_TYPE_MISMATCH = 0xC0000024
 STATUS_OBJECT_PATH_NOT_FOUND = 0xC000003A
@@ -213,34 +217,50 @@ class RecordedNamespace:
 # --- capture ------------------------------------------------------------------------------
 
 def capture(path: Any, names: bool = DEFAULT_OPTIONS["names"], ports: bool = DEFAULT_OPTIONS["ports"],
-            namespace: bool = DEFAULT_OPTIONS["namespace"], name_timeout: float = 1.0) -> Dict[str, Any]:
+            namespace: bool = DEFAULT_OPTIONS["namespace"], name_timeout: float = 1.0,
+            details: bool = DEFAULT_OPTIONS["details"]) -> Dict[str, Any]:
     """Record this system's raw answers into the snapshot file ``path``; returns its meta.
 
     Always recorded: the process list (class 5), the system handle table (class 64), the
-    object types buffer and the type calibration's observations, each process's details
-    (user, image path, command line, WoW64, with statuses), the drive map, the OS identity
-    (``ntinspect.system_info()``), the capture time (UTC), the tool version and the
-    pointer width. ``names`` (default on): every handle's name and name status (File
-    names bounded by ``name_timeout`` seconds, as ``handles(names=True)``). ``ports``
-    (default on): the socket probes, the IP Helper tables (owner and basic), the
-    listening answers and TDI, what ``ports()``, ``scan()`` and ``crossview()`` need.
-    ``namespace`` (default off: it lists every object directory): the whole object
-    manager tree, for ``namespace()`` and ``resolve()`` anywhere in it. The defaults are
-    what triage wants first; ``ntinspect capture`` takes the same switches.
+    object types buffer and the type calibration's observations, the drive map, the OS
+    identity (``ntinspect.system_info()``), the capture time (UTC), the tool version and
+    the pointer width. ``details`` (default on): each process's details (user, image path,
+    command line, WoW64, with statuses), for ``processes()`` and ``handles(users=True)``;
+    off, no process is opened for them and their replay gives those fields
+    ``not_recorded``. (The type calibration, once per Python process, duplicates one handle
+    of each type index this process holds none of, from its owner: the observations a
+    replay needs to name each index as the live call does; a capture reuses the live
+    source's calibration where it saw every index.)
+    ``names`` (default on): every handle's name and name status (File names bounded by
+    ``name_timeout`` seconds, as ``handles(names=True)``). ``ports`` (default on): the
+    socket probes, the IP Helper tables (owner and basic), the listening answers and TDI,
+    what ``ports()``, ``scan()`` and ``crossview()`` need. ``namespace`` (default off: it
+    lists every object directory): the whole object manager tree, for ``namespace()`` and
+    ``resolve()`` anywhere in it. The defaults are what triage wants first; ``ntinspect
+    capture`` takes the same switches.
 
     Raw answers, not parsed results, are stored, so a later ntinspect re-parses an old
     capture with its own logic. The file is written beside ``path`` and renamed when
     complete. Needs the Windows API (natively or under Wine): UnsupportedPlatform
     elsewhere; OSError where ``path`` cannot be written.
     """
+    from ..backends import live
     from .live import RecordingSource
 
     recorder = RecordingSource()
+    options = {"names": bool(names), "ports": bool(ports), "namespace": bool(namespace), "details": bool(details)}
+    created = live.process_list(recorder)[1]  # recorded: the list the capture holds
+    # the listed processes' details, read on their threads while the handle table is
+    listed = recorder.start_details(list(created), created) if details else None
 
     def record() -> None:  # runs while the buffers are deflated and hashed on the writer's threads
-        recorder.processes(details=True)
-        recorder.handles(names=names, name_timeout=name_timeout, users=True)
-        recorder.object_types()
+        columns = live.system_handle_columns(recorder)
+        recorder.record_types(columns)
+        if listed is not None:
+            listed()
+            _record_owner_details(recorder, columns, created)
+        if names:
+            recorder.handles(names=True, name_timeout=name_timeout)
         recorder.drive_map()
         if ports:
             recorder.scan("all", full=True)
@@ -248,8 +268,18 @@ def capture(path: Any, names: bool = DEFAULT_OPTIONS["names"], ports: bool = DEF
         if namespace:
             recorder.namespace("\\", recursive=True)
 
-    return write_capture(recorder, path, {"names": bool(names), "ports": bool(ports),
-                                          "namespace": bool(namespace)}, record)
+    return write_capture(recorder, path, options, record)
+
+
+def _record_owner_details(recorder: Any, columns: Dict[str, np.ndarray], created: Dict[int, int]) -> None:
+    """Record the details of the handle table's owners the process list lacks (started
+    between the two reads), as ``handles(users=True)`` asks them: each checked against
+    the creation time :func:`~ntinspect.backends.live.create_times_for` gives it."""
+    from ..backends import live
+
+    extra = [pid for pid in live.distinct_pids(columns["pid"]) if pid not in created]
+    if extra:
+        recorder.process_details(extra, created=live.create_times_for(extra, created, recorder))
 
 
 def handle_table_columns(width: int) -> Tuple[int, List[int]]:
@@ -378,11 +408,12 @@ class SnapshotSource(AnswerFunctions):
     @property
     def holds(self) -> str:
         held = ["handles", "processes", "object types", "system info", "the drive map"]
+        held += ["process details"] if self.options.get("details") else []
         held += ["handle names"] if self.options.get("names") else []
         held += ["ports"] if self.options.get("ports") else []
         held += ["the object namespace"] if self.options.get("namespace") else []
-        missing = [word for word, option in (("names", "names"), ("ports", "ports"), ("the namespace tree",
-                                                                                      "namespace"))
+        missing = [word for word, option in (("process details", "details"), ("names", "names"), ("ports", "ports"),
+                                             ("the namespace tree", "namespace"))
                    if not self.options.get(option)]
         when = self.meta.get("captured", "?")
         return (f"a capture taken {when} ({self.width * 8}-bit) of " + ", ".join(held)
@@ -458,6 +489,11 @@ class SnapshotSource(AnswerFunctions):
     def process_details(self, pids: Iterable[int], users: bool = True, everything: bool = True,
                         created: Optional[Dict[int, int]] = None) -> Dict[int, Dict[str, Tuple[Any, str]]]:
         # ``created`` (the live sources' pid-reuse check) has nothing to check: nothing is opened
+        if not self.options["details"]:  # captured without them: each field not_recorded, as a minidump's
+            from ..backends.process_info import every_field
+            from ..models import ProcessStatus
+
+            return {pid: every_field(ProcessStatus.NOT_RECORDED) for pid in dict.fromkeys(int(p) for p in pids)}
         if "details" not in self._cache:
             self._cache["details"] = _checked_details(self.path, self._part("details.json", True))
         known = self._cache["details"]
@@ -589,8 +625,10 @@ def _checked_head(path: str, head: Any) -> Dict[str, Any]:
     except ValueError:
         raise _bad(path, part, "observations has a key that is not a type index") from None
     options = head.get("options")
+    if isinstance(options, dict):
+        options = head["options"] = {**OPTIONAL_OPTIONS, **options}
     if not isinstance(options, dict) or not all(isinstance(options.get(k), bool) for k in DEFAULT_OPTIONS):
-        raise _bad(path, part, "options must say names, ports and namespace as true/false")
+        raise _bad(path, part, f"options must say {', '.join(DEFAULT_OPTIONS)} as true/false")
     if not isinstance(head.get("identity"), dict):
         raise _bad(path, part, "identity is not an object")
     return head

@@ -207,6 +207,18 @@ def answers(source, pids: Sequence[int], socket_pid: int) -> Dict[str, Any]:
     return found
 
 
+def without_path(value: Any, path: Any) -> Any:
+    """``value`` (plain JSON data) with the capture's path, where a message names it (as it
+    is, or as its repr spells it: Windows backslashes doubled), written ``<capture>``: what
+    a replay answers, comparable between two copies of one capture."""
+    import json
+
+    text = json.dumps(value)
+    for spelled in (repr(str(path))[1:-1], str(path)):
+        text = text.replace(json.dumps(spelled)[1:-1], "<capture>")
+    return json.loads(text)
+
+
 CLI_COMMANDS = (["handles", "--names", "--json"], ["handles", "-u", "--dos", "--format", "csv"], ["processes", "--json"],
                 ["types", "--json"], ["summary", "--json"], ["ports", "--json"], ["ports", "--crossview", "--json"],
                 ["ns", "-r", "--json"], ["info", "--json"])

@@ -203,3 +203,67 @@ def test_a_checksum_mismatch_and_a_truncated_file_are_named(tmp_path):
     with pytest.raises(SnapshotError) as caught:
         ntinspect.open(truncated)
     assert caught.value.part == "container"
+
+
+# --- details=False: a capture without per-process queries --------------------------------
+
+def test_a_capture_without_details_replays_them_not_recorded(tmp_path):
+    recorder = CraftedRecorder(8, PROCS, ROWS_10, TYPES_10, {16: "Event", 37: "File", 44: "Key", 7: "Process"},
+                               700, WIN10, details={})
+    path = tmp_path / "no-details.ntcap"
+    write_capture(recorder, path, {"names": False, "ports": False, "namespace": False, "details": False})
+    with ntinspect.open(path) as replay:
+        assert replay.options["details"] is False
+        assert "without process details" in replay.holds
+        listed = replay.processes()
+        assert [p.pid for p in listed] == [pid for pid, _, _, _ in PROCS]
+        for record in listed:
+            assert (record.user_status, record.image_path_status, record.command_line_status,
+                    record.wow64_status) == ("not_recorded",) * 4
+            assert record.user is record.user_sid is record.image_path is record.command_line is None
+        assert {p.create_time_status for p in listed if p.pid} == {"ok"}  # from the process list
+        assert {p.user_status for p in replay.processes(details=False)} == {"not_requested"}
+        table = replay.handles(users=True)
+        assert len(table) == len(ROWS_10) and {(h.user, h.user_status) for h in table} == {(None, "not_recorded")}
+
+
+def test_a_capture_from_before_the_details_option_holds_details(tmp_path):
+    path = win64(tmp_path)  # options without "details", as every capture before the option
+    with open_snapshot(path) as snap:
+        assert "details" not in snap.read_json("capture.json")["options"]
+    with ntinspect.open(path) as replay:
+        assert replay.options["details"] is True and "process details" in replay.holds
+        assert {p.command_line_status for p in replay.processes()} == {"ok"}
+
+
+def test_a_details_option_that_is_not_true_or_false_is_named(tmp_path):
+    def change(parts, meta):
+        head = json.loads(parts["capture.json"])
+        head["options"]["details"] = "no"
+        parts["capture.json"] = json.dumps(head).encode()
+
+    with pytest.raises(SnapshotError, match="options must say names, ports, namespace, details") as caught:
+        ntinspect.open(rewritten(tmp_path, win64(tmp_path), change))
+    assert caught.value.part == "capture.json"
+
+
+def test_the_capture_command_passes_no_details(monkeypatch, tmp_path):
+    """--no-details reaches capture(details=False) and shows in the output; --details is the default."""
+    from ntinspect.cli import main
+    from ntinspect.sources import snapshot
+
+    asked = []
+
+    def fake_capture(path, **options):
+        asked.append(options)
+        open(path, "wb").close()
+        return {"captured": "2026-01-01T00:00:00+00:00", "pointer_width": 8,
+                "options": {key: options[key] for key in ("names", "ports", "namespace", "details")}}
+
+    monkeypatch.setattr(snapshot, "capture", fake_capture)
+    for argv, details in ((["--no-details"], False), ([], True)):
+        out = io.StringIO()
+        with redirect_stdout(out):
+            assert main(["capture", str(tmp_path / "a.ntcap"), *argv, "--format", "json"]) == 0
+        assert json.loads(out.getvalue())["options"]["details"] is details
+    assert [options["details"] for options in asked] == [False, True]

@@ -24,7 +24,7 @@ from ntinspect.errors import SourceUnsupported
 from ntinspect.sources.live import RecordingSource
 from ntinspect.sources.snapshot import write_capture
 
-from capturekit import answers, canonical, cli_outputs, records
+from capturekit import answers, canonical, cli_outputs, records, without_path
 from childproc import child
 
 pytestmark = pytest.mark.windows
@@ -118,7 +118,7 @@ def test_capture_with_its_defaults_and_without_names_or_ports(children, tmp_path
     ports_before = canonical(ntinspect.ports(pid=sockets["pid"]))
     drive_c = ntinspect.resolve("\\??\\C:\\x")
     meta = ntinspect.capture(tmp_path / "default.ntcap")
-    assert meta["options"] == {"names": True, "ports": True, "namespace": False}
+    assert meta["options"] == {"names": True, "ports": True, "namespace": False, "details": True}
     assert meta["pointer_width"] == (8 if sys.maxsize > 2 ** 32 else 4)
     assert meta["os"]["wine_version"] == ntinspect.system_info().wine_version
     with ntinspect.open(tmp_path / "default.ntcap") as replay:
@@ -143,6 +143,85 @@ def test_the_capture_command(children, tmp_path):
     target = tmp_path / "cli.ntcap"
     assert main(["capture", str(target), "--no-ports"]) == 0
     with ntinspect.open(target) as replay:
-        assert replay.options == {"names": True, "ports": False, "namespace": False}
+        assert replay.options == {"names": True, "ports": False, "namespace": False, "details": True}
         assert any(h.pid == children[0]["pid"] for h in replay.handles(names=True))
     assert main(["--source", str(target), "capture", str(tmp_path / "again.ntcap")]) == 2
+
+
+def _stable(found, pids):
+    """The children's records of a ``processes()`` or ``handles()`` answer (the children
+    are idle: their rows do not change between two calls)."""
+    return [record for record in canonical(list(found)) if record["pid"] in pids]
+
+
+def test_capture_records_what_each_call_needs(children, tmp_path):
+    """capture() asks the raw answers without building the tables the package functions
+    build: its replay still gives what the live calls give, for the quiet children."""
+    objects, sockets = children
+    pids = [objects["pid"], sockets["pid"]]
+    live = {"processes": _stable(ntinspect.processes(), pids),
+            "handles": records(ntinspect.handles(pid=pids, users=True)),
+            "types": [(t.index, t.name) for t in ntinspect.object_types()]}
+    ntinspect.capture(tmp_path / "quick.ntcap", names=False, ports=False)
+    with ntinspect.open(tmp_path / "quick.ntcap") as replay:
+        assert _stable(replay.processes(), pids) == live["processes"]
+        assert records(replay.handles(pid=pids, users=True)) == live["handles"]
+        assert [(t.index, t.name) for t in replay.object_types()] == live["types"]
+        everyone = replay.handles(users=True)  # every owner in the table has its details
+        assert {h.user_status for h in everyone} <= {"ok", "access_denied", "gone"}
+        assert {p.command_line_status for p in replay.processes()} <= {"ok", "access_denied", "gone",
+                                                                        "unsupported"}
+    assert len(live["handles"]) > 10 and {r["user_status"] for r in live["handles"]} == {"ok"}
+
+
+def test_capture_without_details_opens_no_process(children, tmp_path, monkeypatch):
+    """details=False (with names and ports off): the system-wide answers only, no process
+    opened (the type calibration is the process-wide live source's, made by the handles()
+    call before); the replay's detail fields are not_recorded. The capture and the Wine
+    replay's answers are left for the host replay (test_capture_replay_host.py)."""
+    from ntinspect._native import process
+
+    objects, sockets = children
+    pids = [objects["pid"], sockets["pid"]]
+    before = records(ntinspect.handles(pid=pids))
+    opened = []
+    real = process.open_process
+    monkeypatch.setattr(process, "open_process", lambda pid, access: opened.append(pid) or real(pid, access))
+    path = tmp_path / "live.ntcap"
+    meta = ntinspect.capture(path, names=False, ports=False, details=False)
+    assert opened == []
+    ntinspect.capture(tmp_path / "details.ntcap", names=False, ports=False)
+    assert set(pids) <= set(opened)  # what the test can see: the details open every process
+    assert meta["options"] == {"names": False, "ports": False, "namespace": False, "details": False}
+    monkeypatch.undo()
+    with ntinspect.open(path) as replay:
+        assert records(replay.handles(pid=pids)) == before
+        listed = {p.pid: p for p in replay.processes()}
+        assert set(pids) <= set(listed)
+        for record in listed.values():
+            assert (record.user_status, record.image_path_status, record.command_line_status,
+                    record.wow64_status) == ("not_recorded",) * 4
+            assert record.user is record.command_line is record.image_path is record.wow64 is None
+        assert {listed[pid].create_time_status for pid in pids} == {"ok"}
+        assert {(h.user, h.user_status) for h in replay.handles(users=True)} == {(None, "not_recorded")}
+        assert "without process details" in replay.holds
+        found = without_path(answers(replay, pids, sockets["pid"]), path)
+        cli = without_path(cli_outputs(str(path)), path)
+    assert "<capture>" in json.dumps(found)  # the calls it did not record were refused, naming it
+    folder = REPLAY / f"{interpreter()}-no-details"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    shutil.copyfile(path, folder / "live.ntcap")
+    (folder / "expected.json").write_text(json.dumps({"pids": pids, "socket_pid": sockets["pid"], "answers": found,
+                                                      "cli": cli}, indent=1), encoding="utf-8")
+
+
+def test_the_capture_command_without_details(children, tmp_path):
+    from ntinspect.cli import main
+
+    target = tmp_path / "cli.ntcap"
+    assert main(["capture", str(target), "--no-details", "--no-names", "--no-ports"]) == 0
+    with ntinspect.open(target) as replay:
+        assert replay.options == {"names": False, "ports": False, "namespace": False, "details": False}
+        mine = {p.pid: p for p in replay.processes()}[children[0]["pid"]]
+        assert mine.command_line_status == "not_recorded"
