@@ -249,16 +249,19 @@ def capture(path: Any, names: bool = DEFAULT_OPTIONS["names"], ports: bool = DEF
 
     recorder = RecordingSource()
     options = {"names": bool(names), "ports": bool(ports), "namespace": bool(namespace), "details": bool(details)}
-    created = live.process_list(recorder)[1]  # recorded: the list the capture holds
-    # the listed processes' details, read on their threads while the handle table is
-    listed = recorder.start_details(list(created), created) if details else None
+    started: Dict[str, Any] = {}
+
+    def start() -> None:  # runs while the writer creates the file
+        started["created"] = created = live.process_list(recorder)[1]  # recorded: the list the capture holds
+        # the listed processes' details, read on their threads while the handle table is
+        started["listed"] = recorder.start_details(list(created), created) if details else None
 
     def record() -> None:  # runs while the buffers are deflated and hashed on the writer's threads
         columns = live.system_handle_columns(recorder)
         recorder.record_types(columns)
-        if listed is not None:
-            listed()
-            _record_owner_details(recorder, columns, created)
+        if started["listed"] is not None:
+            started["listed"]()
+            _record_owner_details(recorder, columns, started["created"])
         if names:
             recorder.handles(names=True, name_timeout=name_timeout)
         recorder.drive_map()
@@ -268,7 +271,7 @@ def capture(path: Any, names: bool = DEFAULT_OPTIONS["names"], ports: bool = DEF
         if namespace:
             recorder.namespace("\\", recursive=True)
 
-    return write_capture(recorder, path, options, record)
+    return write_capture(recorder, path, options, record, start)
 
 
 def _record_owner_details(recorder: Any, columns: Dict[str, np.ndarray], created: Dict[int, int]) -> None:
@@ -300,26 +303,31 @@ def _info_record(info: Any) -> Dict[str, Any]:
             for f in fields(info)}
 
 
-def write_capture(recorder: Any, path: Any, options: Dict[str, bool], record: Any = None) -> Dict[str, Any]:
+def write_capture(recorder: Any, path: Any, options: Dict[str, bool], record: Any = None,
+                  start: Any = None) -> Dict[str, Any]:
     """Write what ``recorder`` (a RecordingSource) recorded to ``path``; returns the meta.
 
-    The three OS buffers are taken (recorded, if they were not yet) and handed to the
-    writer first; ``record()``, if given, then asks the rest of the answers on this thread
-    while the writer's threads deflate and hash the buffers (the handle table is most of
-    the file's work: benchmarks/README.md, bench_capture). The parts that hold the rest
-    are written after it returns."""
+    The writer starts creating the file first; ``start()``, if given, runs meanwhile. The
+    three OS buffers are then taken (recorded, if they were not yet) and handed to the
+    writer; an unwritable ``path`` raises its OSError there, before the slow steps.
+    ``record()``, if given, then asks the rest of the answers on this thread while the
+    writer's threads compress and hash the buffers. The parts that hold the rest are
+    written after it returns (benchmarks/README.md, bench_capture: where the time goes)."""
     from .. import __version__
     from ..snapshot import SnapshotWriter
 
-    process_list, process_base = recorder.process_list()
-    table, held = recorder.handle_table()
-    types, types_base = recorder.object_types_buffer()
     info = recorder.identity()
     meta = {"kind": CAPTURE_KIND, "capture_version": CAPTURE_VERSION,
             "captured": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
             "tool_version": __version__, "pointer_width": recorder.width, "host": socket.gethostname(),
             "options": options, "os": info.as_dict()}
     with SnapshotWriter(path, meta) as writer:
+        if start is not None:
+            start()
+        process_list, process_base = recorder.process_list()
+        table, held = recorder.handle_table()
+        types, types_base = recorder.object_types_buffer()
+        writer.opened()
         # the recorder's buffers are the OS's answers, never written again: not copied
         writer.add("handle_table.bin", table, level=BUFFER_LEVEL, columns=handle_table_columns(recorder.width),
                    copy=False)

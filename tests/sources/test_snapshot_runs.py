@@ -151,3 +151,19 @@ def test_runs_across_pieces_read_back(width, starts):
     stored = stored_runs(bytes(part), 3, [width, 1])
     assert stored[3] == RUNS and struct.unpack_from("<Q", stored, 4) == (len(bounds) - 1,)
     assert undo_runs(stored, len(part), 3, [width, 1]).tobytes() == bytes(part)
+
+
+def test_interleaved_encoders_on_one_thread_do_not_share_scratch():
+    """The encoder keeps its scratch buffers per thread; a second encoder started while the
+    first is part-way (interleaved generators) gets buffers of its own."""
+    a, b = wine_like(3000), np.random.default_rng(5).integers(0, 256, 16 + 40 * 3000, dtype=np.uint8).tobytes()
+    first, second = runs_pieces(a, *HANDLE_X64), runs_pieces(b, *HANDLE_X64)
+    pieces_a, pieces_b = [], []
+    for piece_a, piece_b in zip(first, second):  # both encoders advance in turn
+        pieces_a.append(bytes(memoryview(piece_a)))
+        pieces_b.append(bytes(memoryview(piece_b)))
+    pieces_a += [bytes(memoryview(p)) for p in first]
+    pieces_b += [bytes(memoryview(p)) for p in second]
+    assert b"".join(pieces_a) == stored_runs(a, *HANDLE_X64)
+    assert b"".join(pieces_b) == stored_runs(b, *HANDLE_X64)
+    assert undo_runs(b"".join(pieces_b), len(b), *HANDLE_X64).tobytes() == b
