@@ -57,9 +57,9 @@ value stand for any number of records, so a few stored bytes could otherwise ask
 MAX_MEMBERS = 10_000
 SMALL_PART = 1 << 16
 """Parts of at most this many bytes (JSON, small buffers) are hashed as they are added and
-handed to the writing thread together, at the next large part or at close: each hand-over
-between threads costs 0.15-0.2 ms under Wine (its waits go through the wineserver,
-measured), more than deflating such a part."""
+handed to the writing thread together at the next large part, or written by ``close()``
+itself: each hand-over between threads costs 0.15-0.2 ms under Wine (its waits go through
+the wineserver, measured), more than deflating such a part."""
 LOCAL_HEADER = struct.Struct("<4s2xH18xHH")
 """A zip local file header's signature, flags, name length and extra length (APPNOTE 4.3.7)."""
 
@@ -220,8 +220,8 @@ class SnapshotWriter:
         self.add(name, json.dumps(value, sort_keys=True).encode("utf-8"), "application/json")
 
     def _finish(self) -> None:
-        """Wait for every part; the first worker error is raised."""
-        self._hand_over()
+        """Wait for every part; the first worker error is raised. The small parts added
+        last are written here, on the calling thread, after the others (no hand-over)."""
         pending, self._pending = self._pending, []
         for name, written, hashed in pending:
             stored = written.result()
@@ -231,6 +231,8 @@ class SnapshotWriter:
                 self._parts[name]["sha256"] = hashed.result()
             else:
                 self._parts[name]["stored_size"], self._parts[name]["sha256"] = stored
+        batch, self._batch = self._batch, []
+        self._write_all(batch)
 
     def close(self) -> None:
         """Wait for the parts, write the manifest and put the file in place."""

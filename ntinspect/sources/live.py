@@ -388,6 +388,8 @@ class RecordingSource(LiveSource):
         derives the same map; answers this recorder asked itself are kept."""
         from .current import default_live
 
+        if self._drive_map is not None and not refresh:
+            return self._drive_map
         found, answers = default_live().drive_reading(refresh)
         with self._lock:
             if self._drive_map is None or refresh:

@@ -267,3 +267,32 @@ def test_the_capture_command_passes_no_details(monkeypatch, tmp_path):
             assert main(["capture", str(tmp_path / "a.ntcap"), *argv, "--format", "json"]) == 0
         assert json.loads(out.getvalue())["options"]["details"] is details
     assert [options["details"] for options in asked] == [False, True]
+
+
+def test_a_recording_takes_the_live_sources_drive_map_with_its_answers(monkeypatch):
+    """A capture records the drive map every live call uses (the process-wide live source's,
+    read once per process) with the namespace answers it was read from, so the replay
+    derives the same map; answers the recording asked itself are kept, not replaced."""
+    from ntinspect.backends.namespace import DriveMap
+    from ntinspect.sources import current
+    from ntinspect.sources.live import RecordingSource
+
+    answers = {"list": {"\\??": {"answer": [["C:", "SymbolicLink"]], "path": "\\??"}},
+               "link": {"\\??\\c:": {"answer": "\\Device\\HarddiskVolume1", "path": "\\??\\C:"}}}
+    asked = []
+
+    class Live:
+        def drive_reading(self, refresh=False):
+            asked.append(refresh)
+            return DriveMap({"C:": "\\Device\\HarddiskVolume1"}), answers
+
+    monkeypatch.setattr(current, "default_live", lambda: Live())
+    recorder = RecordingSource()
+    recorder.record["namespace"]["link"] = {"\\??\\c:": {"answer": "\\Device\\Newer", "path": "\\??\\C:"}}
+    found = recorder.drive_map()
+    assert found.dos_path("\\Device\\HarddiskVolume1\\x") == "C:\\x" and asked == [False]
+    assert recorder.record["namespace"]["list"] == answers["list"]
+    assert recorder.record["namespace"]["link"]["\\??\\c:"]["answer"] == "\\Device\\Newer"  # its own, kept
+    assert recorder.drive_map() is found and asked == [False]  # once per recording
+    recorder.drive_map(refresh=True)
+    assert asked == [False, True]
