@@ -82,7 +82,7 @@ def live() -> int:
         print(f"handles in the capture: {total} (child made {made})")
         print(f"replay gives the live table of the capture's instant: {same_table(recorded, at_capture)}")
         report(rows, "handles()")
-        print(f"\nfile: {size} bytes, {size / total:.1f} bytes a handle "
+        print(f"\nfile: {size} bytes, {size / total:.2f} bytes a handle "
               f"(raw class 64 table: {16 + total * 40 if sys.maxsize > 2 ** 32 else 8 + total * 28} bytes)")
         KEEP.mkdir(parents=True, exist_ok=True)
         os.replace(path, KEEP / "bench.ntcap")
