@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import operator
 import os
 import re
 import struct
@@ -157,7 +158,9 @@ class SnapshotWriter:
         the reader undoes: :meth:`Snapshot.read` gives ``data`` back byte for byte.
         ``copy=False``: the caller guarantees that ``data`` does not change until
         :meth:`close` (a buffer nothing else writes, such as a recorded OS answer), and it is
-        not copied."""
+        not copied. Raises SnapshotError for a bad name, a repeated part, a part over the
+        limit or a closed writer; ValueError for ``columns`` that are not a header of 0 to
+        1 MiB and 1 to 256 widths of 1, 2, 4 or 8 bytes (Python or numpy integers)."""
         _check_part_name(self.path, name)
         if self._zip is None:
             raise SnapshotError(self.path, name, "the writer is closed")
@@ -171,7 +174,11 @@ class SnapshotWriter:
         entry: Dict[str, Any] = {"size": len(data), "media_type": str(media_type)}
         transform = None
         if columns is not None:
-            transform = checked_transform({"name": COLUMNS_RUNS, "header": columns[0], "fields": list(columns[1])})
+            try:  # numpy integers are taken as the integers they are; a float or text is refused
+                header, widths = operator.index(columns[0]), [operator.index(w) for w in columns[1]]
+            except TypeError as error:
+                raise ValueError(f"columns {columns!r}: a header and field widths must be integers ({error})") from None
+            transform = checked_transform({"name": COLUMNS_RUNS, "header": header, "fields": widths})
             entry["transform"] = {"name": transform.name, "header": transform.header, "fields": list(transform.fields)}
         self._parts[name] = entry
         if transform is None and len(data) <= SMALL_PART:

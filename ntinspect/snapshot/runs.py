@@ -5,9 +5,9 @@ entries) is stored column by column, each column as the differences between cons
 values (as ``columns-delta``), and each column of differences either as it is or, where
 that is shorter, as runs of equal differences. A process's handle values step by 4 for
 long stretches, its pid repeats, Wine's object addresses are all 0: such a column is a
-few runs, and the stored form of a 4 MB Wine handle table is about 5 kB, so that deflate,
-the CRC-32 and the SHA-256 see 5 kB instead of 4 MB (under Wine, deflating the 4 MB
-``columns-delta`` form took 5 ms, encoding the runs 1.5 ms: benchmarks/README.md,
+few runs, and the stored form of a 4 MB Wine handle table is about 7.8 kB, so that deflate,
+the CRC-32 and the SHA-256 see 7.8 kB instead of 4 MB (under Wine, deflating the 4 MB
+``columns-delta`` form took 5 ms; encoding, deflating and hashing the runs 0.64 ms: benchmarks/README.md,
 bench_capture). A column without long runs (real Windows' object addresses) is stored
 as its differences, as ``columns-delta`` stores it.
 

@@ -167,3 +167,18 @@ def test_interleaved_encoders_on_one_thread_do_not_share_scratch():
     assert b"".join(pieces_a) == stored_runs(a, *HANDLE_X64)
     assert b"".join(pieces_b) == stored_runs(b, *HANDLE_X64)
     assert undo_runs(b"".join(pieces_b), len(b), *HANDLE_X64).tobytes() == b
+
+
+def test_the_writer_takes_numpy_integers_and_refuses_other_columns(tmp_path):
+    from ntinspect.snapshot import open_snapshot
+    from ntinspect.snapshot.container import SnapshotWriter
+
+    table = wine_like(300)
+    with SnapshotWriter(tmp_path / "n.nts") as writer:
+        writer.add("t", table, columns=(np.int64(16), np.array(HANDLE_X64[1], np.uint8)))
+        for bad, words in [((16.0, [8]), "must be integers"), ((16, ["8"]), "must be integers"),
+                           ((16, [3]), "fields"), ((-1, [8]), "header")]:
+            with pytest.raises(ValueError, match=words):
+                writer.add("bad", table, columns=bad)
+    with open_snapshot(tmp_path / "n.nts") as snapshot:
+        assert snapshot.read("t") == table and snapshot.names() == ["t"]
