@@ -7,12 +7,13 @@ Run inside the Wine bench (or on Windows), then (optional) the host replay of th
 
 Rows (interleaved rounds, best of REPEATS, so every row sees the same drift of the CPUs):
 - ``handles()``: the live call (process names, handle table, calibrated types).
-- ``capture(names=False, ports=False)``: the live answers recorded and written (process
-  list, handle table, object types and calibration, process details, drive map, OS
-  identity), compressed, SHA-256 per part. Goal: at most 1.5x ``handles()``.
-- ``capture(names=False, ports=False, details=False)``: the same without the process
-  details (no process opened, the types being calibrated by the warm-up call: the
-  system-wide answers only), what the details cost.
+- ``capture(names=False, ports=False, details=False)``: the answers ``handles()`` reads
+  (process list, handle table, object types and the calibration's observations) with the
+  drive map and the OS identity, recorded and written: compressed, SHA-256 per part. Goal:
+  at most 1.5x ``handles()``.
+- ``capture(names=False, ports=False)``: the same and each process's details (user, image
+  path, command line, WoW64: 13 native calls a process, which ``handles()`` does not make),
+  what the default capture adds.
 - ``open(capture).handles()``: the file opened, checked and parsed into the same
   HandleTable. Goal: at most 1.5x ``handles()``.
 - bytes per handle in the file.
@@ -73,8 +74,9 @@ def live() -> int:
                 return source.handles()
 
         ntinspect.handles()  # warm: imports, the type calibration of the live source
-        rows = best_interleaved({"handles()": ntinspect.handles, "capture(names=False, ports=False)": capture,
+        rows = best_interleaved({"handles()": ntinspect.handles,
                                  "capture(names=False, ports=False, details=False)": capture_without_details,
+                                 "capture(names=False, ports=False)": capture,
                                  "open(capture).handles()": replay}, REPEATS)
         recorded = replay()
         total = len(recorded)
