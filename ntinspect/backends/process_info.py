@@ -31,7 +31,6 @@ release the GIL), all within :data:`DETAILS_TIMEOUT` seconds.
 """
 from __future__ import annotations
 
-import threading
 import time
 from concurrent import futures
 from datetime import datetime, timedelta, timezone
@@ -47,6 +46,7 @@ from .._native.token import lookup_account_sid, open_process_token, sid_string, 
 from .._native.worker import TIMED_OUT, run_bounded
 from ..errors import AccessDenied, LayoutError, NtInspectError, NtStatusError, OsCallError, ProcessReused
 from ..models import ProcessStatus
+from ..pools import kept_pool
 from .live import base_address
 from ..sources.live import host_width
 from .live_names import GONE_STATUSES
@@ -298,7 +298,7 @@ def start_details(pids: Iterable[int], users: bool = True, everything: bool = Tr
     function returned."""
     wanted = list(dict.fromkeys(int(p) for p in pids))
     deadline = time.monotonic() + timeout
-    pool = _details_pool(workers)
+    pool = kept_pool("details", workers)  # threads made per call would cost more than they save
     jobs = [pool.submit(_process_details, pid, users, everything, None if created is None else created.get(pid, 0))
             for pid in wanted]
 
@@ -315,22 +315,6 @@ def start_details(pids: Iterable[int], users: bool = True, everything: bool = Tr
         return found
 
     return finish
-
-
-_POOLS: Dict[int, futures.ThreadPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _details_pool(workers: int) -> futures.ThreadPoolExecutor:
-    """``workers`` threads for reading details, started on first use and kept: a new thread
-    costs about 1 ms under Wine 8 (start and join, measured; the details of 8 processes
-    take 3-6 ms), so threads made per call would cost more than they save."""
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, not {workers}")
-    with _POOLS_LOCK:
-        if workers not in _POOLS:
-            _POOLS[workers] = futures.ThreadPoolExecutor(workers, thread_name_prefix="ntinspect-details")
-        return _POOLS[workers]
 
 
 def _process_details(pid: int, users: bool, everything: bool, expected: Optional[int]) -> Dict[str, Field]:

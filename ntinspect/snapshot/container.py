@@ -19,12 +19,13 @@ import struct
 import threading
 import zipfile
 import zlib
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ..errors import SnapshotError
+from ..pools import kept_pool
 from .runs import runs_pieces, undo_runs
 from .transform import COLUMNS_RUNS, SHOWN, Transform, checked_transform, shown, undo_columns_delta, \
     undo_columns_delta_from
@@ -120,7 +121,7 @@ class SnapshotWriter:
         self._partial = f"{self.path}.partial"
         # one thread writes (the members' order is the order of add()), one hashes; both
         # shared by every writer of the process (started once)
-        self._writer, self._hasher = _pools()
+        self._writer, self._hasher = kept_pool("snapshot-write"), kept_pool("snapshot-hash")
         self._file: Optional[BinaryIO] = None
         self._created = False  # the partial file is ours to remove
         self._opening: Optional[Future] = self._writer.submit(open, self._partial, "wb")
@@ -346,21 +347,6 @@ class _MemberStream:
             raise SnapshotError(self.path, self.part, "its deflate stream does not end (truncated or damaged)")
         if self.crc != self.info.CRC:
             raise SnapshotError(self.path, self.part, "bad CRC-32 (damaged)")
-
-
-_POOLS: Optional[Tuple[ThreadPoolExecutor, ThreadPoolExecutor]] = None
-_POOLS_LOCK = threading.Lock()
-
-
-def _pools() -> Tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
-    """(the writing thread, the hashing thread), started on first use and kept (a new thread
-    costs about a millisecond under Wine; a capture is a few tens of milliseconds)."""
-    global _POOLS
-    with _POOLS_LOCK:
-        if _POOLS is None:
-            _POOLS = (ThreadPoolExecutor(1, thread_name_prefix="ntinspect-snapshot-write"),
-                      ThreadPoolExecutor(1, thread_name_prefix="ntinspect-snapshot-hash"))
-        return _POOLS
 
 
 def _flat(data: Any) -> Any:
