@@ -225,3 +225,22 @@ def test_the_capture_command_without_details(children, tmp_path):
         assert replay.options == {"names": False, "ports": False, "namespace": False, "details": False}
         mine = {p.pid: p for p in replay.processes()}[children[0]["pid"]]
         assert mine.command_line_status == "not_recorded"
+
+
+def test_a_target_that_is_a_folder_fails_before_the_slow_steps(tmp_path, monkeypatch):
+    """``ntinspect capture DIR``: the OSError comes before names are resolved or ports
+    scanned (the partial file's creation checks the target), and no file is left."""
+    from ntinspect.cli import main
+
+    asked = []
+    for step in ("handle_names", "scan"):
+        real = getattr(RecordingSource, step)
+        monkeypatch.setattr(RecordingSource, step,
+                            lambda self, *a, real=real, step=step, **k: asked.append(step) or real(self, *a, **k))
+    folder = tmp_path / "captures"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError):
+        ntinspect.capture(folder)
+    assert main(["capture", str(folder)]) == 2
+    assert asked == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["captures"] and list(folder.iterdir()) == []
