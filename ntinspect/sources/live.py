@@ -385,7 +385,9 @@ class RecordingSource(LiveSource):
         """The process-wide live source's drive map, the one every live call uses (read once
         per process, under Wine in 2.2 ms: 25 single-entry directory queries; ``refresh``
         reads it again), with the namespace answers it was read from recorded, so the replay
-        derives the same map; answers this recorder asked itself are kept."""
+        derives the same map; answers this recorder asked itself are kept. The drive map's
+        own answers are also kept apart (``drive``): a namespace walk that lists ``\\??``
+        again, after a drive was defined, does not change the map the replay derives."""
         from .current import default_live
 
         if self._drive_map is not None and not refresh:
@@ -394,6 +396,7 @@ class RecordingSource(LiveSource):
         with self._lock:
             if self._drive_map is None or refresh:
                 recorded = self.record["namespace"]
+                recorded["drive"] = {kind: dict(entries) for kind, entries in answers.items()}
                 for kind, entries in answers.items():
                     for path, answer in entries.items():
                         recorded.setdefault(kind, {}).setdefault(path, answer)

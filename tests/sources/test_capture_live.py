@@ -244,3 +244,34 @@ def test_a_target_that_is_a_folder_fails_before_the_slow_steps(tmp_path, monkeyp
     assert main(["capture", str(folder)]) == 2
     assert asked == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["captures"] and list(folder.iterdir()) == []
+
+
+def test_a_namespace_capture_replays_the_drive_map_the_live_calls_use(tmp_path):
+    """The drive map is read once per process: a drive defined since then is not in it
+    (until drive_map(refresh=True)). A capture with --namespace lists \\?? again, with the
+    new drive; its replay's dos_path() must still give the live functions' answer (the
+    drive map's own answers), and its namespace() the listing the walk saw."""
+    import ctypes
+
+    from ntinspect.backends.namespace import drive_map
+
+    k32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    device, inside = "\\Device\\NtInspectQaVolume", "\\Device\\NtInspectQaVolume\\x.txt"
+    letter = next(f"{c}:" for c in "QRSTUVWXY" if f"{c}:" not in drive_map(refresh=True).drives)
+    assert ntinspect.dos_path(inside) is None  # the process-wide map, read now
+    assert k32.DefineDosDeviceW(1, letter, device), ctypes.get_last_error()  # DDD_RAW_TARGET_PATH
+    try:
+        ntinspect.capture(tmp_path / "ns.ntcap", names=False, ports=False, namespace=True)
+        stale = ntinspect.dos_path(inside)
+        listed = {entry.name for entry in ntinspect.namespace("\\??")}
+        assert drive_map(refresh=True).dos_path(inside) == f"{letter}\\x.txt"  # the define took effect
+        ntinspect.capture(tmp_path / "fresh.ntcap", names=False, ports=False, namespace=True)
+    finally:
+        k32.DefineDosDeviceW(1 | 2, letter, device)  # DDD_REMOVE_DEFINITION
+        drive_map(refresh=True)
+    assert stale is None and letter in listed
+    with ntinspect.open(tmp_path / "ns.ntcap") as replay:
+        assert replay.dos_path(inside) == stale
+        assert letter in {entry.name for entry in replay.namespace("\\??")}
+    with ntinspect.open(tmp_path / "fresh.ntcap") as replay:
+        assert replay.dos_path(inside) == f"{letter}\\x.txt"
