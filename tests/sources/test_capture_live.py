@@ -275,3 +275,25 @@ def test_a_namespace_capture_replays_the_drive_map_the_live_calls_use(tmp_path):
         assert letter in {entry.name for entry in replay.namespace("\\??")}
     with ntinspect.open(tmp_path / "fresh.ntcap") as replay:
         assert replay.dos_path(inside) == f"{letter}\\x.txt"
+
+
+def test_captures_calibrate_the_types_once_per_process(tmp_path, monkeypatch):
+    """--no-details --no-names --no-ports opens no process but to observe the type indices
+    this process holds no handle of, once per Python process (captures.md, --help): a
+    second capture, and a live call after them, open none; each replays the live types."""
+    from ntinspect._native import process
+    from ntinspect.sources import current
+
+    monkeypatch.setattr(current, "_DEFAULT", None)  # a process-wide live source not calibrated yet
+    opened = []
+    real = process.open_process
+    monkeypatch.setattr(process, "open_process", lambda pid, access: opened.append(pid) or real(pid, access))
+    ntinspect.capture(tmp_path / "first.ntcap", names=False, ports=False, details=False)
+    first, opened[:] = list(opened), []
+    ntinspect.capture(tmp_path / "second.ntcap", names=False, ports=False, details=False)
+    live = [(t.index, t.name) for t in ntinspect.object_types()]
+    ntinspect.handles()
+    assert first and opened == []  # the first calibrated (other processes hold types ours does not)
+    for name in ("first", "second"):
+        with ntinspect.open(tmp_path / f"{name}.ntcap") as replay:
+            assert [(t.index, t.name) for t in replay.object_types()] == live
