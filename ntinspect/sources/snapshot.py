@@ -750,7 +750,9 @@ def _checked_ports(path: str, found: Any) -> Dict[str, Any]:
     return {"scan": HandleScan(rows, failures, timeouts, errors), "listening": listening, "tdi": tdi}
 
 
-def _checked_namespace(path: str, found: Any) -> Dict[str, Dict[str, Any]]:
+def _checked_namespace(path: str, found: Any, drive: bool = True) -> Dict[str, Dict[str, Any]]:
+    """namespace.json's answers checked; with ``drive``, its ``drive`` record too (the same
+    shape, one level: a ``drive`` inside it is ignored)."""
     part = "namespace.json"
     if not isinstance(found, dict):
         raise _bad(path, part, "not a JSON object")
@@ -775,6 +777,6 @@ def _checked_namespace(path: str, found: Any) -> Dict[str, Dict[str, Any]]:
             elif kind == "lookup" and not (isinstance(record["answer"], list) and len(record["answer"]) == 2):
                 raise _bad(path, part, f"lookup {key!r}: not [kind, target]")
         out[kind] = answers
-    if "drive" in found:  # the drive map's own answers, of the same shape
-        out["drive"] = _checked_namespace(path, found["drive"])
+    if drive and "drive" in found:  # the drive map's own answers, of the same shape
+        out["drive"] = _checked_namespace(path, found["drive"], drive=False)
     return out

@@ -328,8 +328,10 @@ def test_the_replayed_drive_map_is_the_one_its_own_answers_give(tmp_path):
     # a capture without the record (before it) derives the map from the walk's answers
     with ntinspect.open(_with_drive_record(tmp_path, None, "old.ntcap")) as replay:
         assert replay.dos_path("\\Device\\Defined\\x") == "Q:\\x"
-    bad = {"list": {"\\??": {"answer": "C:", "path": "\\??"}}}
-    with ntinspect.open(_with_drive_record(tmp_path, bad, "bad.ntcap")) as replay:
-        with pytest.raises(SnapshotError, match="not \\[name, type\\] pairs") as caught:
-            replay.dos_path("\\Device\\HarddiskVolume1\\x")
-    assert caught.value.part == "namespace.json"
+    not_pairs = {"list": {"\\??": {"answer": "C:", "path": "\\??"}}}
+    for name, bad, words in (("bad.ntcap", not_pairs, "not \\[name, type\\] pairs"),
+                             ("nonobject.ntcap", [1], "not a JSON object")):
+        with ntinspect.open(_with_drive_record(tmp_path, bad, name)) as replay:
+            with pytest.raises(SnapshotError, match=words) as caught:
+                replay.dos_path("\\Device\\HarddiskVolume1\\x")
+        assert caught.value.part == "namespace.json"
