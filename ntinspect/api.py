@@ -40,7 +40,9 @@ def processes(details: bool = True, pid: Any = None) -> "RecordList":
     to be opened, ``gone``, ``unsupported``, ``timeout``, ``error:<NAME>``): a process that
     cannot be read never makes the call fail. ``details=False`` skips the per-process
     queries (their fields are ``not_requested``): one process list and one handle table.
-    Account names are looked up on a bounded worker (at most ``LOOKUP_TIMEOUT`` seconds a
+    From a source that did not record them (a capture taken with ``details=False``, a
+    minidump) the detail fields are ``not_recorded``; the creation time of a capture's
+    processes is there. Account names are looked up on a bounded worker (at most ``LOOKUP_TIMEOUT`` seconds a
     SID, ``timeout`` past it) and cached.
 
     Returns a :class:`~ntinspect.recordlist.RecordList` of
@@ -125,7 +127,8 @@ def handles(
 
     With ``users=True`` each handle also gets its owner process's user (``DOMAIN\\user``, as
     handle.exe ``-u`` shows it) and a ``user_status`` (a
-    :class:`~ntinspect.models.ProcessStatus` value), read once per process.
+    :class:`~ntinspect.models.ProcessStatus` value), read once per process
+    (``not_recorded`` from a capture taken with ``details=False``).
 
     ``debug_privilege=True`` enables SeDebugPrivilege for this call only: its previous state
     is restored before the call returns (:func:`ntinspect.debug_privilege`).

@@ -9,6 +9,7 @@ it declares, within the limits below. Every problem is a
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -97,8 +98,8 @@ class SnapshotWriter:
     beside the target (``<path>.partial``) and renamed at close; an exception in the block
     removes it. The partial file is created on the writing thread while the caller reads
     what it records (creating a file costs 0.75 ms under Wine, measured): an unwritable
-    path raises its OSError from :meth:`opened`, which waits for it, or else from the next
-    :meth:`add` or from :meth:`close`.
+    path (a folder too) raises its OSError from :meth:`opened`, which waits for it, or else
+    from the next :meth:`add` or from :meth:`close`.
 
     Parts are transformed, deflated, CRC-checked and hashed on two worker threads (numpy,
     zlib and hashlib release the GIL), so the caller goes on reading what it records next
@@ -124,7 +125,7 @@ class SnapshotWriter:
         self._writer, self._hasher = kept_pool("snapshot-write"), kept_pool("snapshot-hash")
         self._file: Optional[BinaryIO] = None
         self._created = False  # the partial file is ours to remove
-        self._opening: Optional[Future] = self._writer.submit(open, self._partial, "wb")
+        self._opening: Optional[Future] = self._writer.submit(_create_partial, self._partial, self.path)
         # the archive is built in memory and written in one piece at close (each small write
         # and seek of zipfile's costs a system call, slow under Wine)
         self._buffer = io.BytesIO()
@@ -347,6 +348,14 @@ class _MemberStream:
             raise SnapshotError(self.path, self.part, "its deflate stream does not end (truncated or damaged)")
         if self.crc != self.info.CRC:
             raise SnapshotError(self.path, self.part, "bad CRC-32 (damaged)")
+
+
+def _create_partial(partial: str, target: str) -> BinaryIO:
+    """The partial file, opened for writing; IsADirectoryError where ``target`` is a folder
+    (the rename at close could never replace it: raised now, before anything is recorded)."""
+    if os.path.isdir(target):
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file to write", target)
+    return open(partial, "wb")
 
 
 def _flat(data: Any) -> Any:

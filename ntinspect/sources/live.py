@@ -282,12 +282,19 @@ class RecordingSource(LiveSource):
 
     def record_types(self, columns: Dict[str, np.ndarray]) -> None:
         """Record the type observations a replay calibrates with for ``columns``: those of
-        the process-wide live source where they cover every index (its calibration, not
-        repeated: parsing the object types costs ~1.2 ms under Wine 8, measured), else
-        this source's own calibration (``types.resolve``, retried as the live one is)."""
+        the process-wide live source's calibration (not repeated: parsing the object types
+        costs ~1.2 ms under Wine 8, measured, and observing an index this process holds no
+        handle of opens its owner), made now where it does not cover every index, so
+        later captures and live calls reuse it; else (it made no observation) this source's
+        own calibration (``types.resolve``, retried as the live one is)."""
         from ..backends.live import type_indices
+        from .current import default_live
 
-        found = self._calibrated_observations(type_indices(columns["type_index"]))
+        indices = type_indices(columns["type_index"])
+        found = self._calibrated_observations(indices)
+        if found is None:
+            default_live().types.resolve(columns)  # columns hold this process's rows: no new table read
+            found = self._calibrated_observations(indices)
         if found is None:
             self.types.resolve(columns)
             return
@@ -385,7 +392,9 @@ class RecordingSource(LiveSource):
         """The process-wide live source's drive map, the one every live call uses (read once
         per process, under Wine in 2.2 ms: 25 single-entry directory queries; ``refresh``
         reads it again), with the namespace answers it was read from recorded, so the replay
-        derives the same map; answers this recorder asked itself are kept."""
+        derives the same map; answers this recorder asked itself are kept. The drive map's
+        own answers are also kept apart (``drive``): a namespace walk that lists ``\\??``
+        again, after a drive was defined, does not change the map the replay derives."""
         from .current import default_live
 
         if self._drive_map is not None and not refresh:
@@ -394,6 +403,7 @@ class RecordingSource(LiveSource):
         with self._lock:
             if self._drive_map is None or refresh:
                 recorded = self.record["namespace"]
+                recorded["drive"] = {kind: dict(entries) for kind, entries in answers.items()}
                 for kind, entries in answers.items():
                     for path, answer in entries.items():
                         recorded.setdefault(kind, {}).setdefault(path, answer)

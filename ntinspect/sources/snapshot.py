@@ -22,7 +22,8 @@ docs/snapshot-format.md, "Capture parts"):
 - ``ports/scan.json``, ``ports/tables/<proto>-<family>-<class>.bin`` (``ports=True``):
   the socket probes' endpoints and failures, the listening answers, TDI, the tables.
 - ``namespace.json``: the object directories listed and links read (the drive map's
-  always; the whole tree with ``namespace=True``).
+  always; the whole tree with ``namespace=True``); ``drive``: the drive map's own answers,
+  which the replay's drive map is derived from.
 """
 from __future__ import annotations
 
@@ -580,7 +581,11 @@ class SnapshotSource(AnswerFunctions):
         if "drive_map" not in self._cache:
             from ..backends.namespace import read_drive_map
 
-            self._cache["drive_map"] = read_drive_map(self.namespace_source())
+            namespace = self.namespace_source()
+            # the answers the drive map was read from, where recorded apart (a namespace walk
+            # may have listed \?? again since); else (captures before them) the namespace's
+            drive = namespace.record.get("drive")
+            self._cache["drive_map"] = read_drive_map(namespace if drive is None else RecordedNamespace(self, drive))
         return self._cache["drive_map"]
 
     def close(self) -> None:
@@ -745,7 +750,9 @@ def _checked_ports(path: str, found: Any) -> Dict[str, Any]:
     return {"scan": HandleScan(rows, failures, timeouts, errors), "listening": listening, "tdi": tdi}
 
 
-def _checked_namespace(path: str, found: Any) -> Dict[str, Dict[str, Any]]:
+def _checked_namespace(path: str, found: Any, drive: bool = True) -> Dict[str, Dict[str, Any]]:
+    """namespace.json's answers checked; with ``drive``, its ``drive`` record too (the same
+    shape, one level: a ``drive`` inside it is ignored)."""
     part = "namespace.json"
     if not isinstance(found, dict):
         raise _bad(path, part, "not a JSON object")
@@ -770,4 +777,6 @@ def _checked_namespace(path: str, found: Any) -> Dict[str, Dict[str, Any]]:
             elif kind == "lookup" and not (isinstance(record["answer"], list) and len(record["answer"]) == 2):
                 raise _bad(path, part, f"lookup {key!r}: not [kind, target]")
         out[kind] = answers
+    if drive and "drive" in found:  # the drive map's own answers, of the same shape
+        out["drive"] = _checked_namespace(path, found["drive"], drive=False)
     return out

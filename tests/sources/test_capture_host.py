@@ -296,3 +296,42 @@ def test_a_recording_takes_the_live_sources_drive_map_with_its_answers(monkeypat
     assert recorder.drive_map() is found and asked == [False]  # once per recording
     recorder.drive_map(refresh=True)
     assert asked == [False, True]
+
+
+NO_GLOBAL = {"\\global??": {"error": {"operation": "NtOpenDirectoryObject('\\GLOBAL??')", "status": 0xC0000034},
+                              "path": "\\GLOBAL??"}}  # as under Wine
+
+
+def _with_drive_record(tmp_path, drive, name="drive.ntcap"):
+    """A capture whose namespace walk listed \\?? with C: and Q:, and whose drive map was
+    read (``drive``) before Q: was defined."""
+    namespace = {"list": {"\\??": {"answer": [["C:", "SymbolicLink"], ["Q:", "SymbolicLink"]], "path": "\\??"},
+                          **NO_GLOBAL},
+                 "link": {"\\??\\c:": {"answer": "\\Device\\HarddiskVolume1", "path": "\\??\\C:"},
+                          "\\??\\q:": {"answer": "\\Device\\Defined", "path": "\\??\\Q:"}},
+                 "lookup": {}, **({} if drive is None else {"drive": drive})}
+    recorder = CraftedRecorder(8, PROCS, ROWS_10, TYPES_10, {16: "Event", 37: "File", 44: "Key", 7: "Process"},
+                               700, WIN10, namespace=namespace)
+    write_capture(recorder, tmp_path / name, {"names": False, "ports": False, "namespace": True})
+    return tmp_path / name
+
+
+def test_the_replayed_drive_map_is_the_one_its_own_answers_give(tmp_path):
+    """The drive map's own answers (``drive``) decide the replay's dos_path(), not a later
+    listing of \\?? by the namespace walk; namespace() answers from that walk."""
+    drive = {"list": {"\\??": {"answer": [["C:", "SymbolicLink"]], "path": "\\??"}, **NO_GLOBAL},
+             "link": {"\\??\\c:": {"answer": "\\Device\\HarddiskVolume1", "path": "\\??\\C:"}}, "lookup": {}}
+    with ntinspect.open(_with_drive_record(tmp_path, drive)) as replay:
+        assert replay.dos_path("\\Device\\Defined\\x") is None
+        assert replay.dos_path("\\Device\\HarddiskVolume1\\x") == "C:\\x"
+        assert {entry.name for entry in replay.namespace("\\??")} == {"C:", "Q:"}
+    # a capture without the record (before it) derives the map from the walk's answers
+    with ntinspect.open(_with_drive_record(tmp_path, None, "old.ntcap")) as replay:
+        assert replay.dos_path("\\Device\\Defined\\x") == "Q:\\x"
+    not_pairs = {"list": {"\\??": {"answer": "C:", "path": "\\??"}}}
+    for name, bad, words in (("bad.ntcap", not_pairs, "not \\[name, type\\] pairs"),
+                             ("nonobject.ntcap", [1], "not a JSON object")):
+        with ntinspect.open(_with_drive_record(tmp_path, bad, name)) as replay:
+            with pytest.raises(SnapshotError, match=words) as caught:
+                replay.dos_path("\\Device\\HarddiskVolume1\\x")
+        assert caught.value.part == "namespace.json"

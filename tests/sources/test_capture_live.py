@@ -225,3 +225,75 @@ def test_the_capture_command_without_details(children, tmp_path):
         assert replay.options == {"names": False, "ports": False, "namespace": False, "details": False}
         mine = {p.pid: p for p in replay.processes()}[children[0]["pid"]]
         assert mine.command_line_status == "not_recorded"
+
+
+def test_a_target_that_is_a_folder_fails_before_the_slow_steps(tmp_path, monkeypatch):
+    """``ntinspect capture DIR``: the OSError comes before names are resolved or ports
+    scanned (the partial file's creation checks the target), and no file is left."""
+    from ntinspect.cli import main
+
+    asked = []
+    for step in ("handle_names", "scan"):
+        real = getattr(RecordingSource, step)
+        monkeypatch.setattr(RecordingSource, step,
+                            lambda self, *a, real=real, step=step, **k: asked.append(step) or real(self, *a, **k))
+    folder = tmp_path / "captures"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError):
+        ntinspect.capture(folder)
+    assert main(["capture", str(folder)]) == 2
+    assert asked == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["captures"] and list(folder.iterdir()) == []
+
+
+def test_a_namespace_capture_replays_the_drive_map_the_live_calls_use(tmp_path):
+    """The drive map is read once per process: a drive defined since then is not in it
+    (until drive_map(refresh=True)). A capture with --namespace lists \\?? again, with the
+    new drive; its replay's dos_path() must still give the live functions' answer (the
+    drive map's own answers), and its namespace() the listing the walk saw."""
+    import ctypes
+
+    from ntinspect.backends.namespace import drive_map
+
+    k32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    device, inside = "\\Device\\NtInspectQaVolume", "\\Device\\NtInspectQaVolume\\x.txt"
+    letter = next(f"{c}:" for c in "QRSTUVWXY" if f"{c}:" not in drive_map(refresh=True).drives)
+    assert ntinspect.dos_path(inside) is None  # the process-wide map, read now
+    assert k32.DefineDosDeviceW(1, letter, device), ctypes.get_last_error()  # DDD_RAW_TARGET_PATH
+    try:
+        ntinspect.capture(tmp_path / "ns.ntcap", names=False, ports=False, namespace=True)
+        stale = ntinspect.dos_path(inside)
+        listed = {entry.name for entry in ntinspect.namespace("\\??")}
+        assert drive_map(refresh=True).dos_path(inside) == f"{letter}\\x.txt"  # the define took effect
+        ntinspect.capture(tmp_path / "fresh.ntcap", names=False, ports=False, namespace=True)
+    finally:
+        k32.DefineDosDeviceW(1 | 2, letter, device)  # DDD_REMOVE_DEFINITION
+        drive_map(refresh=True)
+    assert stale is None and letter in listed
+    with ntinspect.open(tmp_path / "ns.ntcap") as replay:
+        assert replay.dos_path(inside) == stale
+        assert letter in {entry.name for entry in replay.namespace("\\??")}
+    with ntinspect.open(tmp_path / "fresh.ntcap") as replay:
+        assert replay.dos_path(inside) == f"{letter}\\x.txt"
+
+
+def test_captures_calibrate_the_types_once_per_process(tmp_path, monkeypatch):
+    """--no-details --no-names --no-ports opens no process but to observe the type indices
+    this process holds no handle of, once per Python process (captures.md, --help): a
+    second capture, and a live call after them, open none; each replays the live types."""
+    from ntinspect._native import process
+    from ntinspect.sources import current
+
+    monkeypatch.setattr(current, "_DEFAULT", None)  # a process-wide live source not calibrated yet
+    opened = []
+    real = process.open_process
+    monkeypatch.setattr(process, "open_process", lambda pid, access: opened.append(pid) or real(pid, access))
+    ntinspect.capture(tmp_path / "first.ntcap", names=False, ports=False, details=False)
+    first, opened[:] = list(opened), []
+    ntinspect.capture(tmp_path / "second.ntcap", names=False, ports=False, details=False)
+    live = [(t.index, t.name) for t in ntinspect.object_types()]
+    ntinspect.handles()
+    assert first and opened == []  # the first calibrated (other processes hold types ours does not)
+    for name in ("first", "second"):
+        with ntinspect.open(tmp_path / f"{name}.ntcap") as replay:
+            assert [(t.index, t.name) for t in replay.object_types()] == live

@@ -278,3 +278,17 @@ def test_an_error_inside_the_block_removes_the_partial_file(tmp_path):
             assert (tmp_path / "x.nts.partial").exists()
             raise RuntimeError("the recording failed")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_target_that_is_a_folder_raises_from_opened(tmp_path):
+    """A target that is a folder can never be replaced by the file: opened() says so
+    (IsADirectoryError), as for any unwritable path, not close() after everything was
+    recorded (``ntinspect capture C:\\captures`` failed only at the rename); nothing is left."""
+    folder = tmp_path / "captures"
+    folder.mkdir()
+    writer = SnapshotWriter(folder)
+    with pytest.raises(IsADirectoryError):
+        writer.opened()
+    with pytest.raises(SnapshotError, match="closed"):
+        writer.add("a", b"1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["captures"] and list(folder.iterdir()) == []
