@@ -49,6 +49,9 @@ PART_PREFIX = "parts/"
 
 MAX_PART_BYTES = 4 << 30
 """Largest part accepted (4 GiB: a 100-million-entry handle table); checked before reading."""
+MAX_STORED_BYTES = MAX_PART_BYTES + 1024
+"""Largest stored form of a part (a ``columns-runs`` form is at most one tag byte a field
+longer than the part: 256 bytes at most)."""
 MAX_MANIFEST_BYTES = 16 << 20
 MAX_RATIO = 1100
 """Largest uncompressed/compressed size ratio accepted (deflate's own limit is about 1032:1)."""
@@ -561,9 +564,9 @@ class Snapshot:
         if self._transforms[name].name != COLUMNS_RUNS:
             return size
         stored = entry.get("stored_size")
-        if not isinstance(stored, int) or isinstance(stored, bool) or not 0 <= stored <= MAX_PART_BYTES + 1024:
+        if not isinstance(stored, int) or isinstance(stored, bool) or not 0 <= stored <= MAX_STORED_BYTES:
             raise SnapshotError(self.path, name, f"manifest stored_size {shown(stored)} is not a byte count up to "
-                                                 f"{MAX_PART_BYTES + 1024}")
+                                                 f"{MAX_STORED_BYTES}")
         if size > max(RESTORE_FLOOR, MAX_RATIO * stored):
             raise SnapshotError(self.path, name, f"declares {size} bytes restored from a {stored}-byte stored form: "
                                                  f"over {MAX_RATIO} times and over {RESTORE_FLOOR} bytes")
@@ -601,7 +604,7 @@ class Snapshot:
             data: Any = self._bounded(PART_PREFIX + name, name, MAX_PART_BYTES, transform)
             self._check_digest(name, data, entry)
         else:
-            data = self._bounded(PART_PREFIX + name, name, MAX_PART_BYTES + 1024)
+            data = self._bounded(PART_PREFIX + name, name, MAX_STORED_BYTES)
             self._check_digest(name, data, entry)
             if transform is not None:
                 data = self._undo(name, data, entry["size"], transform)

@@ -40,7 +40,7 @@ from typing import Any, Iterator, List, Sequence, Tuple
 
 import numpy as np
 
-from .transform import COLUMNS_RUNS, PIECE_BYTES, column_view as _column, piece_steps, prefix_sums_into, record_count as _count
+from .transform import COLUMNS_RUNS, PIECE_BYTES, column_view, piece_steps, prefix_sums_into, record_count
 
 __all__ = ["COLUMNS_RUNS", "runs_pieces", "undo_runs", "stored_runs"]
 
@@ -81,7 +81,7 @@ def runs_pieces(data: Any, header: int, fields: Sequence[int]) -> Iterator[Any]:
     buffer of n * 8 bytes, kept for the next part: :data:`KEPT_SCRATCH`)."""
     raw = np.frombuffer(data, np.uint8)
     length, stride = len(raw), sum(fields)
-    count = _count(length, header, fields)
+    count = record_count(length, header, fields)
     if not count:
         yield raw
         return
@@ -89,7 +89,7 @@ def runs_pieces(data: Any, header: int, fields: Sequence[int]) -> Iterator[Any]:
     with _scratch(count) as (scratch, changed):
         at = 0
         for width in fields:
-            column = _column(raw, header, at, width, count, stride)
+            column = column_view(raw, header, at, width, count, stride)
             delta = scratch[:count * width].view(f"<u{width}")
             delta[0] = column[0]
             np.subtract(column[1:], column[:-1], out=delta[1:])
@@ -164,7 +164,7 @@ def undo_runs(stored: Any, length: int, header: int, fields: Sequence[int]) -> n
     over). Allocates nothing larger than ``length`` bytes and the stored form's size."""
     view = memoryview(stored).cast("B")
     stride = sum(fields)
-    count = _count(length, header, fields)
+    count = record_count(length, header, fields)
     out = np.empty(length, np.uint8)
     if not count:
         if len(view) != length:
@@ -176,7 +176,7 @@ def undo_runs(stored: Any, length: int, header: int, fields: Sequence[int]) -> n
     at = 0
     for number, width in enumerate(fields):
         kind = np.dtype(f"<u{width}")
-        target = _column(out, header, at, width, count, stride)
+        target = column_view(out, header, at, width, count, stride)
         tag, pos = _take(view, pos, 1, f"column {number}'s tag")
         if tag[0] == PLAIN:
             piece, pos = _take(view, pos, count * width, f"column {number}'s {count} differences")

@@ -130,22 +130,17 @@ def columns_delta(data: Any, header: int, fields: Sequence[int]) -> np.ndarray:
 
 
 def undo_columns_delta(stored: Any, header: int, fields: Sequence[int]) -> np.ndarray:
-    """The part's bytes from its stored form: a new uint8 array of the same length."""
-    kept = np.frombuffer(stored, np.uint8)
-    length, stride = len(kept), sum(fields)
-    count = record_count(length, header, fields)
-    if not count:
-        return kept.copy()
-    out = np.empty(length, np.uint8)
-    head = header
-    out[:head] = kept[:head]
-    at, pos = 0, head
-    for width in fields:
-        delta = kept[pos:pos + count * width].view(f"<u{width}")
-        np.cumsum(delta, dtype=delta.dtype, out=column_view(out, head, at, width, count, stride))
-        at, pos = at + width, pos + count * width
-    out[pos:] = kept[pos:]
-    return out
+    """The part's bytes from its stored form: a new uint8 array of the same length
+    (:func:`undo_columns_delta_from` over the stored bytes in hand)."""
+    kept = memoryview(stored).cast("B")
+    at = 0
+
+    def take(size: int) -> memoryview:
+        nonlocal at
+        at += size
+        return kept[at - size:at]  # never past the end: the lengths come from len(kept)
+
+    return undo_columns_delta_from(take, len(kept), header, fields)
 
 
 PIECE_BYTES = 1 << 16
